@@ -1,0 +1,78 @@
+//! The edge's settings: one `clap` struct, every flag with an environment
+//! variable as its fallback. Tests build it with [`Config::new`].
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Default deadline of every unary call on the core, in milliseconds.
+pub const DEFAULT_CORE_DEADLINE_MS: u64 = 5_000;
+/// Default capacity of each WebSocket's outbound frame queue.
+pub const DEFAULT_WS_QUEUE: usize = 256;
+
+/// Settings of the edge binary.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "edge",
+    version,
+    about = "The chat edge: REST and WebSocket over the core's gRPC API"
+)]
+pub struct Config {
+    /// Addresses to listen on, comma-separated; every address serves every route.
+    #[arg(
+        long,
+        env = "CHAT_HTTP_ADDRS",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:8000,127.0.0.1:8001"
+    )]
+    pub http_addrs: Vec<SocketAddr>,
+
+    /// URL of the core's gRPC service.
+    #[arg(long, env = "CHAT_CORE_URL", default_value = "http://127.0.0.1:50051")]
+    pub core_url: String,
+
+    /// Deadline of every unary call on the core (and of opening a room stream), in milliseconds.
+    #[arg(long, env = "CHAT_CORE_DEADLINE_MS", default_value_t = DEFAULT_CORE_DEADLINE_MS)]
+    pub core_deadline_ms: u64,
+
+    /// Frames queued for one WebSocket before the client counts as too slow and is closed (1013).
+    #[arg(long, env = "CHAT_WS_QUEUE", default_value_t = DEFAULT_WS_QUEUE, value_parser = clap::value_parser!(usize))]
+    pub ws_queue: usize,
+}
+
+impl Config {
+    /// Settings with every default, talking to the core at `core_url`.
+    pub fn new(core_url: impl Into<String>) -> Self {
+        Self {
+            http_addrs: Vec::new(),
+            core_url: core_url.into(),
+            core_deadline_ms: DEFAULT_CORE_DEADLINE_MS,
+            ws_queue: DEFAULT_WS_QUEUE,
+        }
+    }
+
+    /// The deadline of every unary call on the core.
+    pub fn core_deadline(&self) -> Duration {
+        Duration::from_millis(self.core_deadline_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn defaults_listen_on_both_documented_ports() {
+        let config = Config::try_parse_from(["edge"]).expect("defaults parse");
+        let addrs: Vec<String> = config.http_addrs.iter().map(ToString::to_string).collect();
+        assert_eq!(addrs, ["127.0.0.1:8000", "127.0.0.1:8001"]);
+        assert_eq!(config.core_url, "http://127.0.0.1:50051");
+    }
+
+    #[test]
+    fn addresses_are_comma_separated() {
+        let config = Config::try_parse_from(["edge", "--http-addrs", "127.0.0.1:1,[::1]:2"])
+            .expect("addresses parse");
+        assert_eq!(config.http_addrs.len(), 2);
+    }
+}

@@ -1,0 +1,255 @@
+//! The edge's only way to the core: one lazily connected tonic `Channel`,
+//! the caller's bearer token forwarded as `authorization` metadata, and a
+//! deadline on every unary call. Generated `pb` types stop here: `convert`
+//! turns them into the wire shapes of `ws::protocol`.
+
+pub mod convert;
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use chat_proto::v1 as pb;
+use pb::message_service_client::MessageServiceClient;
+use pb::room_service_client::RoomServiceClient;
+use pb::user_service_client::UserServiceClient;
+use tonic::metadata::AsciiMetadataValue;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::error::Error;
+
+/// How many of the latest messages a WebSocket's history frame holds.
+pub const HISTORY_LIMIT: u32 = 50;
+
+/// A syntactically valid bearer token, ready to forward. Never printed.
+#[derive(Clone)]
+pub struct BearerToken(AsciiMetadataValue);
+
+impl BearerToken {
+    /// A bare token (`?token=` of a WebSocket URL); `None` when empty or not
+    /// made of visible ASCII characters.
+    pub fn parse(token: &str) -> Option<Self> {
+        let valid = !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic());
+        if !valid {
+            return None;
+        }
+        let mut value = AsciiMetadataValue::try_from(format!("Bearer {token}")).ok()?;
+        value.set_sensitive(true);
+        Some(Self(value))
+    }
+
+    /// The value of an `Authorization` header: exactly `Bearer <token>`
+    /// (scheme case-insensitive). `Basic …`, a bare token or `Bearer` alone give `None`.
+    pub fn from_authorization(header: &str) -> Option<Self> {
+        let mut parts = header.split_ascii_whitespace();
+        let (Some(scheme), Some(token), None) = (parts.next(), parts.next(), parts.next()) else {
+            return None;
+        };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        Self::parse(token)
+    }
+}
+
+impl fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BearerToken(<redacted>)")
+    }
+}
+
+/// A cheap-to-clone client of the core's three services.
+#[derive(Clone, Debug)]
+pub struct CoreClient {
+    channel: Channel,
+    deadline: Duration,
+}
+
+impl CoreClient {
+    /// A client whose channel connects on first use (and reconnects after failures).
+    pub fn connect_lazy(url: &str, deadline: Duration) -> Result<Self, Error> {
+        let endpoint = Endpoint::from_shared(url.to_owned())
+            .map_err(Error::InvalidCoreUrl)?
+            .connect_timeout(deadline)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(20))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .keep_alive_while_idle(true);
+        Ok(Self {
+            channel: endpoint.connect_lazy(),
+            deadline,
+        })
+    }
+
+    /// The deadline applied to every unary call.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// `UserService.WhoAmI`: the caller's profile; also how the edge verifies a token.
+    pub async fn who_am_i(&self, token: &BearerToken) -> Result<pb::User, Error> {
+        let mut client = UserServiceClient::new(self.channel.clone());
+        let request = authorized(token, pb::WhoAmIRequest {});
+        self.unary(client.who_am_i(request)).await
+    }
+
+    /// Answers `error` only once the token is known to be good: a bad token
+    /// (or an unreachable core) wins, so authentication comes before anything else.
+    pub async fn after_auth(&self, token: &BearerToken, error: Error) -> Error {
+        match self.who_am_i(token).await {
+            Ok(_) => error,
+            Err(auth_error) => auth_error,
+        }
+    }
+
+    /// `RoomService.GetOrCreateDirectRoom`.
+    pub async fn get_or_create_direct_room(
+        &self,
+        token: &BearerToken,
+        user_id_1: i64,
+        user_id_2: i64,
+    ) -> Result<pb::Room, Error> {
+        let mut client = RoomServiceClient::new(self.channel.clone());
+        let message = pb::GetOrCreateDirectRoomRequest {
+            user_id_1,
+            user_id_2,
+        };
+        self.unary(client.get_or_create_direct_room(authorized(token, message)))
+            .await
+    }
+
+    /// `MessageService.EditMessage`.
+    pub async fn edit_message(
+        &self,
+        token: &BearerToken,
+        message_id: i64,
+        text: String,
+    ) -> Result<pb::Message, Error> {
+        let mut client = MessageServiceClient::new(self.channel.clone());
+        let message = pb::EditMessageRequest { message_id, text };
+        self.unary(client.edit_message(authorized(token, message)))
+            .await
+    }
+
+    /// `MessageService.DeleteMessage`.
+    pub async fn delete_message(&self, token: &BearerToken, message_id: i64) -> Result<(), Error> {
+        let mut client = MessageServiceClient::new(self.channel.clone());
+        let message = pb::DeleteMessageRequest { message_id };
+        self.unary(client.delete_message(authorized(token, message)))
+            .await
+            .map(|_| ())
+    }
+
+    /// `MessageService.ListMessages`: newest first; `before_message_id` 0 means the newest.
+    pub async fn list_messages(
+        &self,
+        token: &BearerToken,
+        message: pb::ListMessagesRequest,
+    ) -> Result<Vec<pb::Message>, Error> {
+        let mut client = MessageServiceClient::new(self.channel.clone());
+        self.unary(client.list_messages(authorized(token, message)))
+            .await
+            .map(|response| response.messages)
+    }
+
+    /// `MessageService.SendMessage`; the room's events come back on `Subscribe` streams.
+    pub async fn send_message(
+        &self,
+        token: &BearerToken,
+        room_id: i64,
+        text: String,
+    ) -> Result<pb::SendMessageResponse, Error> {
+        let mut client = MessageServiceClient::new(self.channel.clone());
+        let message = pb::SendMessageRequest {
+            room_id,
+            text,
+            client_msg_id: String::new(),
+        };
+        self.unary(client.send_message(authorized(token, message)))
+            .await
+    }
+
+    /// `RoomService.Subscribe` with the 50-message history; the deadline bounds
+    /// opening the stream, not its life.
+    pub async fn subscribe(
+        &self,
+        token: &BearerToken,
+        room_id: i64,
+    ) -> Result<Streaming<pb::SubscribeResponse>, Error> {
+        let mut client = RoomServiceClient::new(self.channel.clone());
+        let message = pb::SubscribeRequest {
+            room_id,
+            history_limit: Some(HISTORY_LIMIT),
+            after_seq: None,
+        };
+        self.unary(client.subscribe(authorized(token, message)))
+            .await
+    }
+
+    /// Awaits one call within the deadline; dropping it on expiry cancels the call.
+    async fn unary<T>(
+        &self,
+        call: impl Future<Output = Result<Response<T>, Status>>,
+    ) -> Result<T, Error> {
+        match tokio::time::timeout(self.deadline, call).await {
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Err(status)) => Err(Error::Core(status)),
+            Err(_elapsed) => Err(Error::CoreDeadline(self.deadline)),
+        }
+    }
+}
+
+/// A request carrying the caller's token as `authorization` metadata.
+fn authorized<T>(token: &BearerToken, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", token.0.clone());
+    request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bearer_header_yields_a_token() {
+        let token = BearerToken::from_authorization("Bearer abc.def.ghi").expect("valid");
+        assert_eq!(token.0.to_str().unwrap(), "Bearer abc.def.ghi");
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        assert!(BearerToken::from_authorization("bearer abc").is_some());
+    }
+
+    #[test]
+    fn malformed_headers_yield_nothing() {
+        for header in [
+            "",
+            "Bearer",
+            "Bearer ",
+            "abc.def.ghi",
+            "Basic dXNlcjpwdw==",
+            "Bearer a b",
+        ] {
+            assert!(
+                BearerToken::from_authorization(header).is_none(),
+                "{header:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_with_control_characters_is_refused() {
+        assert!(BearerToken::parse("abc\ndef").is_none());
+        assert!(BearerToken::parse("").is_none());
+    }
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let token = BearerToken::parse("secret-token").expect("valid");
+        assert!(!format!("{token:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,105 @@
+//! The chat edge: the REST paths and WebSocket protocol of PROTOCOL.md,
+//! each request turned into gRPC calls on the core. It holds no database and
+//! verifies nothing itself beyond forwarding the caller's bearer token.
+
+pub mod config;
+pub mod core_client;
+pub mod error;
+pub mod rest;
+pub mod ws;
+
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::core_client::CoreClient;
+use crate::error::{Error, ErrorBody};
+
+/// How long WebSocket sessions get to say goodbye once shutdown begins.
+const SESSION_GRACE: Duration = Duration::from_secs(5);
+
+/// What every handler shares; passed explicitly, never global.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The core, over one lazily connected channel.
+    pub core: CoreClient,
+    /// Capacity of each WebSocket's outbound frame queue.
+    pub ws_queue: usize,
+    /// Cancelled when the edge shuts down.
+    pub shutdown: CancellationToken,
+    /// Every live WebSocket session, so shutdown can wait for their close frames.
+    pub sessions: TaskTracker,
+}
+
+/// Every route of the edge, ready to serve.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(rest::router())
+        .merge(ws::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// Serves [`app`] on every listener until `shutdown` is cancelled, then waits
+/// (a bounded time) for WebSocket sessions to send their close frames.
+pub async fn run(
+    listeners: Vec<TcpListener>,
+    config: Config,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let core = CoreClient::connect_lazy(&config.core_url, config.core_deadline())
+        .context("connecting to the core")?;
+    let sessions = TaskTracker::new();
+    let state = AppState {
+        core,
+        ws_queue: config.ws_queue.max(1),
+        shutdown: shutdown.clone(),
+        sessions: sessions.clone(),
+    };
+    let app = app(state);
+    let mut servers = Vec::with_capacity(listeners.len());
+    for listener in listeners {
+        let addr = listener
+            .local_addr()
+            .context("reading a listener's address")?;
+        tracing::info!(%addr, core_url = %config.core_url, "edge listening");
+        let server = axum::serve(listener, app.clone())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future();
+        servers.push(server);
+    }
+    futures::future::try_join_all(servers)
+        .await
+        .context("serving HTTP")?;
+    sessions.close();
+    if tokio::time::timeout(SESSION_GRACE, sessions.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            left = sessions.len(),
+            "WebSocket sessions outlived the shutdown grace"
+        );
+    }
+    Ok(())
+}
+
+async fn not_found() -> Response {
+    Error::NotFound.into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    let body = ErrorBody {
+        detail: "Method not allowed.".to_owned(),
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}

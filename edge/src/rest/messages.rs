@@ -1,0 +1,197 @@
+//! Messages over REST: edit, delete, and the older-history paging endpoint
+//! (`GET /{lang}/api/v1/chatrooms/{room_id}/messages/`, additive).
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, put};
+use axum::{Json, Router};
+use chat_proto::v1 as pb;
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::error::Error;
+use crate::rest::{Bearer, positive_id, route_with_optional_slash};
+use crate::ws::protocol::HistoryItem;
+
+/// Largest page of `GET …/messages/`.
+const MAX_PAGE: u32 = 100;
+/// Page size when `limit` is absent.
+const DEFAULT_PAGE: u32 = 50;
+
+/// The message routes.
+pub fn router() -> Router<AppState> {
+    let router = route_with_optional_slash(Router::new(), "/messages/{id}/edit", put(edit));
+    let router = route_with_optional_slash(router, "/messages/{id}/delete", delete(remove));
+    route_with_optional_slash(router, "/chatrooms/{room_id}/messages", get(list))
+}
+
+#[derive(Debug, Deserialize)]
+struct MessagePath {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RoomPath {
+    room_id: String,
+}
+
+/// `{"status": "success", "message": "Message updated successfully"}`.
+#[derive(Debug, Serialize)]
+struct Updated {
+    status: &'static str,
+    message: &'static str,
+}
+
+#[tracing::instrument(name = "edit_message", skip_all, fields(message_id = %path.id))]
+async fn edit(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    Path(path): Path<MessagePath>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Updated>, Error> {
+    let parsed = positive_id(&path.id)
+        .ok_or(Error::NotFound)
+        .and_then(|id| Ok((id, edit_text(body)?)));
+    let (message_id, text) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => return Err(state.core.after_auth(&token, error).await),
+    };
+    state.core.edit_message(&token, message_id, text).await?;
+    Ok(Json(Updated {
+        status: "success",
+        message: "Message updated successfully",
+    }))
+}
+
+/// The `text` of an edit body `{"text": "…"}`; the core checks its length.
+fn edit_text(body: Result<Bytes, BytesRejection>) -> Result<String, Error> {
+    let invalid = |detail: &str| Error::InvalidRequest(detail.to_owned());
+    let body = body.map_err(|_| invalid("The request body could not be read."))?;
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|_| invalid("The request body is not valid JSON."))?;
+    match value.get("text") {
+        Some(serde_json::Value::String(text)) => Ok(text.clone()),
+        Some(_) => Err(invalid("text must be a string.")),
+        None => Err(invalid("text is required.")),
+    }
+}
+
+#[tracing::instrument(name = "delete_message", skip_all, fields(message_id = %path.id))]
+async fn remove(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    Path(path): Path<MessagePath>,
+) -> Result<StatusCode, Error> {
+    let Some(message_id) = positive_id(&path.id) else {
+        return Err(state.core.after_auth(&token, Error::NotFound).await);
+    };
+    state.core.delete_message(&token, message_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `?before=&limit=` as sent; parsed by hand so every mistake gets a clear 400.
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    before: Option<String>,
+    limit: Option<String>,
+}
+
+#[tracing::instrument(name = "list_messages", skip_all, fields(room_id = %path.room_id))]
+async fn list(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    Path(path): Path<RoomPath>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<Vec<HistoryItem>>, Error> {
+    let parsed = positive_id(&path.room_id)
+        .ok_or(Error::NotFound)
+        .and_then(|room_id| page_request(room_id, query));
+    let request = match parsed {
+        Ok(request) => request,
+        Err(error) => return Err(state.core.after_auth(&token, error).await),
+    };
+    let messages = state.core.list_messages(&token, request).await?;
+    Ok(Json(messages.into_iter().map(HistoryItem::from).collect()))
+}
+
+fn page_request(
+    room_id: i64,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<pb::ListMessagesRequest, Error> {
+    let invalid = |detail: &str| Error::InvalidRequest(detail.to_owned());
+    let Query(query) = query.map_err(|_| invalid("Invalid query string."))?;
+    let before_message_id = match query.before.as_deref() {
+        None | Some("") => 0,
+        Some(raw) => {
+            positive_id(raw).ok_or_else(|| invalid("before must be a positive integer."))?
+        }
+    };
+    let limit = match query.limit.as_deref() {
+        None | Some("") => DEFAULT_PAGE,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|limit| (1..=MAX_PAGE).contains(limit))
+            .ok_or_else(|| invalid("limit must be an integer from 1 to 100."))?,
+    };
+    Ok(pb::ListMessagesRequest {
+        room_id,
+        before_message_id,
+        limit,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(before: Option<&str>, limit: Option<&str>) -> Result<pb::ListMessagesRequest, Error> {
+        let query = PageQuery {
+            before: before.map(str::to_owned),
+            limit: limit.map(str::to_owned),
+        };
+        page_request(7, Ok(Query(query)))
+    }
+
+    #[test]
+    fn an_empty_query_asks_for_the_newest_fifty() {
+        let request = page(None, None).expect("valid");
+        assert_eq!(
+            (request.room_id, request.before_message_id, request.limit),
+            (7, 0, 50)
+        );
+    }
+
+    #[test]
+    fn before_and_limit_are_passed_on() {
+        let request = page(Some("45"), Some("100")).expect("valid");
+        assert_eq!((request.before_message_id, request.limit), (45, 100));
+    }
+
+    #[test]
+    fn a_limit_outside_one_to_a_hundred_is_refused() {
+        for limit in ["0", "101", "-1", "ten"] {
+            assert!(page(None, Some(limit)).is_err(), "{limit}");
+        }
+    }
+
+    #[test]
+    fn a_non_positive_before_is_refused() {
+        assert!(page(Some("0"), None).is_err());
+        assert!(page(Some("x"), None).is_err());
+    }
+
+    #[test]
+    fn an_edit_body_needs_a_text_string() {
+        let body = |raw: &'static str| Ok(Bytes::from_static(raw.as_bytes()));
+        assert_eq!(
+            edit_text(body(r#"{"text": "hi"}"#)).ok().as_deref(),
+            Some("hi")
+        );
+        for raw in [r#"{"text": 5}"#, r#"{}"#, "not json", "[1]"] {
+            assert!(edit_text(body(raw)).is_err(), "{raw}");
+        }
+    }
+}

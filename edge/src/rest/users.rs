@@ -1,0 +1,43 @@
+//! `GET /{lang}/api/v1/users/me` (additive): the caller's profile and presence.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chat_proto::v1 as pb;
+use serde::Serialize;
+
+use crate::AppState;
+use crate::core_client::convert::wire_time;
+use crate::error::Error;
+use crate::rest::{Bearer, route_with_optional_slash};
+
+/// The user routes.
+pub fn router() -> Router<AppState> {
+    route_with_optional_slash(Router::new(), "/users/me", get(me))
+}
+
+/// `{"id": 3, "email": "a@example.com", "is_online": false, "last_seen": "…" | null}`.
+#[derive(Debug, Serialize)]
+struct Me {
+    id: i64,
+    email: String,
+    is_online: bool,
+    last_seen: Option<String>,
+}
+
+impl From<pb::User> for Me {
+    fn from(user: pb::User) -> Self {
+        Self {
+            id: user.id,
+            is_online: user.is_online,
+            last_seen: wire_time(user.last_seen.as_ref()),
+            email: user.email,
+        }
+    }
+}
+
+#[tracing::instrument(name = "users_me", skip_all)]
+async fn me(State(state): State<AppState>, Bearer(token): Bearer) -> Result<Json<Me>, Error> {
+    let user = state.core.who_am_i(&token).await?;
+    Ok(Json(Me::from(user)))
+}

@@ -1,0 +1,107 @@
+//! The chat WebSocket, `/ws/chat/{room_id}/` (with or without the trailing
+//! slash, also under a language prefix): picks the token from the
+//! `Authorization` header or `?token=`, accepts the upgrade with buffers
+//! sized for many idle sockets, and hands the socket to a [`session`].
+
+pub mod protocol;
+pub mod session;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use tracing::Instrument;
+
+use crate::AppState;
+use crate::core_client::BearerToken;
+use crate::error::Error;
+use crate::rest::{is_language_code, positive_id};
+use session::SessionParams;
+
+/// Largest client message, one frame or several fragments together; larger closes with 1009.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// tungstenite's read chunk per connection (its default is 128 KiB).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Bytes collected before tungstenite writes to the socket (its default is 128 KiB).
+const WRITE_BUFFER_BYTES: usize = 4 * 1024;
+/// Bound on tungstenite's write buffer; it only grows past
+/// `WRITE_BUFFER_BYTES` by one frame, and a history frame stays under 2 MiB.
+const MAX_WRITE_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+/// Numbers sessions in logs.
+static SESSION_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// The WebSocket routes.
+pub fn router() -> Router<AppState> {
+    let chat = get(connect);
+    Router::new()
+        .route("/ws/chat/{room_id}", chat.clone())
+        .route("/ws/chat/{room_id}/", chat.clone())
+        .route("/{lang}/ws/chat/{room_id}", chat.clone())
+        .route("/{lang}/ws/chat/{room_id}/", chat)
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatPath {
+    lang: Option<String>,
+    room_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// Accepts every upgrade; refusals are close frames sent by the session.
+async fn connect(
+    State(state): State<AppState>,
+    Path(path): Path<ChatPath>,
+    headers: HeaderMap,
+    query: Result<Query<TokenQuery>, QueryRejection>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if path
+        .lang
+        .as_deref()
+        .is_some_and(|lang| !is_language_code(lang))
+    {
+        return Error::NotFound.into_response();
+    }
+    let from_header = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(BearerToken::from_authorization);
+    let from_query = || {
+        let Query(query) = query.ok()?;
+        BearerToken::parse(query.token.as_deref()?)
+    };
+    let params = SessionParams {
+        core: state.core.clone(),
+        token: from_header.or_else(from_query),
+        room_id: positive_id(&path.room_id),
+        queue: state.ws_queue,
+        shutdown: state.shutdown.clone(),
+    };
+    let span = tracing::info_span!(
+        "ws_session",
+        session = SESSION_IDS.fetch_add(1, Ordering::Relaxed),
+        room_id = %path.room_id,
+    );
+    let sessions = state.sessions.clone();
+    upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| {
+            sessions.track_future(session::run(socket, params).instrument(span))
+        })
+}

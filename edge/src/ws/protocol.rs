@@ -1,0 +1,259 @@
+//! The JSON shapes clients see, as serde types: the WebSocket frames of
+//! PROTOCOL.md and the message items the REST paging endpoint shares with
+//! the history frame. No logic lives here.
+
+use serde::{Deserialize, Serialize};
+
+/// A message's delivery status as clients spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Stored, not yet handed to the room.
+    Send,
+    /// Stored and handed to the room.
+    Delivered,
+    /// Seen by the recipient.
+    Read,
+}
+
+/// One message of the history frame and of `GET …/messages/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    /// The message id.
+    pub message_id: i64,
+    /// The (trimmed) text.
+    pub text: String,
+    /// The sender's user id (additive).
+    pub sender_id: i64,
+    /// The sender's email.
+    pub sender_email: String,
+    /// Delivery status.
+    pub status: Status,
+    /// RFC 3339 UTC with microseconds.
+    pub created_at: Option<String>,
+    /// RFC 3339 UTC with microseconds; changes on edits only.
+    pub updated_at: Option<String>,
+}
+
+/// `M` of the `chat_message` / `mark_message_as_*` frames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    /// The (trimmed) text.
+    pub text: String,
+    /// The message id.
+    pub message_id: i64,
+    /// The sender's user id.
+    pub sender_id: i64,
+    /// `send`, `delivered` or `read`, matching the frame type.
+    pub status: Status,
+    /// RFC 3339 UTC with microseconds.
+    pub created_at: Option<String>,
+    /// RFC 3339 UTC with microseconds.
+    pub updated_at: Option<String>,
+}
+
+/// A frame from the server after the history frame. Event frames carry the
+/// room's event `seq` (additive).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// A new message (`status` is `send`).
+    ChatMessage {
+        /// The message.
+        message: MessageView,
+        /// The room event's sequence number.
+        seq: i64,
+    },
+    /// The message was stored and handed to the room.
+    MarkMessageAsDelivered {
+        /// The message.
+        message: MessageView,
+        /// The room event's sequence number.
+        seq: i64,
+    },
+    /// The recipient has seen the message.
+    MarkMessageAsRead {
+        /// The message.
+        message: MessageView,
+        /// The room event's sequence number.
+        seq: i64,
+    },
+    /// A message's text changed.
+    MessageEdited {
+        /// The message id.
+        message_id: i64,
+        /// The new text.
+        text: String,
+        /// The room event's sequence number.
+        seq: i64,
+    },
+    /// A message was deleted.
+    MessageDeleted {
+        /// The message id.
+        message_id: i64,
+        /// The room event's sequence number.
+        seq: i64,
+    },
+    /// A client frame was refused; the socket stays open.
+    Error {
+        /// What was wrong.
+        code: ErrorCode,
+        /// A human-readable reason.
+        detail: String,
+    },
+}
+
+/// The `code` of an `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, not an object, or a binary frame.
+    InvalidJson,
+    /// `message` missing, not a string, or empty after trimming.
+    InvalidMessage,
+    /// `message` over 4096 characters after trimming.
+    MessageTooLong,
+    /// The core refused the send for sending too fast.
+    RateLimited,
+    /// The core could not be reached; nothing was stored (additive).
+    Unavailable,
+    /// The core failed unexpectedly; nothing is known to be stored (additive).
+    Internal,
+}
+
+/// The one frame a client sends: `{"message": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientFrame {
+    /// The text to send.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn view(status: Status) -> MessageView {
+        MessageView {
+            text: "Hello, how are you?".into(),
+            message_id: 1,
+            sender_id: 3,
+            status,
+            created_at: Some("2025-02-16T12:34:56.789000+00:00".into()),
+            updated_at: Some("2025-02-16T12:34:56.789000+00:00".into()),
+        }
+    }
+
+    fn round_trip(frame: &ServerFrame) -> Value {
+        let text = serde_json::to_string(frame).expect("serializes");
+        let back: ServerFrame = serde_json::from_str(&text).expect("deserializes");
+        assert_eq!(&back, frame);
+        serde_json::from_str(&text).expect("is JSON")
+    }
+
+    #[test]
+    fn chat_message_frame_has_the_documented_shape() {
+        let value = round_trip(&ServerFrame::ChatMessage {
+            message: view(Status::Send),
+            seq: 7,
+        });
+        assert_eq!(
+            value,
+            json!({
+                "type": "chat_message",
+                "seq": 7,
+                "message": {
+                    "text": "Hello, how are you?", "message_id": 1, "sender_id": 3,
+                    "status": "send",
+                    "created_at": "2025-02-16T12:34:56.789000+00:00",
+                    "updated_at": "2025-02-16T12:34:56.789000+00:00"
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn status_frames_are_named_as_the_seeds_name_them() {
+        let delivered = round_trip(&ServerFrame::MarkMessageAsDelivered {
+            message: view(Status::Delivered),
+            seq: 8,
+        });
+        assert_eq!(delivered["type"], "mark_message_as_delivered");
+        assert_eq!(delivered["message"]["status"], "delivered");
+        let read = round_trip(&ServerFrame::MarkMessageAsRead {
+            message: view(Status::Read),
+            seq: 9,
+        });
+        assert_eq!(read["type"], "mark_message_as_read");
+        assert_eq!(read["message"]["status"], "read");
+    }
+
+    #[test]
+    fn edit_and_delete_frames_have_the_documented_shape() {
+        let edited = round_trip(&ServerFrame::MessageEdited {
+            message_id: 55,
+            text: "Updated message text".into(),
+            seq: 3,
+        });
+        assert_eq!(
+            edited,
+            json!({"type": "message_edited", "message_id": 55, "text": "Updated message text", "seq": 3})
+        );
+        let deleted = round_trip(&ServerFrame::MessageDeleted {
+            message_id: 56,
+            seq: 4,
+        });
+        assert_eq!(
+            deleted,
+            json!({"type": "message_deleted", "message_id": 56, "seq": 4})
+        );
+    }
+
+    #[test]
+    fn error_frames_have_the_documented_codes() {
+        let codes = [
+            (ErrorCode::InvalidJson, "invalid_json"),
+            (ErrorCode::InvalidMessage, "invalid_message"),
+            (ErrorCode::MessageTooLong, "message_too_long"),
+            (ErrorCode::RateLimited, "rate_limited"),
+        ];
+        for (code, name) in codes {
+            let value = round_trip(&ServerFrame::Error {
+                code,
+                detail: "why".into(),
+            });
+            assert_eq!(
+                value,
+                json!({"type": "error", "code": name, "detail": "why"})
+            );
+        }
+    }
+
+    #[test]
+    fn history_items_round_trip() {
+        let item = HistoryItem {
+            message_id: 45,
+            text: "hello".into(),
+            sender_id: 3,
+            sender_email: "a@example.com".into(),
+            status: Status::Read,
+            created_at: Some("2025-02-18T18:28:52.258755+00:00".into()),
+            updated_at: None,
+        };
+        let text = serde_json::to_string(&vec![item.clone()]).expect("serializes");
+        let back: Vec<HistoryItem> = serde_json::from_str(&text).expect("deserializes");
+        assert_eq!(back, vec![item]);
+        let value: Value = serde_json::from_str(&text).expect("is JSON");
+        assert_eq!(value[0]["status"], "read");
+        assert_eq!(value[0]["updated_at"], Value::Null);
+    }
+
+    #[test]
+    fn client_frames_round_trip() {
+        let frame: ClientFrame =
+            serde_json::from_str(r#"{"message": "Hello, how are you?"}"#).expect("parses");
+        assert_eq!(frame.message, "Hello, how are you?");
+        let text = serde_json::to_string(&frame).expect("serializes");
+        assert_eq!(text, r#"{"message":"Hello, how are you?"}"#);
+    }
+}
