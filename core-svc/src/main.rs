@@ -1,1 +1,103 @@
-fn main() {}
+//! `core-svc`: parses configuration, sets up logging, binds, and runs.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use core_svc::{
+    auth::{DEV_JWT_SECRET, dev_token},
+    config::{Cli, Command, Config, DevTokenArgs, Secret},
+};
+use pg_local::LocalPostgres;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+/// The database the project-local PostgreSQL serves the chat from.
+const LOCAL_DATABASE: &str = "chat";
+
+fn main() -> anyhow::Result<()> {
+    let Cli { command, config } = Cli::parse();
+    match command {
+        Some(Command::DevToken(args)) => {
+            println!("{}", mint(&config, &args));
+            Ok(())
+        }
+        Some(Command::Serve) | None => serve(config),
+    }
+}
+
+fn mint(config: &Config, args: &DevTokenArgs) -> String {
+    let secret = config
+        .auth
+        .jwt_secret
+        .as_ref()
+        .map_or(DEV_JWT_SECRET, Secret::expose);
+    dev_token(
+        secret,
+        &args.sub,
+        &args.email,
+        Duration::from_secs(args.ttl_secs),
+    )
+}
+
+fn serve(mut config: Config) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    if config.auth.jwt_secret.is_none() && config.auth.jwks_url.is_none() {
+        tracing::warn!(
+            "DEVELOPMENT MODE: no CHAT_JWT_SECRET or CHAT_JWKS_URL; tokens are checked against \
+             the public built-in development secret. Never expose this instance."
+        );
+    }
+    // Kept alive until the server has stopped; dropping it stops PostgreSQL.
+    let _local_db = match config.database_url {
+        Some(_) => None,
+        None => {
+            let db = start_local_postgres(&config)?;
+            config.database_url = Some(Secret::new(db.connection_string(LOCAL_DATABASE)));
+            Some(db)
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let listener = TcpListener::bind(config.grpc_addr)
+            .await
+            .with_context(|| format!("binding {}", config.grpc_addr))?;
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        core_svc::run(listener, config, shutdown).await
+    })
+}
+
+fn start_local_postgres(config: &Config) -> anyhow::Result<LocalPostgres> {
+    tracing::info!(dir = %config.data_dir.display(), "DATABASE_URL unset: starting a project-local PostgreSQL");
+    let db = LocalPostgres::start_persistent(&config.data_dir)
+        .context("starting the project-local PostgreSQL")?;
+    db.ensure_database(LOCAL_DATABASE)?;
+    tracing::info!(
+        socket_dir = %db.socket_dir().display(),
+        port = db.port(),
+        "project-local PostgreSQL ready (psql -h <socket_dir> -p <port> -U postgres {LOCAL_DATABASE})"
+    );
+    Ok(db)
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,236 @@
+//! Token verification: `authorization: Bearer <jwt>` in, an [`Identity`] out.
+//!
+//! Algorithms are pinned by configuration and never taken from the token;
+//! `exp` is required, `nbf` honoured, `iss`/`aud` checked when configured.
+//! Tokens are never logged.
+
+mod dev_token;
+mod jwks;
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, errors::ErrorKind};
+use serde::Deserialize;
+
+pub use dev_token::{DEV_JWT_SECRET, dev_token};
+use jwks::JwksCache;
+
+use crate::config::AuthConfig;
+
+/// Who a verified token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub sub: String,
+    pub email: String,
+}
+
+/// Why a request is not authenticated; the text is safe to send back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing bearer token")]
+    Missing,
+    #[error("malformed authorization header")]
+    Malformed,
+    #[error("token expired")]
+    Expired,
+    #[error("token not yet valid")]
+    NotYetValid,
+    #[error("token audience not accepted")]
+    WrongAudience,
+    #[error("token issuer not accepted")]
+    WrongIssuer,
+    #[error("token algorithm not accepted")]
+    WrongAlgorithm,
+    #[error("unknown signing key")]
+    UnknownKey,
+    #[error("signing keys unavailable")]
+    KeysUnavailable,
+    #[error("invalid token")]
+    Invalid,
+}
+
+/// A configuration that cannot verify anything.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    #[error("unknown JWT algorithm {0:?}")]
+    UnknownAlgorithm(String),
+    #[error("algorithm {0:?} does not fit the configured key source")]
+    AlgorithmMismatch(Algorithm),
+    #[error("cannot build the JWKS client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Verifies bearer tokens; cheap to clone.
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    keys: KeySource,
+    /// One validation per accepted algorithm: jsonwebtoken wants every
+    /// algorithm of a validation to fit the key's family.
+    validations: HashMap<Algorithm, Validation>,
+}
+
+enum KeySource {
+    Secret(DecodingKey),
+    Jwks(JwksCache),
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+impl Verifier {
+    /// Builds a verifier; with neither secret nor JWKS URL it uses
+    /// [`DEV_JWT_SECRET`] (the caller warns about that).
+    pub fn new(config: &AuthConfig) -> Result<Self, AuthSetupError> {
+        let algorithms = algorithms(config)?;
+        let keys = match &config.jwks_url {
+            Some(url) => {
+                reject_algorithms(&algorithms, |alg| {
+                    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+                })?;
+                KeySource::Jwks(JwksCache::new(
+                    url.clone(),
+                    Duration::from_secs(config.jwks_min_refresh_secs),
+                )?)
+            }
+            None => {
+                reject_algorithms(&algorithms, |alg| {
+                    !matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+                })?;
+                let secret = config
+                    .jwt_secret
+                    .as_ref()
+                    .map_or(DEV_JWT_SECRET, |secret| secret.expose());
+                KeySource::Secret(DecodingKey::from_secret(secret.as_bytes()))
+            }
+        };
+        let validations = algorithms
+            .iter()
+            .map(|&alg| (alg, validation(config, alg)))
+            .collect();
+        Ok(Self {
+            inner: Arc::new(Inner { keys, validations }),
+        })
+    }
+
+    /// Verifies the value of an `authorization` header or metadata entry.
+    pub async fn verify(&self, authorization: Option<&str>) -> Result<Identity, AuthError> {
+        let token = bearer_token(authorization)?;
+        let header = decode_header(token).map_err(|_| AuthError::Invalid)?;
+        let validation = self
+            .inner
+            .validations
+            .get(&header.alg)
+            .ok_or(AuthError::WrongAlgorithm)?;
+        let claims = match &self.inner.keys {
+            KeySource::Secret(key) => decode_claims(token, key, validation)?,
+            KeySource::Jwks(cache) => {
+                let kid = header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
+                let key = cache.key(kid, header.alg).await?;
+                decode_claims(token, &key, validation)?
+            }
+        };
+        if claims.sub.trim().is_empty() {
+            return Err(AuthError::Invalid);
+        }
+        Ok(Identity {
+            sub: claims.sub,
+            email: claims.email.unwrap_or_default(),
+        })
+    }
+}
+
+fn decode_claims(
+    token: &str,
+    key: &DecodingKey,
+    validation: &Validation,
+) -> Result<Claims, AuthError> {
+    decode::<Claims>(token, key, validation)
+        .map(|data| data.claims)
+        .map_err(|err| match err.kind() {
+            ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+            ErrorKind::InvalidAudience => AuthError::WrongAudience,
+            ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+            ErrorKind::InvalidAlgorithm => AuthError::WrongAlgorithm,
+            _ => AuthError::Invalid,
+        })
+}
+
+/// The claim checks for tokens signed with `alg`.
+fn validation(config: &AuthConfig, alg: Algorithm) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.leeway = config.jwt_leeway_secs;
+    validation.validate_nbf = true;
+    // A configured claim must be present, not only right when present.
+    let mut required = vec!["exp", "sub"];
+    match &config.jwt_audience {
+        Some(aud) => {
+            validation.set_audience(&[aud]);
+            required.push("aud");
+        }
+        None => validation.validate_aud = false,
+    }
+    if let Some(iss) = &config.jwt_issuer {
+        validation.set_issuer(&[iss]);
+        required.push("iss");
+    }
+    validation.set_required_spec_claims(&required);
+    validation
+}
+
+/// Extracts the token of `Bearer <token>`; the scheme is case-insensitive.
+pub fn bearer_token(authorization: Option<&str>) -> Result<&str, AuthError> {
+    let value = authorization.ok_or(AuthError::Missing)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError::Malformed)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
+        return Err(AuthError::Malformed);
+    }
+    Ok(token)
+}
+
+fn algorithms(config: &AuthConfig) -> Result<Vec<Algorithm>, AuthSetupError> {
+    if config.jwt_algorithms.is_empty() {
+        return Ok(match config.jwks_url {
+            Some(_) => vec![Algorithm::RS256, Algorithm::ES256],
+            None => vec![Algorithm::HS256],
+        });
+    }
+    let mut seen = HashSet::new();
+    let mut algorithms = Vec::new();
+    for name in &config.jwt_algorithms {
+        let alg: Algorithm = name
+            .trim()
+            .parse()
+            .map_err(|_| AuthSetupError::UnknownAlgorithm(name.clone()))?;
+        if seen.insert(alg) {
+            algorithms.push(alg);
+        }
+    }
+    Ok(algorithms)
+}
+
+fn reject_algorithms(
+    algorithms: &[Algorithm],
+    unfit: impl Fn(&Algorithm) -> bool,
+) -> Result<(), AuthSetupError> {
+    match algorithms.iter().find(|alg| unfit(alg)) {
+        Some(alg) => Err(AuthSetupError::AlgorithmMismatch(*alg)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

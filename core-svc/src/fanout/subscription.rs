@@ -1,0 +1,126 @@
+//! Opening and pumping a `Subscribe` stream.
+//!
+//! The work runs in a task of its own, not in the request future: once the
+//! session row is written, the same task is the one that removes it, however
+//! the caller goes away.
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use uuid::Uuid;
+
+use super::{Hub, RoomFeed};
+use crate::{
+    domain::{RoomEvent, RoomId, Snapshot, UserId},
+    error::Error,
+    store::{Opened, Start, Store},
+};
+
+/// Items a subscriber receives that the stream has not yet taken; beyond
+/// this the subscriber's hub receiver lags and later reads the log instead.
+const STREAM_BUFFER: usize = 32;
+
+/// One item of a subscription: the snapshot first, then events.
+#[derive(Debug, Clone)]
+pub enum Item {
+    Snapshot(Snapshot),
+    Event(RoomEvent),
+}
+
+/// Everything a subscription needs from the running service.
+#[derive(Clone)]
+pub struct Subscriptions {
+    pub store: Store,
+    pub hub: Hub,
+    pub instance: Uuid,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+}
+
+impl Subscriptions {
+    /// Opens a subscription of `user` to `room`. Errors (not a member, no
+    /// such room, storage down) come back before any item.
+    pub async fn open(
+        &self,
+        room: RoomId,
+        user: UserId,
+        start: Start,
+    ) -> Result<mpsc::Receiver<Result<Item, Error>>, Error> {
+        let (items, rx) = mpsc::channel(STREAM_BUFFER);
+        let (ready, opened) = oneshot::channel();
+        let this = self.clone();
+        self.tasks.spawn(async move {
+            let receiver = this.hub.subscribe(room);
+            let opened = match this
+                .store
+                .open_session(room, user, this.instance, start)
+                .await
+            {
+                Ok(opened) => opened,
+                Err(err) => {
+                    let _ = ready.send(Err(err));
+                    return;
+                }
+            };
+            this.hub.publish(&opened.read_events);
+            let session = opened.session;
+            let feed = feed(&this.store, receiver, room, &opened);
+            let _ = items.try_send(Ok(Item::Snapshot(opened.snapshot)));
+            let _ = ready.send(Ok(()));
+            pump(feed, &items, &this.shutdown).await;
+            if let Err(err) = this.store.close_session(session).await {
+                tracing::warn!(%room, %user, error = %err, "could not record the end of a session");
+            }
+        });
+        match opened.await {
+            Ok(Ok(())) => Ok(rx),
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(Error::Internal("subscription task ended early".into())),
+        }
+    }
+}
+
+fn feed(store: &Store, receiver: super::HubReceiver, room: RoomId, opened: &Opened) -> RoomFeed {
+    let mut feed = RoomFeed::new(
+        store.clone(),
+        receiver,
+        room,
+        opened.snapshot.seq,
+        opened.head,
+    );
+    if !opened.snapshot.resumed {
+        feed.push_known(opened.read_events.iter().cloned());
+    }
+    feed
+}
+
+/// Forwards the feed to the stream until the caller leaves, the service
+/// shuts down, or the feed fails.
+async fn pump(
+    mut feed: RoomFeed,
+    items: &mpsc::Sender<Result<Item, Error>>,
+    shutdown: &CancellationToken,
+) {
+    loop {
+        let next = tokio::select! {
+            _ = shutdown.cancelled() => {
+                let _ = items.try_send(Err(Error::ShuttingDown));
+                return;
+            }
+            _ = items.closed() => return,
+            next = feed.next() => next,
+        };
+        let item = match next {
+            Ok(Some(event)) => Ok(Item::Event(event)),
+            Ok(None) => return,
+            Err(err) => Err(err),
+        };
+        let failed = item.is_err();
+        let sent = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            sent = items.send(item) => sent,
+        };
+        if sent.is_err() || failed {
+            return;
+        }
+    }
+}

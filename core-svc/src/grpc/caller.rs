@@ -1,0 +1,51 @@
+//! Who is calling: the bearer token of the request's metadata, verified,
+//! then resolved to a user id (creating the user on first sight).
+
+use moka::future::Cache;
+use tonic::Request;
+
+use crate::{auth::Verifier, domain::UserId, error::Error, store::Store};
+
+/// Users whose id is remembered, so most calls need no user query.
+const CACHED_USERS: u64 = 100_000;
+
+#[derive(Clone)]
+pub struct Authenticator {
+    verifier: Verifier,
+    store: Store,
+    /// `sub` → (id, email as last stored).
+    known: Cache<String, (UserId, String)>,
+}
+
+impl Authenticator {
+    pub fn new(verifier: Verifier, store: Store) -> Self {
+        Self {
+            verifier,
+            store,
+            known: Cache::new(CACHED_USERS),
+        }
+    }
+
+    /// The calling user; UNAUTHENTICATED before anything else is looked at.
+    pub async fn caller<T>(&self, request: &Request<T>) -> Result<UserId, Error> {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok());
+        let identity = self.verifier.verify(header).await?;
+        let cached = self.known.get(&identity.sub).await;
+        let id = match cached {
+            Some((id, email)) if identity.email.is_empty() || email == identity.email => id,
+            _ => {
+                let id = self
+                    .store
+                    .upsert_user(&identity.sub, &identity.email)
+                    .await?;
+                self.known.insert(identity.sub, (id, identity.email)).await;
+                id
+            }
+        };
+        tracing::Span::current().record("user_id", id.get());
+        Ok(id)
+    }
+}

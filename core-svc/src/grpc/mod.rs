@@ -1,0 +1,53 @@
+//! The gRPC boundary: one module per service. Generated `pb` types stop
+//! here; handlers authenticate, convert, call the store, convert back.
+
+mod caller;
+mod convert;
+mod messages;
+mod rooms;
+mod users;
+
+use std::future::Future;
+
+use tokio_util::task::TaskTracker;
+
+pub use caller::Authenticator;
+pub use messages::MessageApi;
+pub use rooms::RoomApi;
+pub use users::UserApi;
+
+use crate::{domain::RoomEvent, error::Error, fanout::Hub};
+
+/// Largest request message a client may send (a message text is at most
+/// 4096 characters, 16 KiB of UTF-8).
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// Largest response message the core sends (100 messages of history).
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Runs a write and publishes its committed events, in a task of its own so
+/// a caller that goes away cannot stop it between commit and publish.
+#[derive(Clone)]
+pub struct Writer {
+    hub: Hub,
+    tasks: TaskTracker,
+}
+
+impl Writer {
+    pub fn new(hub: Hub, tasks: TaskTracker) -> Self {
+        Self { hub, tasks }
+    }
+
+    pub async fn commit<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<(T, Vec<RoomEvent>), Error>> + Send + 'static,
+    {
+        let hub = self.hub.clone();
+        let task = self.tasks.spawn(async move {
+            let (outcome, events) = work.await?;
+            hub.publish(&events);
+            Ok(outcome)
+        });
+        task.await.map_err(|err| Error::Internal(Box::new(err)))?
+    }
+}

@@ -1,0 +1,95 @@
+//! `chat.v1.RoomService`: direct rooms and their live event streams.
+
+use std::pin::Pin;
+
+use chat_proto::v1::{self as pb, room_service_server::RoomService};
+use futures::{Stream, StreamExt};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::Authenticator;
+use crate::{
+    domain::{InvalidInput, RoomId, UserId},
+    error::Error,
+    fanout::Subscriptions,
+    store::{Start, Store},
+};
+
+/// The most messages a subscription snapshot holds, and its default.
+pub const MAX_SNAPSHOT: u32 = 50;
+
+pub struct RoomApi {
+    auth: Authenticator,
+    store: Store,
+    subscriptions: Subscriptions,
+}
+
+impl RoomApi {
+    pub fn new(auth: Authenticator, store: Store, subscriptions: Subscriptions) -> Self {
+        Self {
+            auth,
+            store,
+            subscriptions,
+        }
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl RoomService for RoomApi {
+    #[tracing::instrument(skip_all, fields(user_id))]
+    async fn get_or_create_direct_room(
+        &self,
+        request: Request<pb::GetOrCreateDirectRoomRequest>,
+    ) -> Result<Response<pb::Room>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let pb::GetOrCreateDirectRoomRequest {
+            user_id_1,
+            user_id_2,
+        } = request.into_inner();
+        let a = UserId::parse(user_id_1).map_err(Error::from)?;
+        let b = UserId::parse(user_id_2).map_err(Error::from)?;
+        if a == b {
+            return Err(Error::InvalidArgument("a direct room needs two different users").into());
+        }
+        if caller != a && caller != b {
+            return Err(Error::PermissionDenied("the caller must be one of the two users").into());
+        }
+        let room = self.store.get_or_create_direct_room(a, b).await?;
+        Ok(Response::new(room.into()))
+    }
+
+    type SubscribeStream = EventStream;
+
+    #[tracing::instrument(skip_all, fields(user_id, room_id = request.get_ref().room_id))]
+    async fn subscribe(
+        &self,
+        request: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let request = request.into_inner();
+        let room = RoomId::parse(request.room_id).map_err(Error::from)?;
+        let start = start(&request).map_err(Error::from)?;
+        let items = self.subscriptions.open(room, caller, start).await?;
+        let stream =
+            ReceiverStream::new(items).map(|item| item.map(Into::into).map_err(Status::from));
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+fn start(request: &pb::SubscribeRequest) -> Result<Start, InvalidInput> {
+    let limit = request.history_limit.unwrap_or(MAX_SNAPSHOT);
+    if limit > MAX_SNAPSHOT {
+        return Err(InvalidInput("history_limit must be at most 50"));
+    }
+    let limit = i64::from(limit);
+    match request.after_seq {
+        None => Ok(Start::Snapshot { limit }),
+        Some(after_seq) if after_seq >= 0 => Ok(Start::Resume {
+            after_seq,
+            fallback_limit: limit,
+        }),
+        Some(_) => Err(InvalidInput("after_seq must not be negative")),
+    }
+}

@@ -1,0 +1,35 @@
+//! `chat.v1.UserService`: who the caller is.
+
+use chat_proto::v1::{self as pb, user_service_server::UserService};
+use tonic::{Request, Response, Status};
+
+use super::Authenticator;
+use crate::{error::Error, store::Store};
+
+pub struct UserApi {
+    auth: Authenticator,
+    store: Store,
+}
+
+impl UserApi {
+    pub fn new(auth: Authenticator, store: Store) -> Self {
+        Self { auth, store }
+    }
+}
+
+#[tonic::async_trait]
+impl UserService for UserApi {
+    #[tracing::instrument(skip_all, fields(user_id))]
+    async fn who_am_i(
+        &self,
+        request: Request<pb::WhoAmIRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let user = self
+            .store
+            .user(caller)
+            .await?
+            .ok_or(Error::NotFound("user not found"))?;
+        Ok(Response::new(user.into()))
+    }
+}

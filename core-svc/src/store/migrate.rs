@@ -1,0 +1,67 @@
+//! Applies the SQL files of `migrations/` in order, once each.
+//!
+//! Safe when several instances start at once: the whole run holds a
+//! session-level advisory lock, so one instance migrates while the others
+//! wait and then find nothing left to do.
+
+use super::Store;
+use crate::error::Error;
+
+/// Every migration, in order: (version, name, SQL).
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../../../migrations/0001_init.sql"))];
+
+/// An arbitrary constant naming this service's migration lock.
+const MIGRATION_LOCK: i64 = 0x6368_6174_6d69_6772; // "chatmigr"
+
+impl Store {
+    /// Brings the schema up to date; returns how many migrations ran.
+    pub async fn migrate(&self) -> Result<usize, Error> {
+        let mut client = self.client().await?;
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        let result = apply_pending(&mut client).await;
+        let unlock = client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .await;
+        let applied = result?;
+        unlock?;
+        Ok(applied)
+    }
+}
+
+async fn apply_pending(client: &mut deadpool_postgres::Object) -> Result<usize, Error> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    BIGINT PRIMARY KEY,
+                 name       TEXT NOT NULL,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+             )",
+        )
+        .await?;
+    let mut applied = 0;
+    for &(version, name, sql) in MIGRATIONS {
+        let tx = client.transaction().await?;
+        let done = tx
+            .query_opt(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[&version],
+            )
+            .await?
+            .is_some();
+        if !done {
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[&version, &name],
+            )
+            .await?;
+            tracing::info!(version, name, "migration applied");
+            applied += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(applied)
+}

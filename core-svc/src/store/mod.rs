@@ -1,0 +1,115 @@
+//! PostgreSQL storage: every read and write of chat state, and nothing else.
+//!
+//! Races are settled by the database: named unique constraints,
+//! `INSERT … ON CONFLICT`, and the per-room counter row (`rooms.last_seq`),
+//! locked by every change of a room so that its events are numbered without
+//! gaps in the order they commit.
+
+mod events;
+mod messages;
+mod migrate;
+mod rooms;
+mod rows;
+mod sessions;
+mod users;
+
+use std::{str::FromStr, time::Duration};
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio_postgres::{NoTls, error::SqlState};
+
+pub use messages::{NewMessage, Sent};
+pub use sessions::{Opened, SessionId, Start};
+
+use crate::error::Error;
+
+/// How long a request waits for a pooled connection before failing UNAVAILABLE.
+const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// The chat's storage; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+impl Store {
+    /// A pool of at most `max_connections` to the database at `url`;
+    /// connections are opened lazily.
+    pub fn connect(url: &str, max_connections: usize) -> Result<Self, Error> {
+        let config =
+            tokio_postgres::Config::from_str(url).map_err(|err| Error::Internal(err.into()))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .recycle_timeout(Some(POOL_WAIT))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|err| Error::Internal(err.into()))?;
+        Ok(Self { pool })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, Error> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Pool usage: (connections open, connections idle).
+    pub fn pool_status(&self) -> (usize, usize) {
+        let status = self.pool.status();
+        (status.size, status.available)
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(err: tokio_postgres::Error) -> Self {
+        if is_unavailable(&err) {
+            Self::Unavailable(err.into())
+        } else {
+            Self::Internal(err.into())
+        }
+    }
+}
+
+impl From<PoolError> for Error {
+    fn from(err: PoolError) -> Self {
+        match err {
+            PoolError::Backend(err) => err.into(),
+            PoolError::Timeout(_) | PoolError::Closed => Self::Unavailable(err.into()),
+            PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_) => {
+                Self::Internal(err.into())
+            }
+        }
+    }
+}
+
+/// Connection failures and server shutdowns: the request may succeed later.
+fn is_unavailable(err: &tokio_postgres::Error) -> bool {
+    if err.is_closed() {
+        return true;
+    }
+    match err.code() {
+        Some(code) => {
+            code.code().starts_with("08")
+                || *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CRASH_SHUTDOWN
+                || *code == SqlState::CANNOT_CONNECT_NOW
+                || *code == SqlState::TOO_MANY_CONNECTIONS
+        }
+        // No server error: the failure happened on the wire.
+        None => std::error::Error::source(err).is_some_and(|source| source.is::<std::io::Error>()),
+    }
+}
+
+/// True when `err` is a violation of the named constraint.
+fn violates(err: &tokio_postgres::Error, constraint: &str) -> bool {
+    err.as_db_error()
+        .and_then(|db| db.constraint())
+        .is_some_and(|name| name == constraint)
+}

@@ -1,0 +1,54 @@
+//! Users: created on first sight of a token's `sub`, email refreshed later.
+
+use super::{Store, rows};
+use crate::{
+    domain::{User, UserId},
+    error::Error,
+};
+
+impl Store {
+    /// The id of the user with `sub`, creating them with the next id on
+    /// first sight; a non-empty `email` that differs replaces the stored one.
+    pub async fn upsert_user(&self, sub: &str, email: &str) -> Result<UserId, Error> {
+        let client = self.client().await?;
+        let upsert = client
+            .prepare_cached(
+                "INSERT INTO users (sub, email) VALUES ($1, $2)
+                 ON CONFLICT ON CONSTRAINT users_sub_key DO UPDATE SET email = EXCLUDED.email
+                 WHERE EXCLUDED.email <> '' AND users.email <> EXCLUDED.email
+                 RETURNING id",
+            )
+            .await?;
+        let row = match client.query_opt(&upsert, &[&sub, &email]).await? {
+            Some(row) => row,
+            None => {
+                let select = client
+                    .prepare_cached("SELECT id FROM users WHERE sub = $1")
+                    .await?;
+                client.query_one(&select, &[&sub]).await?
+            }
+        };
+        rows::id(row.get(0), UserId::parse)
+    }
+
+    /// A user with their presence.
+    pub async fn user(&self, id: UserId) -> Result<Option<User>, Error> {
+        let client = self.client().await?;
+        let select = client
+            .prepare_cached(
+                "SELECT u.id, u.email, u.last_seen,
+                        EXISTS (SELECT 1 FROM room_sessions s WHERE s.user_id = u.id)
+                 FROM users u WHERE u.id = $1",
+            )
+            .await?;
+        let Some(row) = client.query_opt(&select, &[&id.get()]).await? else {
+            return Ok(None);
+        };
+        Ok(Some(User {
+            id: rows::id(row.get(0), UserId::parse)?,
+            email: row.get(1),
+            last_seen: row.get(2),
+            is_online: row.get(3),
+        }))
+    }
+}

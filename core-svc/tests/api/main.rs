@@ -1,0 +1,10 @@
+//! End-to-end tests of the core over gRPC, each against a fresh database on
+//! a real, throwaway PostgreSQL.
+
+mod auth;
+mod concurrency;
+mod helpers;
+mod messages;
+mod rooms;
+mod subscribe;
+mod users;

@@ -1,0 +1,61 @@
+use std::time::Duration;
+
+use core_svc::auth::dev_token;
+
+use crate::helpers::{SECRET, TestCore, within};
+
+#[tokio::test]
+async fn the_first_call_of_a_new_sub_creates_the_user_with_the_next_id() {
+    let core = TestCore::start().await;
+    let alice = core.user("alice").await;
+    let bob = core.user("bob").await;
+    assert_eq!(bob.id, alice.id + 1);
+    let me = alice.who_am_i().await.unwrap();
+    assert_eq!(me.email, "alice@example.com");
+    assert!(!me.is_online);
+    assert_eq!(me.last_seen, None);
+    // The same sub is the same user.
+    assert_eq!(core.user("alice").await.id, alice.id);
+}
+
+#[tokio::test]
+async fn a_changed_email_claim_is_stored() {
+    let core = TestCore::start().await;
+    let alice = core.user("alice").await;
+    let token = dev_token(SECRET, "alice", "new@example.com", Duration::from_secs(60));
+    let renamed = core.anonymous(Some(format!("Bearer {token}")));
+    let me = renamed.who_am_i().await.unwrap();
+    assert_eq!(me.id, alice.id);
+    assert_eq!(me.email, "new@example.com");
+}
+
+#[tokio::test]
+async fn a_user_is_online_while_a_stream_is_open_and_offline_after() {
+    let core = TestCore::start().await;
+    let (alice, _bob, room) = core.pair().await;
+    let mut first = alice.subscribe(room).await.unwrap();
+    first.snapshot().await;
+    let mut second = alice.subscribe(room).await.unwrap();
+    second.snapshot().await;
+    assert!(alice.who_am_i().await.unwrap().is_online);
+
+    drop(first);
+    // Still online: one stream remains.
+    let me = alice.who_am_i().await.unwrap();
+    assert!(me.is_online || me.last_seen.is_some());
+    drop(second);
+    let me = within(async {
+        loop {
+            let me = alice.who_am_i().await.unwrap();
+            if !me.is_online {
+                return me;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        me.last_seen.is_some(),
+        "last_seen is set when going offline"
+    );
+}
