@@ -1,0 +1,14 @@
+//! End-to-end tests of the edge: real HTTP and WebSocket clients against an
+//! edge in front of a real core, each test on a fresh PostgreSQL database.
+
+mod auth;
+mod concurrency;
+mod core_down;
+mod helpers;
+mod history;
+mod messages;
+mod presence;
+mod rooms;
+mod ws_connect;
+mod ws_errors;
+mod ws_send;
