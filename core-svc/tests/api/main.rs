@@ -6,5 +6,6 @@ mod concurrency;
 mod helpers;
 mod messages;
 mod rooms;
+mod storage;
 mod subscribe;
 mod users;

@@ -267,6 +267,10 @@ async fn shutdown_ends_streams_with_unavailable_and_ends_presence() {
         )
         .await
         .unwrap();
-    assert_eq!(row.get::<_, i64>(0), 0, "sessions are closed before the core exits");
+    assert_eq!(
+        row.get::<_, i64>(0),
+        0,
+        "sessions are closed before the core exits"
+    );
     assert!(row.get::<_, bool>(1));
 }

@@ -1,0 +1,76 @@
+use core_svc::store::Store;
+use pg_local::TestDatabase;
+
+#[tokio::test]
+async fn instances_starting_at_once_migrate_the_schema_once() {
+    let db = TestDatabase::create().unwrap();
+    let stores: Vec<Store> = (0..4)
+        .map(|_| Store::connect(&db.connection_string(), 2).unwrap())
+        .collect();
+    let runs = futures::future::join_all(stores.iter().map(Store::migrate)).await;
+    let applied: usize = runs.into_iter().map(Result::unwrap).sum();
+    assert_eq!(applied, 1, "exactly one instance applied the one migration");
+    let (client, connection) =
+        tokio_postgres::connect(&db.connection_string(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let versions: i64 = client
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(versions, 1);
+    // Starting again later changes nothing.
+    assert_eq!(stores[0].migrate().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn the_schema_refuses_a_second_room_for_a_pair_and_text_on_deleted_messages() {
+    let db = TestDatabase::create().unwrap();
+    Store::connect(&db.connection_string(), 1)
+        .unwrap()
+        .migrate()
+        .await
+        .unwrap();
+    let (client, connection) =
+        tokio_postgres::connect(&db.connection_string(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "INSERT INTO users (sub) VALUES ('a'), ('b');
+             INSERT INTO rooms (user_lo, user_hi) VALUES (1, 2);",
+        )
+        .await
+        .unwrap();
+    let duplicate = client
+        .execute("INSERT INTO rooms (user_lo, user_hi) VALUES (1, 2)", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        duplicate.as_db_error().unwrap().constraint(),
+        Some("rooms_direct_pair_key")
+    );
+    let unordered = client
+        .execute("INSERT INTO rooms (user_lo, user_hi) VALUES (2, 1)", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unordered.as_db_error().unwrap().constraint(),
+        Some("rooms_direct_pair_ordered")
+    );
+    let deleted_with_text = client
+        .execute(
+            "INSERT INTO messages (room_id, sender_id, seq, text, status, deleted_at)
+             VALUES (1, 1, 1, 'kept', 'delivered', now())",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        deleted_with_text.as_db_error().unwrap().constraint(),
+        Some("messages_text_unless_deleted")
+    );
+}
