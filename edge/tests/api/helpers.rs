@@ -48,6 +48,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(EdgeConfig::new).await
+    }
+
+    /// A core, and an edge configured by `edge_config` from the core's URL.
+    pub async fn spawn_with(edge_config: impl FnOnce(String) -> EdgeConfig) -> Self {
         let db = TestDatabase::create().expect("a fresh test database");
         let mut core_config = CoreConfig::new(db.connection_string());
         core_config.auth = AuthConfig::hs256(SECRET);
@@ -64,7 +69,7 @@ impl TestApp {
         let rest = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let ws = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let (rest_addr, ws_addr) = (rest.local_addr().unwrap(), ws.local_addr().unwrap());
-        let mut edge_config = EdgeConfig::new(format!("http://{core_addr}"));
+        let mut edge_config = edge_config(format!("http://{core_addr}"));
         edge_config.core_deadline_ms = 10_000;
         let edge_shutdown = CancellationToken::new();
         tokio::spawn(edge::run(

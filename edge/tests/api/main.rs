@@ -9,6 +9,7 @@ mod history;
 mod messages;
 mod presence;
 mod rooms;
+mod slow_client;
 mod ws_connect;
 mod ws_errors;
 mod ws_send;
