@@ -43,6 +43,7 @@ pub struct TestApp {
     core_shutdown: CancellationToken,
     core: Option<JoinHandle<anyhow::Result<()>>>,
     edge_shutdown: CancellationToken,
+    edge: Option<JoinHandle<anyhow::Result<()>>>,
     _db: TestDatabase,
 }
 
@@ -72,7 +73,7 @@ impl TestApp {
         let mut edge_config = edge_config(format!("http://{core_addr}"));
         edge_config.core_deadline_ms = 10_000;
         let edge_shutdown = CancellationToken::new();
-        tokio::spawn(edge::run(
+        let edge_task = tokio::spawn(edge::run(
             vec![rest, ws],
             edge_config,
             edge_shutdown.clone(),
@@ -84,6 +85,7 @@ impl TestApp {
             core_shutdown,
             core: Some(core),
             edge_shutdown,
+            edge: Some(edge_task),
             _db: db,
         }
     }
@@ -259,6 +261,17 @@ impl TestApp {
         ids
     }
 
+    /// Shuts the edge down and waits until `edge::run` has returned.
+    pub async fn stop_edge(&mut self) {
+        self.edge_shutdown.cancel();
+        if let Some(edge) = self.edge.take() {
+            within(edge)
+                .await
+                .expect("edge task")
+                .expect("edge stopped cleanly");
+        }
+    }
+
     /// Stops the core and waits until it has finished.
     pub async fn stop_core(&mut self) {
         self.core_shutdown.cancel();
@@ -317,6 +330,8 @@ impl Ws {
                     return Frame::Json(serde_json::from_str(&text).expect("a JSON frame"));
                 }
                 Some(Ok(Message::Close(close))) => {
+                    // Sends the echo tungstenite queued, as a reading client would.
+                    let _ = within(self.stream.flush()).await;
                     return Frame::Close(close.map(|frame| u16::from(frame.code)));
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}

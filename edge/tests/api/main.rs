@@ -9,6 +9,7 @@ mod history;
 mod messages;
 mod presence;
 mod rooms;
+mod shutdown;
 mod slow_client;
 mod ws_connect;
 mod ws_errors;
