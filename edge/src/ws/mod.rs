@@ -8,9 +8,11 @@ pub mod session;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::Json;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -21,7 +23,7 @@ use tracing::Instrument;
 
 use crate::AppState;
 use crate::core_client::BearerToken;
-use crate::error::Error;
+use crate::error::{Error, ErrorBody};
 use crate::rest::{is_language_code, positive_id};
 use session::SessionParams;
 
@@ -65,7 +67,7 @@ async fn connect(
     Path(path): Path<ChatPath>,
     headers: HeaderMap,
     query: Result<Query<TokenQuery>, QueryRejection>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     if path
         .lang
@@ -74,6 +76,15 @@ async fn connect(
     {
         return Error::NotFound.into_response();
     }
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => {
+            let body = ErrorBody {
+                detail: rejection.body_text(),
+            };
+            return (rejection.status(), Json(body)).into_response();
+        }
+    };
     let from_header = headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
