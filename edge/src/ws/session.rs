@@ -512,6 +512,54 @@ mod tests {
         );
     }
 
+    /// The error frame `send_failure` queues for a core status, if any.
+    fn failure_frame(code: Code) -> Result<serde_json::Value, End> {
+        let (tx, mut rx) = mpsc::channel(1);
+        send_failure(&tx, &Error::Core(tonic::Status::new(code, "core says no")))?;
+        let frame = rx.try_recv().expect("an error frame was queued");
+        Ok(serde_json::from_str(&frame).expect("JSON"))
+    }
+
+    #[test]
+    fn a_throttled_send_gets_rate_limited() {
+        let frame = failure_frame(Code::ResourceExhausted).expect("a frame");
+        assert_eq!(frame["type"], "error");
+        assert_eq!(frame["code"], "rate_limited");
+    }
+
+    #[test]
+    fn an_unreachable_core_gets_unavailable_without_internals() {
+        let frame = failure_frame(Code::Unavailable).expect("a frame");
+        assert_eq!(frame["code"], "unavailable");
+        assert!(!frame["detail"].as_str().unwrap().contains("core says no"));
+        assert_eq!(
+            failure_frame(Code::Internal).expect("a frame")["code"],
+            "internal"
+        );
+    }
+
+    #[test]
+    fn a_revoked_member_is_closed_not_answered() {
+        assert_eq!(
+            failure_frame(Code::Unauthenticated).unwrap_err(),
+            End::Close(CloseReason::UNAUTHENTICATED)
+        );
+        assert_eq!(
+            failure_frame(Code::PermissionDenied).unwrap_err(),
+            End::Close(CloseReason::FORBIDDEN)
+        );
+    }
+
+    #[test]
+    fn a_full_queue_closes_with_1013() {
+        let (tx, _rx) = mpsc::channel(1);
+        assert_eq!(enqueue(&tx, &"first"), Ok(()));
+        assert_eq!(
+            enqueue(&tx, &"second"),
+            Err(End::Close(CloseReason::TOO_SLOW))
+        );
+    }
+
     #[test]
     fn refusals_map_to_the_documented_close_codes() {
         assert_eq!(close_for(Code::Unauthenticated).code, 4401);
