@@ -51,6 +51,16 @@ pub struct Config {
     /// Largest number of PostgreSQL connections in the pool.
     #[arg(long, env = "CHAT_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: usize,
+    /// Seconds without a heartbeat after which an instance counts as dead
+    /// and its users' streams as closed (heartbeats come every third of it).
+    #[arg(long, env = "CHAT_INSTANCE_TTL_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub instance_ttl_secs: u64,
+    /// Milliseconds between checks of rooms with local subscribers for
+    /// events whose announcement was missed.
+    #[arg(long, env = "CHAT_POLL_INTERVAL_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(10..))]
+    pub poll_interval_ms: u64,
     #[command(flatten)]
     pub auth: AuthConfig,
 }
@@ -92,6 +102,8 @@ impl Config {
             database_url: Some(Secret::new(database_url)),
             data_dir: PathBuf::from(".data/postgres"),
             db_pool_size: 16,
+            instance_ttl_secs: 15,
+            poll_interval_ms: 1000,
             auth: AuthConfig::default(),
         }
     }

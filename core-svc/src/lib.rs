@@ -3,6 +3,7 @@
 //! `main` and the tests both call it.
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -20,13 +21,15 @@ use chat_proto::v1::{
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tonic::transport::Server;
-use tonic_health::ServingStatus;
+use tonic::transport::{Server, server::Router};
+use tonic_health::{ServingStatus, server::HealthReporter};
+use uuid::Uuid;
 
 use crate::{
     auth::Verifier,
+    cluster::{LiveSessions, Timing},
     config::Config,
-    fanout::{Hub, Subscriptions},
+    fanout::{Fanout, Subscriptions},
     grpc::{
         Authenticator, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MessageApi, RoomApi, UserApi, Writer,
     },
@@ -35,6 +38,17 @@ use crate::{
 
 /// How long in-flight work may take to finish once shutdown has begun.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What one running instance shares between its services and tasks.
+struct Instance {
+    id: Uuid,
+    store: Store,
+    fanout: Fanout,
+    live: LiveSessions,
+    timing: Timing,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
 
 /// Serves the chat API on `listener` until `shutdown` is cancelled.
 pub async fn run(
@@ -49,54 +63,32 @@ pub async fn run(
     let store = Store::connect(url.expose(), config.db_pool_size)?;
     let applied = store.migrate().await.context("applying migrations")?;
     tracing::info!(applied, "schema up to date");
-    let verifier = Verifier::new(&config.auth)?;
-    let tasks = TaskTracker::new();
-    let hub = Hub::default();
-    let auth = Authenticator::new(verifier, store.clone());
-    let subscriptions = Subscriptions {
-        store: store.clone(),
-        hub: hub.clone(),
-        instance: uuid::Uuid::new_v4(),
-        shutdown: shutdown.clone(),
-        tasks: tasks.clone(),
+    let instance = Instance {
+        id: Uuid::new_v4(),
+        store,
+        fanout: Fanout::default(),
+        live: LiveSessions::default(),
+        timing: Timing {
+            instance_ttl: Duration::from_secs(config.instance_ttl_secs),
+            poll_interval: Duration::from_millis(config.poll_interval_ms),
+        },
+        tasks: TaskTracker::new(),
+        shutdown,
     };
-    let writer = Writer::new(hub, tasks.clone());
+    let heartbeat_interval = instance.timing.heartbeat_interval();
+    instance
+        .store
+        .heartbeat(instance.id, &[], heartbeat_interval)
+        .await
+        .context("registering this instance")?;
+    instance.spawn_cluster_tasks();
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_service_status("", ServingStatus::Serving).await;
-    health.set_serving::<UserServiceServer<UserApi>>().await;
-    health.set_serving::<RoomServiceServer<RoomApi>>().await;
-    health
-        .set_serving::<MessageServiceServer<MessageApi>>()
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(chat_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(chat_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
-
-    let users = UserServiceServer::new(UserApi::new(auth.clone(), store.clone()))
-        .max_decoding_message_size(MAX_REQUEST_BYTES)
-        .max_encoding_message_size(MAX_RESPONSE_BYTES);
-    let rooms = RoomServiceServer::new(RoomApi::new(auth.clone(), store.clone(), subscriptions))
-        .max_decoding_message_size(MAX_REQUEST_BYTES)
-        .max_encoding_message_size(MAX_RESPONSE_BYTES);
-    let messages = MessageServiceServer::new(MessageApi::new(auth, store, writer))
-        .max_decoding_message_size(MAX_REQUEST_BYTES)
-        .max_encoding_message_size(MAX_RESPONSE_BYTES);
-
-    tracing::info!(addr = %listener.local_addr()?, "gRPC listening");
-    let stopping = shutdown.clone();
-    Server::builder()
+    let router = instance.router(&config, &health).await?;
+    tracing::info!(addr = %listener.local_addr()?, instance = %instance.id, "gRPC listening");
+    let stopping = instance.shutdown.clone();
+    router
         .add_service(health_service)
-        .add_service(reflection)
-        .add_service(reflection_alpha)
-        .add_service(users)
-        .add_service(rooms)
-        .add_service(messages)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
             stopping.cancelled().await;
             health
@@ -105,12 +97,109 @@ pub async fn run(
             tracing::info!("shutting down");
         })
         .await?;
-    tasks.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("in-flight work did not finish within the grace period");
-    }
+    instance.drain().await;
     Ok(())
+}
+
+impl Instance {
+    fn spawn_cluster_tasks(&self) {
+        let (store, shutdown) = (self.store.clone(), self.shutdown.clone());
+        self.tasks.spawn(cluster::notify(
+            self.fanout.notifier.clone(),
+            store.clone(),
+            self.id,
+            shutdown.clone(),
+        ));
+        self.tasks.spawn(cluster::listen(
+            self.fanout.hub.clone(),
+            store.clone(),
+            self.id,
+            self.timing,
+            shutdown.clone(),
+        ));
+        self.tasks.spawn(cluster::heartbeat(
+            store,
+            self.id,
+            self.live.clone(),
+            self.timing,
+            shutdown,
+        ));
+    }
+
+    /// The chat services with reflection, ready to serve.
+    async fn router(&self, config: &Config, health: &HealthReporter) -> anyhow::Result<Router> {
+        let verifier = Verifier::new(&config.auth)?;
+        let auth = Authenticator::new(verifier, self.store.clone());
+        let subscriptions = Subscriptions {
+            store: self.store.clone(),
+            fanout: self.fanout.clone(),
+            live: self.live.clone(),
+            instance: self.id,
+            shutdown: self.shutdown.clone(),
+            tasks: self.tasks.clone(),
+        };
+        let writer = Writer::new(self.fanout.clone(), self.tasks.clone());
+        let users = UserServiceServer::new(UserApi::new(auth.clone(), self.store.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES);
+        let rooms = RoomServiceServer::new(RoomApi::new(
+            auth.clone(),
+            self.store.clone(),
+            subscriptions,
+        ))
+        .max_decoding_message_size(MAX_REQUEST_BYTES)
+        .max_encoding_message_size(MAX_RESPONSE_BYTES);
+        let messages = MessageServiceServer::new(MessageApi::new(auth, self.store.clone(), writer))
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES);
+        health.set_service_status("", ServingStatus::Serving).await;
+        health.set_serving::<UserServiceServer<UserApi>>().await;
+        health.set_serving::<RoomServiceServer<RoomApi>>().await;
+        health
+            .set_serving::<MessageServiceServer<MessageApi>>()
+            .await;
+        Ok(Server::builder()
+            .add_service(reflection_v1()?)
+            .add_service(reflection_v1alpha()?)
+            .add_service(users)
+            .add_service(rooms)
+            .add_service(messages))
+    }
+
+    /// Lets in-flight work finish within the grace period, then leaves the
+    /// cluster so this instance's users go offline at once.
+    async fn drain(self) {
+        self.tasks.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight work did not finish within the grace period");
+        }
+        if let Err(err) = self.store.retire_instance(self.id).await {
+            tracing::warn!(error = %err, "could not retire this instance; others will reap it");
+        }
+    }
+}
+
+fn reflection_v1() -> anyhow::Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+> {
+    Ok(tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(chat_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?)
+}
+
+fn reflection_v1alpha() -> anyhow::Result<
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+> {
+    Ok(tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(chat_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?)
 }

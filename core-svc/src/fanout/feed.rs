@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use tokio::sync::broadcast::error::RecvError;
 
-use super::HubReceiver;
+use super::{HubReceiver, hub::Published};
 use crate::{
     domain::{RoomEvent, RoomId},
     error::Error,
@@ -96,10 +96,14 @@ impl RoomFeed {
     /// Waits for a live event; false when the channel closed.
     async fn receive(&mut self) -> Result<bool, Error> {
         match self.receiver.rx.recv().await {
-            Ok(event) => {
+            Ok(Published::Event(event)) => {
                 if event.seq > self.cursor {
                     self.pending.push_back(RoomEvent::clone(&event));
                 }
+                Ok(true)
+            }
+            Ok(Published::Committed(seq)) => {
+                self.head = self.head.max(seq);
                 Ok(true)
             }
             Err(RecvError::Lagged(skipped)) => {

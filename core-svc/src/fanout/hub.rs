@@ -1,5 +1,6 @@
 //! Per-room broadcast channels, created on the first subscriber and removed
-//! with the last.
+//! with the last. They carry events committed by this process, and hints
+//! that another process committed up to some sequence number.
 
 use std::{
     collections::HashMap,
@@ -14,7 +15,17 @@ use crate::domain::{RoomEvent, RoomId};
 /// receiver lags (and then catches up from the log).
 pub const ROOM_CHANNEL_CAPACITY: usize = 256;
 
-type Rooms = HashMap<RoomId, broadcast::Sender<Arc<RoomEvent>>>;
+/// What a room channel carries.
+#[derive(Debug, Clone)]
+pub enum Published {
+    /// An event committed by this process.
+    Event(Arc<RoomEvent>),
+    /// The room's log holds every event up to this sequence number (seen
+    /// on another instance's notification, or by polling the database).
+    Committed(i64),
+}
+
+type Rooms = HashMap<RoomId, broadcast::Sender<Published>>;
 
 /// The process-wide router of committed events to local subscribers.
 #[derive(Clone, Default)]
@@ -24,7 +35,7 @@ pub struct Hub {
 
 /// A subscription to one room's channel; leaving removes an unused channel.
 pub struct HubReceiver {
-    pub(super) rx: broadcast::Receiver<Arc<RoomEvent>>,
+    pub(super) rx: broadcast::Receiver<Published>,
     room: RoomId,
     rooms: Arc<Mutex<Rooms>>,
 }
@@ -49,9 +60,27 @@ impl Hub {
         for event in events {
             if let Some(sender) = rooms.get(&event.room_id) {
                 // An error only means nobody listens right now.
-                let _ = sender.send(Arc::new(event.clone()));
+                let _ = sender.send(Published::Event(Arc::new(event.clone())));
             }
         }
+    }
+
+    /// Tells the local subscribers of `room` that its log reaches `seq`.
+    pub fn announce(&self, room: RoomId, seq: i64) {
+        let rooms = self.rooms.lock().expect("hub lock poisoned");
+        if let Some(sender) = rooms.get(&room) {
+            let _ = sender.send(Published::Committed(seq));
+        }
+    }
+
+    /// The rooms with at least one local subscriber.
+    pub fn rooms(&self) -> Vec<RoomId> {
+        self.rooms
+            .lock()
+            .expect("hub lock poisoned")
+            .keys()
+            .copied()
+            .collect()
     }
 
     /// Rooms with at least one local subscriber.
@@ -97,8 +126,10 @@ mod tests {
         let b = RoomId::parse(2).unwrap();
         let mut rx = hub.subscribe(a);
         hub.publish(&[deleted(b, 1), deleted(a, 1)]);
-        let got = rx.rx.recv().await.unwrap();
-        assert_eq!(got.room_id, a);
+        match rx.rx.recv().await.unwrap() {
+            Published::Event(got) => assert_eq!(got.room_id, a),
+            other => panic!("expected an event, got {other:?}"),
+        }
     }
 
     #[test]

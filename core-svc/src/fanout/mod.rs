@@ -12,5 +12,25 @@ mod hub;
 mod subscription;
 
 pub use feed::RoomFeed;
-pub use hub::{Hub, HubReceiver};
+pub use hub::{Hub, HubReceiver, Published};
 pub use subscription::{Item, Subscriptions};
+
+use crate::{cluster::Notifier, domain::RoomEvent};
+
+/// Where committed events go: to this process's subscribers at once, and
+/// (batched) to the other instances.
+#[derive(Clone, Default)]
+pub struct Fanout {
+    pub hub: Hub,
+    pub notifier: Notifier,
+}
+
+impl Fanout {
+    /// Hands events that one transaction committed (all of one room) on.
+    pub fn committed(&self, events: &[RoomEvent]) {
+        self.hub.publish(events);
+        if let Some(last) = events.last() {
+            self.notifier.committed(last.room_id, last.seq);
+        }
+    }
+}

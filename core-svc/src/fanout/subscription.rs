@@ -8,8 +8,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use uuid::Uuid;
 
-use super::{Hub, RoomFeed};
+use super::{Fanout, RoomFeed};
 use crate::{
+    cluster::LiveSessions,
     domain::{RoomEvent, RoomId, Snapshot, UserId},
     error::Error,
     store::{Opened, Start, Store},
@@ -30,7 +31,8 @@ pub enum Item {
 #[derive(Clone)]
 pub struct Subscriptions {
     pub store: Store,
-    pub hub: Hub,
+    pub fanout: Fanout,
+    pub live: LiveSessions,
     pub instance: Uuid,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
@@ -49,7 +51,7 @@ impl Subscriptions {
         let (ready, opened) = oneshot::channel();
         let this = self.clone();
         self.tasks.spawn(async move {
-            let receiver = this.hub.subscribe(room);
+            let receiver = this.fanout.hub.subscribe(room);
             let opened = match this
                 .store
                 .open_session(room, user, this.instance, start)
@@ -61,15 +63,18 @@ impl Subscriptions {
                     return;
                 }
             };
-            this.hub.publish(&opened.read_events);
+            this.fanout.committed(&opened.read_events);
             let session = opened.session;
+            this.live.insert(session);
             let feed = feed(&this.store, receiver, room, &opened);
             let _ = items.try_send(Ok(Item::Snapshot(opened.snapshot)));
             let _ = ready.send(Ok(()));
             pump(feed, &items, &this.shutdown).await;
+            // If this fails, the next heartbeat removes the session.
             if let Err(err) = this.store.close_session(session).await {
                 tracing::warn!(%room, %user, error = %err, "could not record the end of a session");
             }
+            this.live.remove(session);
         });
         match opened.await {
             Ok(Ok(())) => Ok(rx),

@@ -16,7 +16,7 @@ pub use messages::MessageApi;
 pub use rooms::RoomApi;
 pub use users::UserApi;
 
-use crate::{domain::RoomEvent, error::Error, fanout::Hub};
+use crate::{domain::RoomEvent, error::Error, fanout::Fanout};
 
 /// Largest request message a client may send (a message text is at most
 /// 4096 characters, 16 KiB of UTF-8).
@@ -28,13 +28,13 @@ pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 /// a caller that goes away cannot stop it between commit and publish.
 #[derive(Clone)]
 pub struct Writer {
-    hub: Hub,
+    fanout: Fanout,
     tasks: TaskTracker,
 }
 
 impl Writer {
-    pub fn new(hub: Hub, tasks: TaskTracker) -> Self {
-        Self { hub, tasks }
+    pub fn new(fanout: Fanout, tasks: TaskTracker) -> Self {
+        Self { fanout, tasks }
     }
 
     pub async fn commit<T, F>(&self, work: F) -> Result<T, Error>
@@ -42,10 +42,10 @@ impl Writer {
         T: Send + 'static,
         F: Future<Output = Result<(T, Vec<RoomEvent>), Error>> + Send + 'static,
     {
-        let hub = self.hub.clone();
+        let fanout = self.fanout.clone();
         let task = self.tasks.spawn(async move {
             let (outcome, events) = work.await?;
-            hub.publish(&events);
+            fanout.committed(&events);
             Ok(outcome)
         });
         task.await.map_err(|err| Error::Internal(Box::new(err)))?

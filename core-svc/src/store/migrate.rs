@@ -8,8 +8,14 @@ use super::Store;
 use crate::error::Error;
 
 /// Every migration, in order: (version, name, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../../migrations/0001_init.sql")),
+    (
+        2,
+        "instances",
+        include_str!("../../../migrations/0002_instances.sql"),
+    ),
+];
 
 /// An arbitrary constant naming this service's migration lock.
 const MIGRATION_LOCK: i64 = 0x6368_6174_6d69_6772; // "chatmigr"

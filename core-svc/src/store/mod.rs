@@ -6,6 +6,7 @@
 //! gaps in the order they commit.
 
 mod events;
+mod instances;
 mod messages;
 mod migrate;
 mod rooms;
@@ -18,6 +19,7 @@ use std::{str::FromStr, time::Duration};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio_postgres::{NoTls, error::SqlState};
 
+pub use instances::EVENTS_CHANNEL;
 pub use messages::{NewMessage, Sent};
 pub use sessions::{Opened, SessionId, Start};
 
@@ -30,6 +32,8 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// Settings for connections outside the pool (the LISTEN connection).
+    config: std::sync::Arc<tokio_postgres::Config>,
 }
 
 impl Store {
@@ -39,7 +43,7 @@ impl Store {
         let config =
             tokio_postgres::Config::from_str(url).map_err(|err| Error::Internal(err.into()))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -53,7 +57,10 @@ impl Store {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|err| Error::Internal(err.into()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            config: std::sync::Arc::new(config),
+        })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, Error> {

@@ -13,8 +13,14 @@ use crate::{
 pub const MAX_RESUME_GAP: i64 = 10_000;
 
 /// An open subscription's row in `room_sessions`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionId(i64);
+
+impl SessionId {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
 
 /// Where a subscriber starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -63,6 +63,11 @@ impl TestCore {
             if health.check(request).await.is_ok() {
                 return;
             }
+            if let Some(server) = &self.server
+                && server.is_finished()
+            {
+                panic!("core exited during start");
+            }
             assert!(tokio::time::Instant::now() < deadline, "core did not start");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

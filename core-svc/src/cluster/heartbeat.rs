@@ -1,0 +1,82 @@
+//! This instance's heartbeat, and the end of dead instances' sessions.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+};
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::Timing;
+use crate::store::{SessionId, Store};
+
+/// The sessions this instance holds open right now.
+#[derive(Clone, Default)]
+pub struct LiveSessions(Arc<Mutex<HashSet<SessionId>>>);
+
+impl LiveSessions {
+    pub fn insert(&self, session: SessionId) {
+        self.0
+            .lock()
+            .expect("sessions lock poisoned")
+            .insert(session);
+    }
+
+    pub fn remove(&self, session: SessionId) {
+        self.0
+            .lock()
+            .expect("sessions lock poisoned")
+            .remove(&session);
+    }
+
+    fn ids(&self) -> Vec<i64> {
+        let live = self.0.lock().expect("sessions lock poisoned");
+        live.iter().map(|session| session.get()).collect()
+    }
+}
+
+/// Beats until `shutdown`. Dead instances are reaped only once this one has
+/// reached the database for a whole time-to-live, so that after an outage
+/// of the database nobody's session is taken for dead before its instance
+/// had a chance to beat again.
+pub async fn heartbeat(
+    store: Store,
+    instance: Uuid,
+    live: LiveSessions,
+    timing: Timing,
+    shutdown: CancellationToken,
+) {
+    let mut healthy_since: Option<Instant> = None;
+    let mut ticks = tokio::time::interval(timing.heartbeat_interval());
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        match store
+            .heartbeat(instance, &live.ids(), timing.heartbeat_interval())
+            .await
+        {
+            Ok(cleared) => {
+                healthy_since.get_or_insert_with(Instant::now);
+                if cleared > 0 {
+                    tracing::info!(cleared, "removed sessions whose close was not recorded");
+                }
+            }
+            Err(err) => {
+                healthy_since = None;
+                tracing::warn!(error = %err, "heartbeat failed");
+                continue;
+            }
+        }
+        if healthy_since.is_some_and(|since| since.elapsed() >= timing.instance_ttl) {
+            match store.reap_instances(timing.instance_ttl).await {
+                Ok(0) => {}
+                Ok(ended) => tracing::info!(ended, "ended the sessions of dead instances"),
+                Err(err) => tracing::warn!(error = %err, "could not reap dead instances"),
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Hears other instances' announcements and hints local subscribers.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{Timing, notifier};
+use crate::{
+    error::{Error, ErrorChain},
+    fanout::Hub,
+    store::{EVENTS_CHANNEL, Store},
+};
+
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Listens until `shutdown`, reconnecting with backoff whenever the
+/// connection is lost; each (re)connect catches up from the database.
+pub async fn listen(
+    hub: Hub,
+    store: Store,
+    instance: Uuid,
+    timing: Timing,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let outcome = listen_once(&hub, &store, instance, timing, &shutdown).await;
+        if shutdown.is_cancelled() {
+            return;
+        }
+        match outcome {
+            Ok(()) => backoff = MIN_BACKOFF,
+            Err(err) => {
+                tracing::warn!(error = %ErrorChain(&err), "LISTEN connection lost; reconnecting")
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+async fn listen_once(
+    hub: &Hub,
+    store: &Store,
+    instance: Uuid,
+    timing: Timing,
+    shutdown: &CancellationToken,
+) -> Result<(), Error> {
+    let mut config = store.connection_config().clone();
+    config.application_name("chat-listener");
+    let (client, mut connection) = config.connect(NoTls).await?;
+    let (payloads, mut received) = mpsc::channel::<String>(1024);
+    let pump = tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            if let AsyncMessage::Notification(note) = message?
+                && payloads.send(note.payload().to_owned()).await.is_err()
+            {
+                break;
+            }
+        }
+        Ok::<(), tokio_postgres::Error>(())
+    });
+    client
+        .batch_execute(&format!("LISTEN {EVENTS_CHANNEL}"))
+        .await?;
+    tracing::info!("listening for other instances' events");
+    let mut poll = tokio::time::interval(timing.poll_interval);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            payload = received.recv() => match payload {
+                Some(payload) => announce(hub, instance, &payload),
+                None => break,
+            },
+            // The first tick is immediate: it catches up after (re)connecting.
+            _ = poll.tick() => catch_up(hub, store).await,
+        }
+    }
+    drop(client);
+    match pump.await {
+        Ok(Err(err)) => Err(err.into()),
+        _ => Err(Error::Unavailable("the LISTEN connection closed".into())),
+    }
+}
+
+/// Passes another instance's announcement to local subscribers.
+fn announce(hub: &Hub, instance: Uuid, payload: &str) {
+    let Some((from, heads)) = notifier::parse(payload) else {
+        tracing::warn!("ignoring a malformed event announcement");
+        return;
+    };
+    if from == instance {
+        return;
+    }
+    for (room, seq) in heads {
+        hub.announce(room, seq);
+    }
+}
+
+/// Announces the latest sequence number of every room with local subscribers.
+async fn catch_up(hub: &Hub, store: &Store) {
+    let rooms = hub.rooms();
+    if rooms.is_empty() {
+        return;
+    }
+    match store.room_heads(&rooms).await {
+        Ok(heads) => {
+            for (room, seq) in heads {
+                hub.announce(room, seq);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "could not poll rooms for missed events"),
+    }
+}

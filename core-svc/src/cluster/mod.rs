@@ -1,0 +1,39 @@
+//! Coordination between core instances that share one PostgreSQL.
+//!
+//! - [`Notifier`]: after commits, announces "room R committed up to seq S"
+//!   with batched `NOTIFY`s, off the commit path: many commits share one
+//!   notification, and no message transaction ever takes NOTIFY's
+//!   cluster-wide lock.
+//! - [`listen`]: a dedicated connection `LISTEN`s and turns other
+//!   instances' announcements into hub hints; subscribers then read the
+//!   events from the log. After a lost connection it re-listens and catches
+//!   up; a slow poll of the rooms with local subscribers covers anything a
+//!   notification missed (an instance that died between commit and notify).
+//! - [`heartbeat`]: keeps this instance's row fresh, clears sessions whose
+//!   close was not recorded, and ends the sessions of dead instances.
+
+mod heartbeat;
+mod listener;
+mod notifier;
+
+pub use heartbeat::{LiveSessions, heartbeat};
+pub use listener::listen;
+pub use notifier::{Notifier, notify};
+
+use std::time::Duration;
+
+/// Timing of the cluster tasks.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// An instance whose heartbeat is older than this is dead.
+    pub instance_ttl: Duration,
+    /// How often rooms with local subscribers are checked for missed events.
+    pub poll_interval: Duration,
+}
+
+impl Timing {
+    /// Heartbeats come three times per time-to-live.
+    pub fn heartbeat_interval(&self) -> Duration {
+        self.instance_ttl / 3
+    }
+}

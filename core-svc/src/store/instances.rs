@@ -1,0 +1,116 @@
+//! Core instances: heartbeats, sessions of dead instances, and the
+//! cross-instance "room committed up to seq" signals.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::{Store, rows};
+use crate::{domain::RoomId, error::Error};
+
+/// The PostgreSQL channel on which instances announce committed events.
+pub const EVENTS_CHANNEL: &str = "chat_events";
+
+impl Store {
+    /// Records that `instance` is alive, and removes its sessions that are
+    /// not among `live` and older than `grace` (a close that failed to be
+    /// recorded). Returns how many sessions were removed.
+    pub async fn heartbeat(
+        &self,
+        instance: Uuid,
+        live: &[i64],
+        grace: Duration,
+    ) -> Result<u64, Error> {
+        let client = self.client().await?;
+        let beat = client
+            .prepare_cached(
+                "INSERT INTO core_instances (id) VALUES ($1)
+                 ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
+            )
+            .await?;
+        client.execute(&beat, &[&instance]).await?;
+        let stale = client
+            .prepare_cached(
+                "WITH gone AS (
+                     DELETE FROM room_sessions
+                     WHERE instance_id = $1 AND NOT (id = ANY($2))
+                       AND opened_at < now() - make_interval(secs => $3)
+                     RETURNING user_id
+                 )
+                 UPDATE users SET last_seen = now() WHERE id IN (SELECT user_id FROM gone)",
+            )
+            .await?;
+        Ok(client
+            .execute(&stale, &[&instance, &live, &grace.as_secs_f64()])
+            .await?)
+    }
+
+    /// Removes instances whose last heartbeat is older than `ttl`, with
+    /// their sessions; their users' `last_seen` becomes now. Returns how
+    /// many sessions ended.
+    pub async fn reap_instances(&self, ttl: Duration) -> Result<u64, Error> {
+        let client = self.client().await?;
+        let reap = client
+            .prepare_cached(
+                "WITH dead AS (
+                     DELETE FROM core_instances
+                     WHERE heartbeat_at < now() - make_interval(secs => $1)
+                     RETURNING id
+                 ), gone AS (
+                     DELETE FROM room_sessions s USING dead
+                     WHERE s.instance_id = dead.id
+                     RETURNING s.user_id
+                 )
+                 UPDATE users SET last_seen = now() WHERE id IN (SELECT user_id FROM gone)",
+            )
+            .await?;
+        Ok(client.execute(&reap, &[&ttl.as_secs_f64()]).await?)
+    }
+
+    /// Removes a stopping instance and whatever sessions it still holds.
+    pub async fn retire_instance(&self, instance: Uuid) -> Result<(), Error> {
+        let client = self.client().await?;
+        let retire = client
+            .prepare_cached(
+                "WITH gone AS (
+                     DELETE FROM room_sessions WHERE instance_id = $1 RETURNING user_id
+                 ), dead AS (
+                     DELETE FROM core_instances WHERE id = $1
+                 )
+                 UPDATE users SET last_seen = now() WHERE id IN (SELECT user_id FROM gone)",
+            )
+            .await?;
+        client.execute(&retire, &[&instance]).await?;
+        Ok(())
+    }
+
+    /// The latest sequence number of each of `rooms`.
+    pub async fn room_heads(&self, rooms: &[RoomId]) -> Result<Vec<(RoomId, i64)>, Error> {
+        let ids: Vec<i64> = rooms.iter().map(|room| room.get()).collect();
+        let client = self.client().await?;
+        let select = client
+            .prepare_cached("SELECT id, last_seq FROM rooms WHERE id = ANY($1)")
+            .await?;
+        client
+            .query(&select, &[&ids])
+            .await?
+            .iter()
+            .map(|row| Ok((rows::id(row.get(0), RoomId::parse)?, row.get(1))))
+            .collect()
+    }
+
+    /// Announces committed events to every instance (one NOTIFY).
+    pub async fn notify_committed(&self, payload: &str) -> Result<(), Error> {
+        let client = self.client().await?;
+        let notify = client.prepare_cached("SELECT pg_notify($1, $2)").await?;
+        client
+            .execute(&notify, &[&EVENTS_CHANNEL, &payload])
+            .await?;
+        Ok(())
+    }
+
+    /// The connection settings, for connections outside the pool.
+    pub fn connection_config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+}
