@@ -24,7 +24,10 @@ pub struct TestCore {
     pub channel: Channel,
     shutdown: CancellationToken,
     server: Option<JoinHandle<anyhow::Result<()>>>,
-    pub db: TestDatabase,
+    /// The database this core uses.
+    pub url: String,
+    /// Set when this core created its database (dropped with the core).
+    _db: Option<TestDatabase>,
 }
 
 impl TestCore {
@@ -35,9 +38,23 @@ impl TestCore {
 
     pub async fn start_with(auth: AuthConfig) -> Self {
         let db = TestDatabase::create().expect("a fresh test database");
-        let mut config = Config::new(db.connection_string());
-        config.auth = auth;
+        let mut core = Self::on_database(db.connection_string(), |config| config.auth = auth).await;
+        core._db = Some(db);
+        core
+    }
+
+    /// Another instance on the same database as `self`.
+    pub async fn join(&self, tune: impl FnOnce(&mut Config)) -> Self {
+        Self::on_database(self.url.clone(), tune).await
+    }
+
+    /// A core on the database at `url`, HS256 with [`SECRET`] unless `tune`
+    /// says otherwise.
+    pub async fn on_database(url: String, tune: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::new(url.clone());
+        config.auth = AuthConfig::hs256(SECRET);
         config.db_pool_size = 8;
+        tune(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
@@ -49,7 +66,24 @@ impl TestCore {
             channel,
             shutdown,
             server: Some(server),
-            db,
+            url,
+            _db: None,
+        };
+        core.wait_until_serving().await;
+        core
+    }
+
+    /// A handle on a core that some other code started at `addr`.
+    pub async fn remote(addr: &str) -> Self {
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy();
+        let core = Self {
+            channel,
+            shutdown: CancellationToken::new(),
+            server: None,
+            url: String::new(),
+            _db: None,
         };
         core.wait_until_serving().await;
         core
@@ -91,6 +125,13 @@ impl TestCore {
         Client::with_header(self.channel.clone(), authorization)
     }
 
+    /// A client of this core acting as `other`'s user.
+    pub fn same_user(&self, other: &Client) -> Client {
+        let mut client = Client::with_header(self.channel.clone(), other.authorization.clone());
+        client.id = other.id;
+        client
+    }
+
     /// Two users and their direct room.
     pub async fn pair(&self) -> (Client, Client, i64) {
         let alice = self.user("alice").await;
@@ -101,10 +142,9 @@ impl TestCore {
 
     /// A direct connection to the test database, for checks behind the API.
     pub async fn sql(&self) -> tokio_postgres::Client {
-        let (client, connection) =
-            tokio_postgres::connect(&self.db.connection_string(), tokio_postgres::NoTls)
-                .await
-                .unwrap();
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
         tokio::spawn(connection);
         client
     }

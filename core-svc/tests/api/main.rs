@@ -2,6 +2,7 @@
 //! a real, throwaway PostgreSQL.
 
 mod auth;
+mod cluster;
 mod concurrency;
 mod helpers;
 mod messages;

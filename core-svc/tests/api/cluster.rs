@@ -1,0 +1,209 @@
+//! Several core instances on one PostgreSQL.
+
+use std::{os::unix::fs::PermissionsExt, time::Duration};
+
+use chat_proto::v1 as pb;
+use pg_local::LocalPostgres;
+use tokio::time::Instant;
+use tonic::Code;
+
+use crate::helpers::{PATIENCE, SECRET, Subscription, TestCore, kind, within};
+
+/// Drains `count` events and checks they continue `after` without a gap.
+async fn gapless(stream: &mut Subscription, after: i64, count: usize) -> Vec<pb::RoomEvent> {
+    let events = within(stream.events(count)).await;
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    let expected: Vec<i64> = (after + 1..=after + count as i64).collect();
+    assert_eq!(seqs, expected);
+    events
+}
+
+#[tokio::test]
+async fn concurrent_sends_through_two_instances_reach_every_subscriber_in_one_order() {
+    let a = TestCore::start().await;
+    // No polling: delivery across instances must come from the notifications.
+    let b = a.join(|config| config.poll_interval_ms = 3_600_000).await;
+    let (alice, bob_on_a, room) = a.pair().await;
+    let bob = b.same_user(&bob_on_a);
+    let mut on_a = alice.subscribe(room).await.unwrap();
+    let mut on_b = bob.subscribe(room).await.unwrap();
+    on_a.snapshot().await;
+    on_b.snapshot().await;
+
+    let senders = [alice.clone(), bob.clone()].map(|client| {
+        tokio::spawn(async move {
+            for i in 0..50 {
+                client
+                    .send(room, &format!("{} #{i}", client.id))
+                    .await
+                    .unwrap();
+            }
+        })
+    });
+    let total = 100 * 3;
+    let (seen_on_a, seen_on_b) =
+        tokio::join!(gapless(&mut on_a, 0, total), gapless(&mut on_b, 0, total));
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    assert_eq!(seen_on_a, seen_on_b, "one order on both instances");
+    for receipt in seen_on_a.chunks(3) {
+        let kinds: Vec<&str> = receipt.iter().map(kind).collect();
+        assert_eq!(
+            kinds,
+            ["created", "delivered", "read"],
+            "the recipient is subscribed elsewhere"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_terminated_listen_connection_reconnects_and_misses_nothing() {
+    let a = TestCore::start().await;
+    let b = a.join(|config| config.poll_interval_ms = 3_600_000).await;
+    let (alice, bob_on_a, room) = a.pair().await;
+    let bob = b.same_user(&bob_on_a);
+    let mut on_b = bob.subscribe(room).await.unwrap();
+    on_b.snapshot().await;
+    alice.send(room, "before").await.unwrap();
+    gapless(&mut on_b, 0, 3).await;
+
+    let sql = a.sql().await;
+    let killed: i64 = sql
+        .query_one(
+            "SELECT count(*) FROM (
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = 'chat-listener' AND datname = current_database()
+             ) t",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 2, "both instances' listeners were terminated");
+    for i in 0..10 {
+        alice
+            .send(room, &format!("while reconnecting {i}"))
+            .await
+            .unwrap();
+    }
+    let events = gapless(&mut on_b, 3, 30).await;
+    assert_eq!(events.iter().filter(|e| kind(e) == "created").count(), 10);
+    on_b.assert_quiet().await;
+}
+
+#[tokio::test]
+async fn users_of_a_killed_instance_go_offline_within_thirty_seconds() {
+    let first = TestCore::start().await;
+    // The surviving instance reaps; it needs the short time-to-live too.
+    let a = first.join_ttl().await;
+    let (alice, bob_on_a, room) = a.pair().await;
+    let mut doomed = CoreProcess::spawn(&a.url).await;
+    let bob = doomed.core.same_user(&bob_on_a);
+    let mut stream = bob.subscribe(room).await.unwrap();
+    stream.snapshot().await;
+    assert!(bob_on_a.who_am_i().await.unwrap().is_online);
+
+    doomed.kill().await;
+    let killed_at = Instant::now();
+    within(async {
+        while bob_on_a.who_am_i().await.unwrap().is_online {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(killed_at.elapsed() < Duration::from_secs(30));
+    let me = bob_on_a.who_am_i().await.unwrap();
+    assert!(me.last_seen.is_some());
+    // The room no longer counts bob as looking: a send stays unread.
+    let sent = alice.send(room, "are you there?").await.unwrap();
+    assert_eq!(sent.message.unwrap().status(), pb::MessageStatus::Delivered);
+}
+
+#[tokio::test]
+async fn the_core_survives_a_database_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = dir.path().join("pg");
+    let pg = LocalPostgres::start_persistent(&data).unwrap();
+    pg.ensure_database("chat").unwrap();
+    let core = TestCore::on_database(pg.connection_string("chat"), |_| {}).await;
+    let (alice, bob, room) = core.pair().await;
+    let mut stream = bob.subscribe(room).await.unwrap();
+    stream.snapshot().await;
+    alice.send(room, "before").await.unwrap();
+    stream.events(3).await;
+
+    drop(pg);
+    for _ in 0..3 {
+        let status = alice.send(room, "while down").await.unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    }
+    let pg = LocalPostgres::start_persistent(&data).unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    let sent = loop {
+        match alice.send(room, "after").await {
+            Ok(sent) => break sent,
+            Err(status) if Instant::now() < deadline => {
+                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(status) => panic!("the core did not recover: {status:?}"),
+        }
+    };
+    // The stream stayed open across the outage and carries on in order.
+    let events = stream.events(3).await;
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 5, 6]);
+    assert_eq!(
+        crate::helpers::message_id(&events[0]),
+        sent.message.unwrap().message_id
+    );
+    drop(core);
+    drop(pg);
+}
+
+impl TestCore {
+    /// Another instance on this database with a short instance TTL.
+    async fn join_ttl(&self) -> TestCore {
+        self.join(|config| config.instance_ttl_secs = 2).await
+    }
+}
+
+/// A core in a process of its own, so that it can be killed outright.
+struct CoreProcess {
+    child: tokio::process::Child,
+    core: TestCore,
+}
+
+impl CoreProcess {
+    async fn spawn(url: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_core-svc"))
+            .args([
+                "--grpc-addr",
+                &addr,
+                "--database-url",
+                url,
+                "--jwt-secret",
+                SECRET,
+            ])
+            .args(["--instance-ttl-secs", "2"])
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let core = TestCore::remote(&addr).await;
+        Self { child, core }
+    }
+
+    async fn kill(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
