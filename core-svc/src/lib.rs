@@ -19,9 +19,11 @@ use chat_proto::v1::{
     user_service_server::UserServiceServer,
 };
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tonic::transport::{Server, server::Router};
+use tonic::transport::{
+    Server,
+    server::{Router, TcpIncoming},
+};
 use tonic_health::{ServingStatus, server::HealthReporter};
 use uuid::Uuid;
 
@@ -89,7 +91,7 @@ pub async fn run(
     let stopping = instance.shutdown.clone();
     router
         .add_service(health_service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+        .serve_with_incoming_shutdown(incoming(listener), async move {
             stopping.cancelled().await;
             health
                 .set_service_status("", ServingStatus::NotServing)
@@ -180,6 +182,14 @@ impl Instance {
             tracing::warn!(error = %err, "could not retire this instance; others will reap it");
         }
     }
+}
+
+/// Accepted connections with Nagle's algorithm off: small gRPC frames must
+/// not wait for the peer's delayed ACK.
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(Duration::from_secs(60)))
 }
 
 fn reflection_v1() -> anyhow::Result<
