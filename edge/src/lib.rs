@@ -15,6 +15,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -72,6 +73,11 @@ pub async fn run(
             .local_addr()
             .context("reading a listener's address")?;
         tracing::info!(%addr, core_url = %config.core_url, "edge listening");
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not turn Nagle's algorithm off");
+            }
+        });
         let server = axum::serve(listener, app.clone())
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .into_future();
