@@ -8,6 +8,8 @@ use std::time::Duration;
 pub const DEFAULT_CORE_DEADLINE_MS: u64 = 5_000;
 /// Default capacity of each WebSocket's outbound frame queue.
 pub const DEFAULT_WS_QUEUE: usize = 256;
+/// Default time a WebSocket's outbound queue may stay full, in milliseconds.
+pub const DEFAULT_WS_STALL_MS: u64 = 10_000;
 
 /// Settings of the edge binary.
 #[derive(Debug, Clone, clap::Parser)]
@@ -34,9 +36,13 @@ pub struct Config {
     #[arg(long, env = "CHAT_CORE_DEADLINE_MS", default_value_t = DEFAULT_CORE_DEADLINE_MS)]
     pub core_deadline_ms: u64,
 
-    /// Frames queued for one WebSocket before the client counts as too slow and is closed (1013).
+    /// Frames queued for one WebSocket; while it is full, the room stream waits.
     #[arg(long, env = "CHAT_WS_QUEUE", default_value_t = DEFAULT_WS_QUEUE, value_parser = clap::value_parser!(usize))]
     pub ws_queue: usize,
+
+    /// How long a WebSocket's queue may stay full before the client counts as too slow and is closed (1013), in milliseconds.
+    #[arg(long, env = "CHAT_WS_STALL_MS", default_value_t = DEFAULT_WS_STALL_MS)]
+    pub ws_stall_ms: u64,
 }
 
 impl Config {
@@ -47,12 +53,18 @@ impl Config {
             core_url: core_url.into(),
             core_deadline_ms: DEFAULT_CORE_DEADLINE_MS,
             ws_queue: DEFAULT_WS_QUEUE,
+            ws_stall_ms: DEFAULT_WS_STALL_MS,
         }
     }
 
     /// The deadline of every unary call on the core.
     pub fn core_deadline(&self) -> Duration {
         Duration::from_millis(self.core_deadline_ms)
+    }
+
+    /// How long a WebSocket's outbound queue may stay full.
+    pub fn ws_stall(&self) -> Duration {
+        Duration::from_millis(self.ws_stall_ms)
     }
 }
 
@@ -67,6 +79,7 @@ mod tests {
         let addrs: Vec<String> = config.http_addrs.iter().map(ToString::to_string).collect();
         assert_eq!(addrs, ["127.0.0.1:8000", "127.0.0.1:8001"]);
         assert_eq!(config.core_url, "http://127.0.0.1:50051");
+        assert_eq!(config.ws_stall(), Duration::from_secs(10));
     }
 
     #[test]

@@ -21,6 +21,13 @@ use crate::error::Error;
 
 /// How many of the latest messages a WebSocket's history frame holds.
 pub const HISTORY_LIMIT: u32 = 50;
+/// HTTP/2 flow-control window of one call. A room stream whose socket has
+/// stalled is not read until the socket's queue drains or the stall closes
+/// it, and holds up to this much of the channel's window meanwhile.
+const STREAM_WINDOW_BYTES: u32 = 128 * 1024;
+/// HTTP/2 flow-control window of the whole channel, shared by every call:
+/// 2,048 streams stalled at once before calls wait on each other.
+const CONNECTION_WINDOW_BYTES: u32 = 256 * 1024 * 1024;
 
 /// A syntactically valid bearer token, ready to forward. Never printed.
 #[derive(Clone)]
@@ -59,6 +66,16 @@ impl fmt::Debug for BearerToken {
     }
 }
 
+/// A message to send. Not `Debug`: message texts stay out of logs.
+pub struct NewMessage {
+    /// The room to send to.
+    pub room_id: i64,
+    /// The trimmed text.
+    pub text: String,
+    /// The client's idempotency key, if it gave one.
+    pub client_msg_id: Option<String>,
+}
+
 /// A cheap-to-clone client of the core's three services.
 #[derive(Clone, Debug)]
 pub struct CoreClient {
@@ -73,6 +90,8 @@ impl CoreClient {
             .map_err(Error::InvalidCoreUrl)?
             .connect_timeout(deadline)
             .tcp_nodelay(true)
+            .initial_stream_window_size(STREAM_WINDOW_BYTES)
+            .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
             .http2_keep_alive_interval(Duration::from_secs(20))
             .keep_alive_timeout(Duration::from_secs(10))
             .keep_alive_while_idle(true);
@@ -157,31 +176,31 @@ impl CoreClient {
     pub async fn send_message(
         &self,
         token: &BearerToken,
-        room_id: i64,
-        text: String,
+        new: NewMessage,
     ) -> Result<pb::SendMessageResponse, Error> {
         let mut client = MessageServiceClient::new(self.channel.clone());
         let message = pb::SendMessageRequest {
-            room_id,
-            text,
-            client_msg_id: String::new(),
+            room_id: new.room_id,
+            text: new.text,
+            client_msg_id: new.client_msg_id.unwrap_or_default(),
         };
         self.unary(client.send_message(authorized(token, message)))
             .await
     }
 
-    /// `RoomService.Subscribe` with the 50-message history; the deadline bounds
-    /// opening the stream, not its life.
+    /// `RoomService.Subscribe` with the 50-message history, resuming after
+    /// `after_seq` when given; the deadline bounds opening the stream, not its life.
     pub async fn subscribe(
         &self,
         token: &BearerToken,
         room_id: i64,
+        after_seq: Option<i64>,
     ) -> Result<Streaming<pb::SubscribeResponse>, Error> {
         let mut client = RoomServiceClient::new(self.channel.clone());
         let message = pb::SubscribeRequest {
             room_id,
             history_limit: Some(HISTORY_LIMIT),
-            after_seq: None,
+            after_seq,
         };
         self.unary(client.subscribe(authorized(token, message)))
             .await

@@ -34,6 +34,8 @@ pub struct AppState {
     pub core: CoreClient,
     /// Capacity of each WebSocket's outbound frame queue.
     pub ws_queue: usize,
+    /// How long a WebSocket's outbound queue may stay full before the client is closed (1013).
+    pub ws_stall: Duration,
     /// Cancelled when the edge shuts down.
     pub shutdown: CancellationToken,
     /// Every live WebSocket session, so shutdown can wait for their close frames.
@@ -63,6 +65,7 @@ pub async fn run(
     let state = AppState {
         core,
         ws_queue: config.ws_queue.max(1),
+        ws_stall: config.ws_stall(),
         shutdown: shutdown.clone(),
         sessions: sessions.clone(),
     };

@@ -1,5 +1,6 @@
-//! Core replies → the wire shapes of `ws::protocol`, and the one time format
-//! clients see: RFC 3339 in UTC with exactly six fractional digits and `+00:00`.
+//! Core replies → the wire shapes of `ws::protocol` (history items, event
+//! and `ack` frames), and the one time format clients see: RFC 3339 in UTC
+//! with exactly six fractional digits and `+00:00`.
 
 use chat_proto::v1 as pb;
 use pb::room_event::Kind;
@@ -84,6 +85,18 @@ pub fn event_frame(event: pb::RoomEvent) -> Option<ServerFrame> {
         },
     };
     Some(frame)
+}
+
+/// The `ack` frame of a send that carried `client_msg_id`; `None` when the
+/// core's answer holds no message (it always should).
+pub fn ack_frame(client_msg_id: String, sent: &pb::SendMessageResponse) -> Option<ServerFrame> {
+    let message = sent.message.as_ref()?;
+    Some(ServerFrame::Ack {
+        client_msg_id,
+        message_id: message.message_id,
+        seq: sent.seq,
+        duplicate: sent.duplicate,
+    })
 }
 
 #[cfg(test)]
@@ -183,5 +196,25 @@ mod tests {
             kind: None,
         };
         assert_eq!(event_frame(event), None);
+    }
+
+    #[test]
+    fn an_ack_carries_the_stored_message_and_its_seq() {
+        let sent = pb::SendMessageResponse {
+            message: Some(message(pb::MessageStatus::Delivered)),
+            duplicate: true,
+            seq: 7,
+        };
+        assert_eq!(
+            ack_frame("c-1".into(), &sent),
+            Some(ServerFrame::Ack {
+                client_msg_id: "c-1".into(),
+                message_id: 45,
+                seq: 7,
+                duplicate: true,
+            })
+        );
+        let empty = pb::SendMessageResponse::default();
+        assert_eq!(ack_frame("c-1".into(), &empty), None);
     }
 }

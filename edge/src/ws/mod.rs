@@ -1,10 +1,14 @@
 //! The chat WebSocket, `/ws/chat/{room_id}/` (with or without the trailing
 //! slash, also under a language prefix): picks the token from the
-//! `Authorization` header or `?token=`, accepts the upgrade with buffers
-//! sized for many idle sockets, and hands the socket to a [`session`].
+//! `Authorization` header or `?token=` and the resume point from
+//! `X-Chat-Last-Seq` or `?last_seq=` ([`resume`]), accepts the upgrade with
+//! buffers sized for many idle sockets, and hands the socket to a [`session`].
 
 pub mod protocol;
+mod reader;
+pub mod resume;
 pub mod session;
+mod writer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -61,12 +65,19 @@ struct TokenQuery {
     token: Option<String>,
 }
 
+/// Read apart from [`TokenQuery`], so a malformed `last_seq` never costs the token.
+#[derive(Debug, Deserialize)]
+struct ResumeQuery {
+    last_seq: Option<String>,
+}
+
 /// Accepts every upgrade; refusals are close frames sent by the session.
 async fn connect(
     State(state): State<AppState>,
     Path(path): Path<ChatPath>,
     headers: HeaderMap,
     query: Result<Query<TokenQuery>, QueryRejection>,
+    resume_query: Result<Query<ResumeQuery>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     if path
@@ -85,19 +96,14 @@ async fn connect(
             return (rejection.status(), Json(body)).into_response();
         }
     };
-    let from_header = headers
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(BearerToken::from_authorization);
-    let from_query = || {
-        let Query(query) = query.ok()?;
-        BearerToken::parse(query.token.as_deref()?)
-    };
+    let last_seq_param = resume_query.ok().and_then(|Query(query)| query.last_seq);
     let params = SessionParams {
         core: state.core.clone(),
-        token: from_header.or_else(from_query),
+        token: token(&headers, query),
         room_id: positive_id(&path.room_id),
+        last_seq: resume::last_seq(&headers, last_seq_param.as_deref()),
         queue: state.ws_queue,
+        stall: state.ws_stall,
         shutdown: state.shutdown.clone(),
     };
     let span = tracing::info_span!(
@@ -115,4 +121,19 @@ async fn connect(
         .on_upgrade(move |socket| {
             sessions.track_future(session::run(socket, params).instrument(span))
         })
+}
+
+/// The caller's token: the `Authorization` header when it holds one, else `?token=`.
+fn token(
+    headers: &HeaderMap,
+    query: Result<Query<TokenQuery>, QueryRejection>,
+) -> Option<BearerToken> {
+    let from_header = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(BearerToken::from_authorization);
+    from_header.or_else(|| {
+        let Query(query) = query.ok()?;
+        BearerToken::parse(query.token.as_deref()?)
+    })
 }

@@ -1,6 +1,7 @@
 //! The JSON shapes clients see, as serde types: the WebSocket frames of
-//! PROTOCOL.md and the message items the REST paging endpoint shares with
-//! the history frame. No logic lives here.
+//! PROTOCOL.md (with the additive `resumed` and `ack` frames of the resume
+//! and idempotent-send handshakes) and the message items the REST paging
+//! endpoint shares with the history frame. No logic lives here.
 
 use serde::{Deserialize, Serialize};
 
@@ -94,6 +95,24 @@ pub enum ServerFrame {
         /// The room event's sequence number.
         seq: i64,
     },
+    /// The first frame of a resumed connection, instead of the history
+    /// array: exactly the room events after `last_seq` follow (additive).
+    Resumed {
+        /// The `seq` the client asked to resume after.
+        last_seq: i64,
+    },
+    /// A message sent with a `client_msg_id` is stored (additive; only for
+    /// client frames that carried one).
+    Ack {
+        /// The client's idempotency key, as sent.
+        client_msg_id: String,
+        /// The id of the stored message (the original one for a duplicate).
+        message_id: i64,
+        /// The `seq` of the message's `chat_message` event.
+        seq: i64,
+        /// True when an earlier send with this key stored the message: nothing new happened.
+        duplicate: bool,
+    },
     /// A client frame was refused; the socket stays open.
     Error {
         /// What was wrong.
@@ -109,7 +128,8 @@ pub enum ServerFrame {
 pub enum ErrorCode {
     /// Not JSON, not an object, or a binary frame.
     InvalidJson,
-    /// `message` missing, not a string, or empty after trimming.
+    /// `message` missing, not a string, or empty after trimming; or
+    /// `client_msg_id` not a string of 1 to 64 characters.
     InvalidMessage,
     /// `message` over 4096 characters after trimming.
     MessageTooLong,
@@ -121,11 +141,15 @@ pub enum ErrorCode {
     Internal,
 }
 
-/// The one frame a client sends: `{"message": "…"}`.
+/// The one frame a client sends: `{"message": "…"}`, optionally with
+/// `"client_msg_id": "…"` (additive) to make retries safe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientFrame {
     /// The text to send.
     pub message: String,
+    /// The client's idempotency key for this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_msg_id: Option<String>,
 }
 
 #[cfg(test)]
@@ -253,7 +277,37 @@ mod tests {
         let frame: ClientFrame =
             serde_json::from_str(r#"{"message": "Hello, how are you?"}"#).expect("parses");
         assert_eq!(frame.message, "Hello, how are you?");
+        assert_eq!(frame.client_msg_id, None);
         let text = serde_json::to_string(&frame).expect("serializes");
         assert_eq!(text, r#"{"message":"Hello, how are you?"}"#);
+    }
+
+    #[test]
+    fn client_frames_may_carry_a_client_msg_id() {
+        let frame: ClientFrame =
+            serde_json::from_str(r#"{"message": "hi", "client_msg_id": "c-1"}"#).expect("parses");
+        assert_eq!(frame.client_msg_id.as_deref(), Some("c-1"));
+        let value = serde_json::to_value(&frame).expect("serializes");
+        assert_eq!(value, json!({"message": "hi", "client_msg_id": "c-1"}));
+    }
+
+    #[test]
+    fn the_resumed_frame_names_the_seq_it_resumes_after() {
+        let value = round_trip(&ServerFrame::Resumed { last_seq: 42 });
+        assert_eq!(value, json!({"type": "resumed", "last_seq": 42}));
+    }
+
+    #[test]
+    fn the_ack_frame_has_the_documented_shape() {
+        let value = round_trip(&ServerFrame::Ack {
+            client_msg_id: "c-1".into(),
+            message_id: 12,
+            seq: 7,
+            duplicate: false,
+        });
+        assert_eq!(
+            value,
+            json!({"type": "ack", "client_msg_id": "c-1", "message_id": 12, "seq": 7, "duplicate": false})
+        );
     }
 }

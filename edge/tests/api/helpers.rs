@@ -207,17 +207,45 @@ impl TestApp {
     /// A WebSocket to `path` on the second edge address, with an optional
     /// `Authorization` header value.
     pub async fn ws_raw(&self, path: &str, authorization: Option<String>) -> Ws {
+        match authorization {
+            Some(value) => self.ws_with(path, &[("authorization", &value)]).await,
+            None => self.ws_with(path, &[]).await,
+        }
+    }
+
+    /// A WebSocket to `path` on the second edge address, with these request headers.
+    pub async fn ws_with(&self, path: &str, headers: &[(&'static str, &str)]) -> Ws {
         let mut request = format!("ws://{}{path}", self.ws_addr)
             .into_client_request()
             .expect("a valid request");
-        if let Some(value) = authorization {
-            let value = HeaderValue::from_str(&value).expect("a header value");
-            request.headers_mut().insert("authorization", value);
+        for (name, value) in headers {
+            let value = HeaderValue::from_str(value).expect("a header value");
+            request.headers_mut().insert(*name, value);
         }
         let (stream, _response) = within(tokio_tungstenite::connect_async(request))
             .await
             .expect("the upgrade is accepted");
         Ws { stream }
+    }
+
+    /// `user`'s socket to `room` asking to resume after `last_seq` (`?last_seq=`, header auth).
+    pub async fn resume(&self, user: &User, room: i64, last_seq: i64) -> Ws {
+        self.ws_raw(
+            &format!("/ws/chat/{room}/?last_seq={last_seq}"),
+            Some(format!("Bearer {}", user.token)),
+        )
+        .await
+    }
+
+    /// The room's stored messages through the REST paging endpoint, newest first.
+    pub async fn messages(&self, user: &User, room: i64) -> Vec<Value> {
+        let path = format!("/en/api/v1/chatrooms/{room}/messages/?limit=100");
+        let (status, body) = self.call(Method::GET, &path, Some(&user.token)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        match body {
+            Value::Array(items) => items,
+            other => panic!("expected a list of messages, got {other}"),
+        }
     }
 
     /// `user`'s socket to `room` (header auth), past its history frame.
@@ -357,6 +385,29 @@ impl Ws {
         }
     }
 
+    /// The `resumed` frame (the first frame of a resumed connection); returns its `last_seq`.
+    pub async fn resumed(&mut self) -> i64 {
+        let frame = self.json().await;
+        assert_eq!(
+            frame["type"], "resumed",
+            "expected the resumed frame, got {frame}"
+        );
+        frame["last_seq"].as_i64().expect("an integer last_seq")
+    }
+
+    /// Frames up to and including the first one `last` accepts.
+    pub async fn until(&mut self, last: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.json().await;
+            let done = last(&frame);
+            frames.push(frame);
+            if done {
+                return frames;
+            }
+        }
+    }
+
     /// The next `count` frames.
     pub async fn frames(&mut self, count: usize) -> Vec<Value> {
         let mut frames = Vec::with_capacity(count);
@@ -389,6 +440,12 @@ impl Ws {
         self.send_json(serde_json::json!({ "message": text })).await;
     }
 
+    /// Sends `{"message": text, "client_msg_id": id}`.
+    pub async fn say_with_id(&mut self, text: &str, id: &str) {
+        self.send_json(serde_json::json!({ "message": text, "client_msg_id": id }))
+            .await;
+    }
+
     pub async fn send_message(&mut self, message: Message) {
         within(self.stream.send(message)).await.expect("sent");
     }
@@ -403,6 +460,18 @@ impl Ws {
     pub fn normal() -> u16 {
         u16::from(CloseCode::Normal)
     }
+}
+
+/// The `seq` of an event frame.
+pub fn seq(frame: &Value) -> i64 {
+    frame["seq"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no seq in {frame}"))
+}
+
+/// The `seq`s of event frames.
+pub fn seqs(frames: &[Value]) -> Vec<i64> {
+    frames.iter().map(seq).collect()
 }
 
 /// The frame types of a list of frames, for order assertions.

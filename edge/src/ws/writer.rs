@@ -1,0 +1,166 @@
+//! A session's bounded outbound queue and its writer, the one owner of the
+//! socket's sink. Producers ([`Outbound::push`]) wait for room, which slows
+//! the room stream down (the core then serves the subscriber from its log);
+//! a queue that stays full for the stall time means the client stopped
+//! reading, and the session closes with 1013. At the end the writer sends the
+//! close frame the session chose, within a bounded grace.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio::sync::mpsc::{self, error::TrySendError};
+
+use super::session::{CloseReason, End};
+
+/// How long closing may take: flushing queued frames, the close frame, the client's reply.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The producing end of a session's outbound queue.
+#[derive(Debug, Clone)]
+pub(super) struct Outbound {
+    tx: mpsc::Sender<String>,
+    stall: Duration,
+}
+
+/// A queue of `capacity` frames whose producers wait at most `stall` for room.
+pub(super) fn queue(capacity: usize, stall: Duration) -> (Outbound, mpsc::Receiver<String>) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    (Outbound { tx, stall }, rx)
+}
+
+impl Outbound {
+    /// Queues one frame, waiting for room; a queue that stays full for the
+    /// stall time means the client cannot keep up.
+    pub(super) async fn push(&self, frame: &impl Serialize) -> Result<(), End> {
+        let text = serde_json::to_string(frame).map_err(|error| {
+            tracing::error!(%error, "a frame did not serialize");
+            End::Close(CloseReason::CORE_UNAVAILABLE)
+        })?;
+        let text = match self.tx.try_send(text) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Closed(_)) => return Err(End::ClientGone),
+            Err(TrySendError::Full(text)) => text,
+        };
+        match tokio::time::timeout(self.stall, self.tx.send(text)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_closed)) => Err(End::ClientGone),
+            Err(_elapsed) => {
+                tracing::warn!(
+                    capacity = self.tx.max_capacity(),
+                    stall_ms = self.stall.as_millis(),
+                    "client too slow, closing"
+                );
+                Err(End::Close(CloseReason::TOO_SLOW))
+            }
+        }
+    }
+}
+
+/// The one owner of the sink.
+pub(super) struct Writer {
+    sink: SplitSink<WebSocket, Message>,
+    rx: mpsc::Receiver<String>,
+}
+
+impl Writer {
+    /// A writer of the frames queued on `rx` to `sink`.
+    pub(super) fn new(sink: SplitSink<WebSocket, Message>, rx: mpsc::Receiver<String>) -> Self {
+        Self { sink, rx }
+    }
+
+    /// Sends queued frames in order until a write fails.
+    pub(super) async fn run(&mut self) -> End {
+        while let Some(frame) = self.rx.recv().await {
+            if let Err(error) = self.sink.send(Message::text(frame)).await {
+                tracing::debug!(%error, "write failed");
+                return End::ClientGone;
+            }
+        }
+        End::ClientGone
+    }
+
+    /// Ends the connection as `end` asks, within [`CLOSE_GRACE`]: frames already
+    /// queued go out first, except to a client that could not keep up (it
+    /// resumes from the last `seq` it did receive).
+    pub(super) async fn finish(mut self, end: End) {
+        let work = async {
+            match end {
+                End::ClientGone => Ok(()),
+                End::ClientClosed => self.sink.flush().await,
+                End::Close(reason) => {
+                    if reason != CloseReason::TOO_SLOW {
+                        while let Ok(frame) = self.rx.try_recv() {
+                            self.sink.feed(Message::text(frame)).await?;
+                        }
+                    }
+                    let frame = CloseFrame {
+                        code: reason.code,
+                        reason: Utf8Bytes::from_static(reason.reason),
+                    };
+                    self.sink.send(Message::Close(Some(frame))).await
+                }
+            }
+        };
+        match tokio::time::timeout(CLOSE_GRACE, work).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::debug!(%error, "closing failed"),
+            Err(_) => tracing::debug!("closing timed out"),
+        }
+    }
+}
+
+/// Waits (a bounded time) for the client to answer our close frame.
+pub(super) async fn await_close_echo(stream: &mut SplitStream<WebSocket>) {
+    let echo = async {
+        while let Some(Ok(message)) = stream.next().await {
+            if let Message::Close(_) = message {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, echo).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STALL: Duration = Duration::from_secs(10);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queue_that_stays_full_for_the_stall_time_closes_with_1013() {
+        let (out, _rx) = queue(1, STALL);
+        assert_eq!(out.push(&"first").await, Ok(()));
+        let started = tokio::time::Instant::now();
+        assert_eq!(
+            out.push(&"second").await,
+            Err(End::Close(CloseReason::TOO_SLOW))
+        );
+        assert_eq!(started.elapsed(), STALL);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queue_that_drains_in_time_takes_the_frame() {
+        let (out, mut rx) = queue(1, STALL);
+        assert_eq!(out.push(&"first").await, Ok(()));
+        let reader = tokio::spawn(async move {
+            tokio::time::sleep(STALL / 2).await;
+            let first = rx.recv().await;
+            (first, rx.recv().await)
+        });
+        assert_eq!(out.push(&"second").await, Ok(()));
+        let (first, second) = reader.await.expect("the reader ran");
+        assert_eq!(first.as_deref(), Some("\"first\""));
+        assert_eq!(second.as_deref(), Some("\"second\""));
+    }
+
+    #[tokio::test]
+    async fn a_gone_writer_ends_the_session_quietly() {
+        let (out, rx) = queue(1, STALL);
+        drop(rx);
+        assert_eq!(out.push(&"frame").await, Err(End::ClientGone));
+    }
+}
