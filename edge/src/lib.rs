@@ -76,11 +76,7 @@ pub async fn run(
             .local_addr()
             .context("reading a listener's address")?;
         tracing::info!(%addr, core_url = %config.core_url, "edge listening");
-        let listener = listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "could not turn Nagle's algorithm off");
-            }
-        });
+        let listener = listener.tap_io(tune_socket);
         let server = axum::serve(listener, app.clone())
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .into_future();
@@ -111,4 +107,21 @@ async fn method_not_allowed() -> Response {
         detail: "Method not allowed.".to_owned(),
     };
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}
+
+/// The kernel's send buffer of one client socket. A fixed size turns off
+/// autotuning, which would otherwise let a client that stopped reading pin
+/// up to `tcp_wmem`'s maximum (megabytes) before the session notices; 64 KiB
+/// is hundreds of chat frames.
+const SOCKET_SEND_BUFFER: usize = 64 * 1024;
+
+/// Nagle's algorithm off (small frames must not wait for a delayed ACK) and
+/// a bounded send buffer, on every accepted connection.
+fn tune_socket(tcp: &mut tokio::net::TcpStream) {
+    if let Err(error) = tcp.set_nodelay(true) {
+        tracing::debug!(%error, "could not turn Nagle's algorithm off");
+    }
+    if let Err(error) = socket2::SockRef::from(&*tcp).set_send_buffer_size(SOCKET_SEND_BUFFER) {
+        tracing::debug!(%error, "could not size the send buffer");
+    }
 }

@@ -7,7 +7,10 @@ use pg_local::LocalPostgres;
 use tokio::time::Instant;
 use tonic::Code;
 
-use crate::helpers::{PATIENCE, SECRET, Subscription, TestCore, kind, within};
+use crate::{
+    core_process::CoreProcess,
+    helpers::{PATIENCE, SECRET, Subscription, TestCore, kind, within},
+};
 
 /// Drains `count` events and checks they continue `after` without a gap.
 async fn gapless(stream: &mut Subscription, after: i64, count: usize) -> Vec<pb::RoomEvent> {
@@ -98,8 +101,9 @@ async fn users_of_a_killed_instance_go_offline_within_thirty_seconds() {
     // The surviving instance reaps; it needs the short time-to-live too.
     let a = first.join_ttl().await;
     let (alice, bob_on_a, room) = a.pair().await;
-    let mut doomed = CoreProcess::spawn(&a.url).await;
-    let bob = doomed.core.same_user(&bob_on_a);
+    let mut doomed = CoreProcess::spawn(&a.url, SECRET).await;
+    let doomed_core = TestCore::remote(&doomed.addr).await;
+    let bob = doomed_core.same_user(&bob_on_a);
     let mut stream = bob.subscribe(room).await.unwrap();
     stream.snapshot().await;
     assert!(bob_on_a.who_am_i().await.unwrap().is_online);
@@ -166,44 +170,5 @@ impl TestCore {
     /// Another instance on this database with a short instance TTL.
     async fn join_ttl(&self) -> TestCore {
         self.join(|config| config.instance_ttl_secs = 2).await
-    }
-}
-
-/// A core in a process of its own, so that it can be killed outright.
-struct CoreProcess {
-    child: tokio::process::Child,
-    core: TestCore,
-}
-
-impl CoreProcess {
-    async fn spawn(url: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_core-svc"))
-            .args([
-                "--grpc-addr",
-                &addr,
-                "--database-url",
-                url,
-                "--jwt-secret",
-                SECRET,
-            ])
-            .args(["--instance-ttl-secs", "2"])
-            .env_remove("RUST_LOG")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let core = TestCore::remote(&addr).await;
-        Self { child, core }
-    }
-
-    async fn kill(&mut self) {
-        self.child.kill().await.unwrap();
     }
 }

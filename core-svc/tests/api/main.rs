@@ -4,6 +4,8 @@
 mod auth;
 mod cluster;
 mod concurrency;
+#[path = "../common/core_process.rs"]
+mod core_process;
 mod helpers;
 mod messages;
 mod rooms;

@@ -1,0 +1,181 @@
+//! Two cores (separate processes, so they can be killed) and two in-process
+//! edges (edge i talks to core i) on one restartable PostgreSQL.
+
+use std::{net::SocketAddr, os::unix::fs::PermissionsExt, path::PathBuf, time::Duration};
+
+use chat_proto::v1::{
+    self as pb, room_service_client::RoomServiceClient, user_service_client::UserServiceClient,
+};
+use core_svc::auth::dev_token;
+use pg_local::LocalPostgres;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, transport::Channel};
+
+use crate::core_process::CoreProcess;
+
+pub const SECRET: &str = "checker-secret-of-at-least-32-bytes!";
+
+pub struct System {
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    pg: Option<LocalPostgres>,
+    pub url: String,
+    pub cores: Vec<CoreProcess>,
+    pub edges: Vec<SocketAddr>,
+    edge_shutdown: CancellationToken,
+}
+
+/// A user of the system and the room they chat in.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub name: String,
+    pub token: String,
+    pub room: i64,
+}
+
+impl System {
+    /// Starts everything; `ws_stall` is how long an edge lets a socket's
+    /// queue stay full before closing it (1013).
+    pub async fn start(ws_stall: Duration) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let data = dir.path().join("pg");
+        let pg = start_postgres(data.clone()).await;
+        pg.ensure_database("chat").unwrap();
+        let url = pg.connection_string("chat");
+        let mut cores = Vec::new();
+        for _ in 0..2 {
+            cores.push(CoreProcess::spawn(&url, SECRET).await);
+        }
+        let edge_shutdown = CancellationToken::new();
+        let mut edges = Vec::new();
+        for core in &cores {
+            edges.push(start_edge(&core.addr, ws_stall, edge_shutdown.clone()).await);
+        }
+        Self {
+            _dir: dir,
+            data,
+            pg: Some(pg),
+            url,
+            cores,
+            edges,
+            edge_shutdown,
+        }
+    }
+
+    /// `rooms` direct rooms of two fresh users each, made through core 0.
+    pub async fn members(&self, rooms: usize) -> Vec<Member> {
+        let channel = channel(&self.cores[0].addr);
+        let mut members = Vec::new();
+        for r in 0..rooms {
+            let names = [format!("r{r}-a"), format!("r{r}-b")];
+            let tokens = names
+                .clone()
+                .map(|name| dev_token(SECRET, &name, "", Duration::from_secs(3600)));
+            let mut ids = Vec::new();
+            for token in &tokens {
+                let me = UserServiceClient::new(channel.clone())
+                    .who_am_i(authed(token, pb::WhoAmIRequest {}))
+                    .await
+                    .unwrap();
+                ids.push(me.into_inner().id);
+            }
+            let request = pb::GetOrCreateDirectRoomRequest {
+                user_id_1: ids[0],
+                user_id_2: ids[1],
+            };
+            let room = RoomServiceClient::new(channel.clone())
+                .get_or_create_direct_room(authed(&tokens[0], request))
+                .await
+                .unwrap()
+                .into_inner()
+                .room_id;
+            for (name, token) in names.into_iter().zip(tokens) {
+                members.push(Member { name, token, room });
+            }
+        }
+        members
+    }
+
+    /// Stops PostgreSQL for `downtime`, then starts it again on the same data.
+    pub async fn restart_postgres(&mut self, downtime: Duration) {
+        let pg = self.pg.take().expect("PostgreSQL is running");
+        tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
+        tokio::time::sleep(downtime).await;
+        self.pg = Some(start_postgres(self.data.clone()).await);
+    }
+
+    /// Terminates every core's LISTEN connection; returns how many.
+    pub async fn terminate_listeners(&self) -> i64 {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                 WHERE application_name = 'chat-listener'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// Every room's latest sequence number.
+    pub async fn room_heads(&self) -> Vec<(i64, i64)> {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .query("SELECT id, last_seq FROM rooms ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect()
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        self.edge_shutdown.cancel();
+    }
+}
+
+async fn start_postgres(data: PathBuf) -> LocalPostgres {
+    tokio::task::spawn_blocking(move || LocalPostgres::start_persistent(&data))
+        .await
+        .unwrap()
+        .expect("PostgreSQL starts")
+}
+
+async fn start_edge(
+    core_addr: &str,
+    ws_stall: Duration,
+    shutdown: CancellationToken,
+) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = edge::config::Config::new(format!("http://{core_addr}"));
+    config.ws_queue = 8;
+    config.ws_stall_ms = ws_stall.as_millis() as u64;
+    tokio::spawn(edge::run(vec![listener], config, shutdown));
+    addr
+}
+
+fn channel(addr: &str) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy()
+}
+
+fn authed<T>(token: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}

@@ -1,0 +1,58 @@
+//! A core in a process of its own, so that a test can kill it outright.
+
+use std::{process::Stdio, time::Duration};
+
+/// A running `core-svc` process; killed when dropped.
+pub struct CoreProcess {
+    child: tokio::process::Child,
+    /// Where it serves gRPC.
+    pub addr: String,
+}
+
+impl CoreProcess {
+    /// Starts the core on a free port against `database_url`, with HS256
+    /// tokens of `secret` and short cluster timings, and waits until it
+    /// serves.
+    pub async fn spawn(database_url: &str, secret: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("a free port")
+            .local_addr()
+            .expect("its address")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_core-svc"))
+            .args(["--grpc-addr", &addr, "--database-url", database_url])
+            .args(["--jwt-secret", secret, "--instance-ttl-secs", "2"])
+            .args(["--poll-interval-ms", "200"])
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("core-svc starts");
+        let process = Self { child, addr };
+        process.wait_until_serving().await;
+        process
+    }
+
+    async fn wait_until_serving(&self) {
+        let url = format!("http://{}", self.addr);
+        let channel = tonic::transport::Channel::from_shared(url)
+            .expect("a valid URL")
+            .connect_lazy();
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+        for _ in 0..600 {
+            let request = tonic_health::pb::HealthCheckRequest::default();
+            if health.check(request).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("core-svc did not start serving on {}", self.addr);
+    }
+
+    /// SIGKILL: no goodbye, no cleanup.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("the core can be killed");
+    }
+}
