@@ -1,0 +1,183 @@
+//! `chat-bench`: the numbers users pick a chat backend by, beside the
+//! ceilings of the same machine, in one run.
+//!
+//! `cargo build --release -p core-svc -p edge -p chat-bench && target/release/chat-bench all`
+
+mod ceiling;
+mod chart;
+mod fanout;
+mod idle;
+mod population;
+mod report;
+mod steady;
+mod storm;
+mod system;
+mod ws;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::{
+    report::{Report, peak},
+    system::{Shape, System},
+};
+
+/// Runs the scenarios and writes `<out>/bench.json` and `<out>/latency.png`.
+#[derive(Debug, Parser)]
+#[command(name = "chat-bench", version, about)]
+struct Args {
+    /// Where the JSON results and the chart go.
+    #[arg(long, default_value = "bench-results")]
+    out: PathBuf,
+    /// A tiny run that only proves every scenario works (for CI).
+    #[arg(long)]
+    smoke: bool,
+    /// Seconds per offered-rate step.
+    #[arg(long, default_value_t = 5.0)]
+    step_seconds: f64,
+    /// Rooms (× 2 members, both sending) of the steady scenario.
+    #[arg(long, default_value_t = 16)]
+    rooms: usize,
+    /// Offered rates of the sweep, messages per second in total.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "250,500,1000,1500,2000,2500,3000,4000"
+    )]
+    rates: Vec<f64>,
+    /// Idle sockets to hold open.
+    #[arg(long, default_value_t = 10_000)]
+    idle_sockets: usize,
+    /// Messages in the connect-storm room.
+    #[arg(long, default_value_t = 100_000)]
+    storm_messages: u64,
+    /// Subscribe streams of the gRPC fan-out.
+    #[arg(long, default_value_t = 200)]
+    fanout_streams: usize,
+    /// The core's database pool, and pgbench's clients.
+    #[arg(long, default_value_t = 16)]
+    db_pool: usize,
+}
+
+impl Args {
+    fn shrink_for_smoke(&mut self) {
+        self.step_seconds = 1.0;
+        self.rooms = 2;
+        self.rates = vec![20.0, 40.0];
+        self.idle_sockets = 20;
+        self.storm_messages = 1_000;
+        self.fanout_streams = 4;
+        self.db_pool = 4;
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = Args::parse();
+    if args.smoke {
+        args.shrink_for_smoke();
+    }
+    std::fs::create_dir_all(&args.out)?;
+    let system = System::start(Shape {
+        edges: 1,
+        db_pool: args.db_pool,
+    })
+    .await?;
+    let mut report = Report {
+        machine: machine(),
+        ..Report::default()
+    };
+    steady_and_ceilings(&args, &system, &mut report).await?;
+    let idle_rooms = population::rooms(system.core.addr, "idle", args.idle_sockets / 2).await?;
+    report.idle = Some(idle::run(&system, &idle_rooms).await?);
+    let storm_room = population::rooms(system.core.addr, "storm", 1)
+        .await?
+        .remove(0);
+    storm::fill(&system, &storm_room, args.storm_messages).await?;
+    report.storm = Some(
+        storm::run(
+            &system,
+            &storm_room,
+            args.storm_messages,
+            16,
+            args.step_seconds * 2.0,
+        )
+        .await?,
+    );
+    let fan_room = population::rooms(system.core.addr, "fan", 1)
+        .await?
+        .remove(0);
+    report.fanout = Some(
+        fanout::run(
+            system.core.addr,
+            &fan_room,
+            args.fanout_streams,
+            50.0,
+            args.step_seconds,
+        )
+        .await?,
+    );
+    report.print();
+    std::fs::write(
+        args.out.join("bench.json"),
+        serde_json::to_vec_pretty(&report)?,
+    )?;
+    if let Err(err) = chart::draw(&args.out.join("latency.png"), &report.steady, &report.echo) {
+        eprintln!("no chart: {err:#}");
+    }
+    Ok(())
+}
+
+async fn steady_and_ceilings(
+    args: &Args,
+    system: &System,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let rooms = population::rooms(system.core.addr, "steady", args.rooms).await?;
+    let edges: Vec<_> = system.edges.iter().map(|edge| edge.addr).collect();
+    for &rate in &args.rates {
+        let step = steady::step(&edges, &rooms, rate, args.step_seconds).await?;
+        eprintln!(
+            "chat {rate}/s: p99 {:.2} ms, delivered {}/{}",
+            step.p99_ms, step.delivered, step.sent
+        );
+        report.steady.push(step);
+    }
+    let echo = ceiling::echo_server().await?;
+    for &rate in &args.rates {
+        report
+            .echo
+            .push(ceiling::echo_step(echo, args.rooms * 2, rate, args.step_seconds).await?);
+    }
+    report.chat_peak_per_sec = peak(&report.steady);
+    report.echo_peak_per_sec = peak(&report.echo);
+    if report.chat_peak_per_sec > 0.0 {
+        let half = report.chat_peak_per_sec / 2.0;
+        report.half_peak = Some(steady::step(&edges, &rooms, half, args.step_seconds * 2.0).await?);
+    }
+    report.pgbench_per_sec = ceiling::pgbench(
+        system,
+        args.rooms,
+        args.db_pool,
+        args.step_seconds.ceil() as u64 * 2,
+    )
+    .await?;
+    report.chat_to_pgbench = report.chat_peak_per_sec / report.pgbench_per_sec.max(1.0);
+    report.chat_to_echo = report.chat_peak_per_sec / report.echo_peak_per_sec.max(1.0);
+    Ok(())
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .map(|line| line.split_whitespace().nth(1).unwrap_or("0").to_owned())
+        })
+        .and_then(|kib| kib.parse::<u64>().ok())
+        .map_or(0, |kib| kib / 1024 / 1024);
+    format!("{cpus} cores, {memory} GiB, PostgreSQL on the same box (fsync on)")
+}

@@ -1,0 +1,96 @@
+//! Everything one run measured: printed as a table, written as JSON.
+
+use serde::Serialize;
+
+use crate::{fanout::Fanout, idle::Idle, steady::Step, storm::Storm};
+
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub machine: String,
+    pub steady: Vec<Step>,
+    pub echo: Vec<Step>,
+    /// The highest offered rate whose p99 stayed under 50 ms with every
+    /// message delivered.
+    pub chat_peak_per_sec: f64,
+    pub echo_peak_per_sec: f64,
+    pub half_peak: Option<Step>,
+    pub pgbench_per_sec: f64,
+    pub chat_to_pgbench: f64,
+    pub chat_to_echo: f64,
+    pub idle: Option<Idle>,
+    pub storm: Option<Storm>,
+    pub fanout: Option<Fanout>,
+}
+
+/// The highest rate that kept p99 under 50 ms and delivered ≥ 99 % on time.
+pub fn peak(steps: &[Step]) -> f64 {
+    steps
+        .iter()
+        .filter(|s| s.p99_ms < 50.0 && s.errors == 0 && s.delivered as f64 >= 0.99 * s.sent as f64)
+        .map(|s| s.offered_per_sec)
+        .fold(0.0, f64::max)
+}
+
+impl Report {
+    pub fn print(&self) {
+        println!("machine: {}", self.machine);
+        println!(
+            "\n{:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}  (chat: send → other member's chat_message)",
+            "offered/s", "delivered/s", "p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms", "errors"
+        );
+        for step in &self.steady {
+            print_step(step);
+        }
+        println!("\nWebSocket echo ceiling (same stack, one frame in, one out):");
+        for step in &self.echo {
+            print_step(step);
+        }
+        println!(
+            "\nchat peak (p99 < 50 ms): {:.0}/s   echo peak: {:.0}/s   pgbench (same SQL): {:.0}/s",
+            self.chat_peak_per_sec, self.echo_peak_per_sec, self.pgbench_per_sec
+        );
+        println!(
+            "chat / pgbench ceiling: {:.0}%   chat / echo ceiling: {:.0}%",
+            self.chat_to_pgbench * 100.0,
+            self.chat_to_echo * 100.0
+        );
+        if let Some(step) = &self.half_peak {
+            println!(
+                "at half the peak ({:.0}/s): p50 {:.2} ms, p99 {:.2} ms",
+                step.offered_per_sec, step.p50_ms, step.p99_ms
+            );
+        }
+        if let Some(idle) = &self.idle {
+            println!(
+                "idle: {} sockets, {:.0} bytes RSS per socket (edge + core)",
+                idle.sockets, idle.bytes_per_socket
+            );
+        }
+        if let Some(storm) = &self.storm {
+            println!(
+                "connect storm: {:.0} connects/s with history ({} messages in the room, {} loops, {} failures)",
+                storm.connects_per_sec, storm.room_messages, storm.concurrency, storm.failures
+            );
+        }
+        if let Some(f) = &self.fanout {
+            println!(
+                "gRPC fan-out: {} streams, {:.0} deliveries/s, p50 {:.2} ms, p99 {:.2} ms",
+                f.streams, f.deliveries_per_sec, f.p50_ms, f.p99_ms
+            );
+        }
+    }
+}
+
+fn print_step(s: &Step) {
+    println!(
+        "{:>10.0} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6}",
+        s.offered_per_sec,
+        s.delivered_per_sec,
+        s.p50_ms,
+        s.p90_ms,
+        s.p99_ms,
+        s.p999_ms,
+        s.max_ms,
+        s.errors
+    );
+}

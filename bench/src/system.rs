@@ -1,0 +1,169 @@
+//! The system under test: a durable PostgreSQL, one core and one or more
+//! edges, each a process of its own (so its memory can be read), started
+//! from the binaries beside this one.
+
+use std::{
+    net::SocketAddr,
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use pg_local::LocalPostgres;
+use tokio::process::{Child, Command};
+
+pub const SECRET: &str = "benchmark-secret-of-at-least-32-bytes";
+
+pub struct System {
+    _dir: tempfile::TempDir,
+    pub pg: LocalPostgres,
+    pub core: Service,
+    pub edges: Vec<Service>,
+}
+
+/// A running service process.
+pub struct Service {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Service {
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    /// Resident memory of the process, in bytes.
+    pub fn rss(&self) -> u64 {
+        rss_of(self.pid())
+    }
+}
+
+/// How the system is sized.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub edges: usize,
+    pub db_pool: usize,
+}
+
+impl System {
+    pub async fn start(shape: Shape) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+        let data = dir.path().join("pg");
+        let pg =
+            tokio::task::spawn_blocking(move || LocalPostgres::start_persistent(&data)).await??;
+        pg.ensure_database("chat")?;
+        let url = pg.connection_string("chat");
+        let core_addr = free_addr()?;
+        let core = spawn(
+            "core-svc",
+            &[
+                "--grpc-addr",
+                &core_addr.to_string(),
+                "--database-url",
+                &url,
+                "--jwt-secret",
+                SECRET,
+                "--db-pool-size",
+                &shape.db_pool.to_string(),
+            ],
+            core_addr,
+        )
+        .await?;
+        let mut edges = Vec::new();
+        for _ in 0..shape.edges {
+            let addr = free_addr()?;
+            let core_url = format!("http://{core_addr}");
+            edges.push(
+                spawn(
+                    "edge",
+                    &["--http-addrs", &addr.to_string(), "--core-url", &core_url],
+                    addr,
+                )
+                .await?,
+            );
+        }
+        Ok(Self {
+            _dir: dir,
+            pg,
+            core,
+            edges,
+        })
+    }
+
+    pub fn database_url(&self) -> String {
+        self.pg.connection_string("chat")
+    }
+
+    /// Resident memory of the core and of all edges, in bytes.
+    pub fn rss(&self) -> (u64, u64) {
+        (self.core.rss(), self.edges.iter().map(Service::rss).sum())
+    }
+}
+
+/// The binary `name` beside the running one (same cargo profile).
+pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let mut dir = exe.parent().context("no directory")?.to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(name);
+    if !path.exists() {
+        bail!(
+            "{} not found: build it first (cargo build --release -p core-svc -p edge)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+async fn spawn(name: &str, args: &[&str], addr: SocketAddr) -> anyhow::Result<Service> {
+    let child = Command::new(sibling_binary(name)?)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {name}"))?;
+    wait_for_port(addr).await?;
+    Ok(Service { child, addr })
+}
+
+/// Waits until something accepts connections on `addr`.
+pub async fn wait_for_port(addr: SocketAddr) -> anyhow::Result<()> {
+    for _ in 0..600 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("nothing listens on {addr}")
+}
+
+pub fn free_addr() -> anyhow::Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// VmRSS of a process, in bytes (0 if it cannot be read).
+pub fn rss_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status"));
+    status
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|value| {
+                    value
+                        .trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        })
+        .map_or(0, |kib| kib * 1024)
+}
