@@ -58,6 +58,13 @@ struct Args {
     /// The core's database pool, and pgbench's clients.
     #[arg(long, default_value_t = 16)]
     db_pool: usize,
+    /// Scenarios to run.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "steady,idle,storm,fanout"
+    )]
+    only: Vec<String>,
 }
 
 impl Args {

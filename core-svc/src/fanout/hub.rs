@@ -12,8 +12,10 @@ use tokio::sync::broadcast;
 use crate::domain::{RoomEvent, RoomId};
 
 /// Events one room channel holds for its slowest receiver before that
-/// receiver lags (and then catches up from the log).
-pub const ROOM_CHANNEL_CAPACITY: usize = 256;
+/// receiver lags (and then catches up from the log). The ring is allocated
+/// whole for every room with a subscriber, so it is kept small: a lag costs
+/// one read of the log, never an event.
+pub const ROOM_CHANNEL_CAPACITY: usize = 16;
 
 /// What a room channel carries.
 #[derive(Debug, Clone)]

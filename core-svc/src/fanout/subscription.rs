@@ -18,6 +18,8 @@ use crate::{
 
 /// Items a subscriber receives that the stream has not yet taken; beyond
 /// this the subscriber's hub receiver lags and later reads the log instead.
+/// Items are boxed: the queue's first block of slots is allocated with the
+/// stream, and a stream may idle for hours.
 const STREAM_BUFFER: usize = 32;
 
 /// One item of a subscription: the snapshot first, then events.
@@ -46,7 +48,7 @@ impl Subscriptions {
         room: RoomId,
         user: UserId,
         start: Start,
-    ) -> Result<mpsc::Receiver<Result<Item, Error>>, Error> {
+    ) -> Result<mpsc::Receiver<Result<Box<Item>, Error>>, Error> {
         let (items, rx) = mpsc::channel(STREAM_BUFFER);
         let (ready, opened) = oneshot::channel();
         let this = self.clone();
@@ -67,7 +69,7 @@ impl Subscriptions {
             let session = opened.session;
             this.live.insert(session);
             let feed = feed(&this.store, receiver, room, &opened);
-            let _ = items.try_send(Ok(Item::Snapshot(opened.snapshot)));
+            let _ = items.try_send(Ok(Box::new(Item::Snapshot(opened.snapshot))));
             let _ = ready.send(Ok(()));
             pump(feed, &items, &this.shutdown).await;
             // If this fails, the next heartbeat removes the session.
@@ -102,7 +104,7 @@ fn feed(store: &Store, receiver: super::HubReceiver, room: RoomId, opened: &Open
 /// shuts down, or the feed fails.
 async fn pump(
     mut feed: RoomFeed,
-    items: &mpsc::Sender<Result<Item, Error>>,
+    items: &mpsc::Sender<Result<Box<Item>, Error>>,
     shutdown: &CancellationToken,
 ) {
     loop {
@@ -115,7 +117,7 @@ async fn pump(
             next = feed.next() => next,
         };
         let item = match next {
-            Ok(Some(event)) => Ok(Item::Event(event)),
+            Ok(Some(event)) => Ok(Box::new(Item::Event(event))),
             Ok(None) => return,
             Err(err) => Err(err),
         };

@@ -72,8 +72,8 @@ impl RoomService for RoomApi {
         let room = RoomId::parse(request.room_id).map_err(Error::from)?;
         let start = start(&request).map_err(Error::from)?;
         let items = self.subscriptions.open(room, caller, start).await?;
-        let stream =
-            ReceiverStream::new(items).map(|item| item.map(Into::into).map_err(Status::from));
+        let stream = ReceiverStream::new(items)
+            .map(|item| item.map(|item| (*item).into()).map_err(Status::from));
         Ok(Response::new(Box::pin(stream)))
     }
 }
