@@ -38,7 +38,10 @@ pub async fn pgbench(
     tokio::spawn(connection);
     db.batch_execute(&format!(
         "INSERT INTO users (sub) SELECT 'bench-' || g FROM generate_series(1, {users}) g;
-         INSERT INTO rooms (user_lo, user_hi) SELECT 2 * g - 1, 2 * g FROM generate_series(1, {rooms}) g;",
+         INSERT INTO rooms (user_lo, user_hi) SELECT 2 * g - 1, 2 * g FROM generate_series(1, {rooms}) g;
+         INSERT INTO room_sessions (room_id, user_id, instance_id)
+             SELECT r.id, u, gen_random_uuid() FROM rooms r, unnest(ARRAY[r.user_lo, r.user_hi]) u;
+         ANALYZE;",
         users = rooms * 2
     ))
     .await?;
@@ -150,6 +153,7 @@ pub async fn echo_step(
         p99_ms: ms(0.99),
         p999_ms: ms(0.999),
         max_ms: histogram.max() as f64 / 1000.0,
+        cpu_ms_per_message: None,
     })
 }
 

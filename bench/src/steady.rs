@@ -28,6 +28,8 @@ pub struct Step {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
+    /// CPU milliseconds per delivered message, by component.
+    pub cpu_ms_per_message: Option<crate::cpu::CpuSplit>,
 }
 
 /// Sends `rate` messages per second in total across `rooms` for `seconds`.
@@ -86,6 +88,7 @@ pub async fn step(
         p99_ms: ms(0.99),
         p999_ms: ms(0.999),
         max_ms: h.max() as f64 / 1000.0,
+        cpu_ms_per_message: None,
     })
 }
 
