@@ -1,7 +1,7 @@
 //! `chat-bench`: the numbers users pick a chat backend by, beside the
 //! ceilings of the same machine, in one run.
 //!
-//! `cargo build --release -p core-svc -p edge -p chat-bench && target/release/chat-bench all`
+//! `scripts/bench` builds everything in release mode and runs every scenario.
 
 mod ceiling;
 mod chart;
