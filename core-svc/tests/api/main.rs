@@ -8,6 +8,7 @@ mod concurrency;
 mod core_process;
 mod helpers;
 mod messages;
+mod ops;
 mod rooms;
 mod storage;
 mod subscribe;

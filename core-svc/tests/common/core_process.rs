@@ -23,7 +23,7 @@ impl CoreProcess {
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_core-svc"))
             .args(["--grpc-addr", &addr, "--database-url", database_url])
             .args(["--jwt-secret", secret, "--instance-ttl-secs", "2"])
-            .args(["--poll-interval-ms", "200"])
+            .args(["--poll-interval-ms", "200", "--metrics-addr", "127.0.0.1:0"])
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
