@@ -43,6 +43,19 @@ pub struct Config {
     /// How long a WebSocket's queue may stay full before the client counts as too slow and is closed (1013), in milliseconds.
     #[arg(long, env = "CHAT_WS_STALL_MS", default_value_t = DEFAULT_WS_STALL_MS)]
     pub ws_stall_ms: u64,
+
+    /// Log format: `human` (readable lines) or `json` (one object per line).
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 impl Config {
@@ -54,6 +67,7 @@ impl Config {
             core_deadline_ms: DEFAULT_CORE_DEADLINE_MS,
             ws_queue: DEFAULT_WS_QUEUE,
             ws_stall_ms: DEFAULT_WS_STALL_MS,
+            log_format: LogFormat::Human,
         }
     }
 

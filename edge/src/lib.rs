@@ -5,6 +5,7 @@
 pub mod config;
 pub mod core_client;
 pub mod error;
+pub mod metrics;
 pub mod rest;
 pub mod ws;
 
@@ -23,6 +24,9 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::core_client::CoreClient;
 use crate::error::{Error, ErrorBody};
+use crate::metrics::Metrics;
+use axum::middleware;
+use axum::routing::get;
 
 /// How long WebSocket sessions get to say goodbye once shutdown begins.
 const SESSION_GRACE: Duration = Duration::from_secs(5);
@@ -40,6 +44,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Every live WebSocket session, so shutdown can wait for their close frames.
     pub sessions: TaskTracker,
+    /// This edge's Prometheus metrics.
+    pub metrics: Metrics,
 }
 
 /// Every route of the edge, ready to serve.
@@ -47,8 +53,13 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(rest::router())
         .merge(ws::router())
+        .route("/metrics", get(metrics::scrape))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::observe,
+        ))
         .with_state(state)
 }
 
@@ -68,6 +79,7 @@ pub async fn run(
         ws_stall: config.ws_stall(),
         shutdown: shutdown.clone(),
         sessions: sessions.clone(),
+        metrics: Metrics::new(),
     };
     let app = app(state);
     let mut servers = Vec::with_capacity(listeners.len());

@@ -8,6 +8,7 @@ mod helpers;
 mod history;
 mod idempotent_send;
 mod messages;
+mod observability;
 mod presence;
 mod resume;
 mod rooms;
