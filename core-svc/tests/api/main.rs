@@ -10,6 +10,7 @@ mod helpers;
 mod messages;
 mod ops;
 mod rooms;
+mod shutdown;
 mod storage;
 mod subscribe;
 mod users;

@@ -51,6 +51,18 @@ impl CoreProcess {
         panic!("core-svc did not start serving on {}", self.addr);
     }
 
+    /// SIGTERM, then the exit status, waiting at most `grace`.
+    #[allow(dead_code)] // Only the api tests stop a core politely.
+    pub async fn terminate(&mut self, grace: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("the core is running");
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a pid fits i32"));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM is sent");
+        tokio::time::timeout(grace, self.child.wait())
+            .await
+            .expect("the core exits within the grace period")
+            .expect("the exit status")
+    }
+
     /// SIGKILL: no goodbye, no cleanup.
     pub async fn kill(&mut self) {
         self.child.kill().await.expect("the core can be killed");

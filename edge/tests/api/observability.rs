@@ -3,7 +3,7 @@
 
 use reqwest::{Method, StatusCode};
 
-use crate::helpers::{TestApp, within};
+use crate::helpers::TestApp;
 
 /// The value of the first series line that starts with `prefix` and holds every one of `parts`.
 fn value(text: &str, prefix: &str, parts: &[&str]) -> Option<f64> {
