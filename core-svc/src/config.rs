@@ -43,7 +43,7 @@ pub struct Config {
     pub grpc_addr: SocketAddr,
     /// PostgreSQL connection string (URL or key=value). Unset: the core runs a
     /// project-local PostgreSQL of its own under `--data-dir`.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<Secret>,
     /// Where the project-local PostgreSQL keeps its data when DATABASE_URL is unset.
     #[arg(long, env = "CHAT_DATA_DIR", default_value = ".data/postgres")]
@@ -86,7 +86,7 @@ pub enum LogFormat {
 pub struct AuthConfig {
     /// HS256 shared secret. Unset (and no JWKS URL): a built-in development
     /// secret is used and the service says so loudly at start.
-    #[arg(long, env = "CHAT_JWT_SECRET")]
+    #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
     /// JWKS document URL for RS256/ES256 tokens (Auth0-compatible).
     #[arg(long, env = "CHAT_JWKS_URL")]

@@ -6,6 +6,7 @@ mod cluster;
 mod concurrency;
 #[path = "../common/core_process.rs"]
 mod core_process;
+mod help;
 mod helpers;
 mod messages;
 mod ops;
