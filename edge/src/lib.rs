@@ -6,6 +6,7 @@ pub mod config;
 pub mod core_client;
 pub mod error;
 pub mod metrics;
+pub mod probes;
 pub mod rest;
 pub mod ws;
 
@@ -54,6 +55,8 @@ pub fn app(state: AppState) -> Router {
         .merge(rest::router())
         .merge(ws::router())
         .route("/metrics", get(metrics::scrape))
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -4,6 +4,7 @@
 mod auth;
 mod concurrency;
 mod core_down;
+mod deploy;
 mod help;
 mod helpers;
 mod history;

@@ -50,3 +50,18 @@ async fn metrics_count_sockets_and_requests_by_route() {
     );
     assert!(upgrades >= Some(1.0), "{text}");
 }
+
+#[tokio::test]
+async fn probes_answer_while_serving() {
+    let app = TestApp::spawn().await;
+    for (path, body) in [("/healthz", "ok\n"), ("/readyz", "ready\n")] {
+        let response = app
+            .http
+            .get(format!("http://{}{path}", app.ws_addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.text().await.unwrap(), body);
+    }
+}
