@@ -11,6 +11,7 @@ mod history;
 mod idempotent_send;
 mod messages;
 mod observability;
+mod openapi;
 mod presence;
 mod resume;
 mod rooms;
