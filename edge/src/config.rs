@@ -47,6 +47,46 @@ pub struct Config {
     /// Log format: `human` (readable lines) or `json` (one object per line).
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
+
+    /// Development mode (default: off): serve the demo chat page at `/` and mint development
+    /// tokens at `POST /dev/token`. Never on a shared deployment.
+    #[arg(long, env = "CHAT_DEV_MODE")]
+    pub dev_mode: bool,
+
+    /// HS256 secret of development tokens (development mode only); it must be the core's.
+    /// Unset: the core's public built-in development secret.
+    #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+}
+
+/// A string that never shows in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value; keep it out of logs.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
 }
 
 /// How log lines are written.
@@ -68,6 +108,8 @@ impl Config {
             ws_queue: DEFAULT_WS_QUEUE,
             ws_stall_ms: DEFAULT_WS_STALL_MS,
             log_format: LogFormat::Human,
+            dev_mode: false,
+            jwt_secret: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod core_client;
+pub mod dev;
 pub mod error;
 pub mod metrics;
 pub mod probes;
@@ -22,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::core_client::CoreClient;
 use crate::error::{Error, ErrorBody};
 use crate::metrics::Metrics;
@@ -47,11 +48,21 @@ pub struct AppState {
     pub sessions: TaskTracker,
     /// This edge's Prometheus metrics.
     pub metrics: Metrics,
+    /// Development mode: the demo page and `POST /dev/token` are served.
+    pub dev_mode: bool,
+    /// The secret of development tokens; `None`: the public development secret.
+    pub dev_secret: Option<Secret>,
 }
 
 /// Every route of the edge, ready to serve.
 pub fn app(state: AppState) -> Router {
+    let dev = if state.dev_mode {
+        dev::router()
+    } else {
+        Router::new()
+    };
     Router::new()
+        .merge(dev)
         .merge(rest::router())
         .merge(ws::router())
         .route("/metrics", get(metrics::scrape))
@@ -83,7 +94,15 @@ pub async fn run(
         shutdown: shutdown.clone(),
         sessions: sessions.clone(),
         metrics: Metrics::new(),
+        dev_mode: config.dev_mode,
+        dev_secret: config.jwt_secret.clone(),
     };
+    if config.dev_mode {
+        tracing::warn!(
+            "DEVELOPMENT MODE: serving the demo page at / and minting tokens at POST /dev/token. \
+             Never expose this edge."
+        );
+    }
     let app = app(state);
     let mut servers = Vec::with_capacity(listeners.len());
     for listener in listeners {

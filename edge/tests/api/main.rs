@@ -5,6 +5,7 @@ mod auth;
 mod concurrency;
 mod core_down;
 mod deploy;
+mod dev_mode;
 mod help;
 mod helpers;
 mod history;
