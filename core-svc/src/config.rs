@@ -88,7 +88,7 @@ pub struct AuthConfig {
     /// secret is used and the service says so loudly at start.
     #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
-    /// JWKS document URL for RS256/ES256 tokens (Auth0-compatible).
+    /// JWKS document URL for RS256/ES256 tokens (Auth0-compatible). Unset: no JWKS, HS256 only.
     #[arg(long, env = "CHAT_JWKS_URL")]
     pub jwks_url: Option<String>,
     /// Least time between two reads of the JWKS caused by unknown `kid`s, in seconds.
