@@ -81,3 +81,26 @@ async fn sigterm_during_sends_loses_nothing_acknowledged_and_exits_zero() {
         "every acknowledged send is stored"
     );
 }
+
+#[tokio::test]
+async fn a_subscriber_that_stopped_reading_still_ends_with_unavailable() {
+    let mut core = TestCore::start().await;
+    let (alice, bob, room) = core.pair().await;
+    let mut stream = bob.subscribe(room).await.unwrap();
+    stream.snapshot().await;
+    // None of these events is read before shutdown, so the stream's buffer
+    // may be full when it comes (the race that once lost the status).
+    for i in 0..100 {
+        alice.send(room, &format!("unread {i}")).await.unwrap();
+    }
+    core.stop().await;
+    let mut events = 0;
+    let ended = loop {
+        match within(stream.stream.message()).await {
+            Ok(Some(_)) => events += 1,
+            Ok(None) => panic!("the stream ended without a status after {events} events"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(ended.code(), Code::Unavailable);
+}
