@@ -50,7 +50,8 @@ pub struct Config {
 
     /// Development mode (default: off): serve the demo chat page at `/` and mint development
     /// tokens at `POST /dev/token`. Never on a shared deployment.
-    #[arg(long, env = "CHAT_DEV_MODE")]
+    #[arg(long, env = "CHAT_DEV_MODE", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub dev_mode: bool,
 
     /// HS256 secret of development tokens (development mode only); it must be the core's.
@@ -136,6 +137,16 @@ mod tests {
         assert_eq!(addrs, ["127.0.0.1:8000", "127.0.0.1:8001"]);
         assert_eq!(config.core_url, "http://127.0.0.1:50051");
         assert_eq!(config.ws_stall(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn development_mode_is_a_flag_and_off_by_default() {
+        assert!(!Config::try_parse_from(["edge"]).unwrap().dev_mode);
+        assert!(
+            Config::try_parse_from(["edge", "--dev-mode"])
+                .unwrap()
+                .dev_mode
+        );
     }
 
     #[test]
