@@ -20,6 +20,22 @@ use tracing::Instrument;
 
 use crate::AppState;
 
+tokio::task_local! {
+    /// The id of the request the current task serves (a WebSocket session
+    /// keeps its upgrade request's).
+    static REQUEST_ID: String;
+}
+
+/// The id of the request the current task serves, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Runs `future` as part of the request `id`.
+pub async fn with_request_id<F: std::future::Future>(id: String, future: F) -> F::Output {
+    REQUEST_ID.scope(id, future).await
+}
+
 /// Numbers requests that arrive without an `x-request-id`.
 static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
 
@@ -154,7 +170,11 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let request_id = request_id(&request);
     let span = tracing::info_span!("request", %request_id, %method, %route);
     let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = with_request_id(
+        request_id.clone(),
+        next.run(request).instrument(span.clone()),
+    )
+    .await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     span.in_scope(|| {

@@ -48,10 +48,14 @@ async fn logs_carry_request_ids_but_never_tokens() {
         .ws_raw(&format!("/ws/chat/{room}/?token={}", bob.token), None)
         .await;
     within(socket.history()).await;
-    let (status, _) = app
-        .call(Method::GET, "/en/api/v1/users/me/", Some(&alice.token))
+    let response = app
+        .send(
+            app.request(Method::GET, "/en/api/v1/users/me/", Some(&alice.token))
+                .header("x-request-id", "req-from-the-test"),
+        )
         .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-request-id"], "req-from-the-test");
     drop(socket);
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
@@ -60,7 +64,10 @@ async fn logs_carry_request_ids_but_never_tokens() {
         "logs were captured: {}",
         &logs[..logs.len().min(3000)]
     );
-    assert!(logs.contains("request_id"));
+    let core_line = logs
+        .lines()
+        .find(|line| line.contains("rpc finished") && line.contains("req-from-the-test"));
+    assert!(core_line.is_some(), "the core logs the edge's request id");
     for (who, token) in [("alice", &alice.token), ("bob", &bob.token)] {
         let signature = token.rsplit('.').next().unwrap();
         assert!(!logs.contains(signature), "{who}'s token is in the logs");

@@ -78,7 +78,9 @@ where
         Box::pin(
             async move {
                 let response = response.await;
-                metrics.rpc_finished(&method, started.elapsed());
+                let elapsed = started.elapsed();
+                metrics.rpc_finished(&method, elapsed);
+                tracing::debug!(latency_ms = elapsed.as_secs_f64() * 1e3, "rpc finished");
                 response
             }
             .instrument(span),

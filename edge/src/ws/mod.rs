@@ -113,6 +113,7 @@ async fn connect(
     );
     let sessions = state.sessions.clone();
     let metrics = state.metrics.clone();
+    let request_id = crate::metrics::current_request_id().unwrap_or_default();
     upgrade
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
@@ -121,10 +122,10 @@ async fn connect(
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
             let open = metrics.ws_opened();
-            let session = async move {
+            let session = crate::metrics::with_request_id(request_id, async move {
                 session::run(socket, params).await;
                 drop(open);
-            };
+            });
             sessions.track_future(session.instrument(span))
         })
 }
