@@ -22,7 +22,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// What the operator endpoints read.
 #[derive(Clone)]
 pub struct OpsState {
+    /// What `/metrics` renders.
     pub metrics: Metrics,
+    /// What `/readyz` asks for a trivial query, and `/metrics` for pool usage.
     pub store: Store,
     /// Cancelled when the instance starts shutting down.
     pub shutdown: CancellationToken,
