@@ -43,7 +43,7 @@ pub struct Config {
     pub grpc_addr: SocketAddr,
     /// PostgreSQL connection string (URL or key=value). Unset: the core runs a
     /// project-local PostgreSQL of its own under `--data-dir`.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<Secret>,
     /// Where the project-local PostgreSQL keeps its data when DATABASE_URL is unset.
     #[arg(long, env = "CHAT_DATA_DIR", default_value = ".data/postgres")]
@@ -61,8 +61,24 @@ pub struct Config {
     #[arg(long, env = "CHAT_POLL_INTERVAL_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(10..))]
     pub poll_interval_ms: u64,
+    /// Address of the HTTP listener for operators: `/metrics` (Prometheus),
+    /// `/healthz` (liveness) and `/readyz` (readiness).
+    #[arg(long, env = "CHAT_METRICS_ADDR", default_value = "127.0.0.1:9090")]
+    pub metrics_addr: SocketAddr,
+    /// Log format: `human` (readable lines) or `json` (one object per line).
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub auth: AuthConfig,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// How tokens are verified.
@@ -70,9 +86,9 @@ pub struct Config {
 pub struct AuthConfig {
     /// HS256 shared secret. Unset (and no JWKS URL): a built-in development
     /// secret is used and the service says so loudly at start.
-    #[arg(long, env = "CHAT_JWT_SECRET")]
+    #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
-    /// JWKS document URL for RS256/ES256 tokens (Auth0-compatible).
+    /// JWKS document URL for RS256/ES256 tokens (Auth0-compatible). Unset: no JWKS, HS256 only.
     #[arg(long, env = "CHAT_JWKS_URL")]
     pub jwks_url: Option<String>,
     /// Least time between two reads of the JWKS caused by unknown `kid`s, in seconds.
@@ -104,6 +120,8 @@ impl Config {
             db_pool_size: 16,
             instance_ttl_secs: 15,
             poll_interval_ms: 1000,
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            log_format: LogFormat::Human,
             auth: AuthConfig::default(),
         }
     }

@@ -1,6 +1,7 @@
 //! The chat core: every chat rule and all chat state, served over gRPC on
-//! PostgreSQL. [`run`] serves on a bound listener until `shutdown` fires;
-//! `main` and the tests both call it.
+//! PostgreSQL. [`run`] serves on a bound listener until `shutdown` fires
+//! ([`serve`] also serves the operator endpoints on a second listener);
+//! `main` and the tests both call them.
 
 pub mod auth;
 pub mod cluster;
@@ -9,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod fanout;
 pub mod grpc;
+pub mod ops;
 pub mod store;
 
 use std::time::Duration;
@@ -25,6 +27,7 @@ use tonic::transport::{
     server::{Router, TcpIncoming},
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
+use tower::layer::util::{Identity, Stack};
 use uuid::Uuid;
 
 use crate::{
@@ -35,6 +38,7 @@ use crate::{
     grpc::{
         Authenticator, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MessageApi, RoomApi, UserApi, Writer,
     },
+    ops::{OpsState, RpcLayer},
     store::Store,
 };
 
@@ -52,12 +56,39 @@ struct Instance {
     shutdown: CancellationToken,
 }
 
+/// The listeners one instance serves on.
+pub struct Listeners {
+    /// gRPC: the chat API, health and reflection.
+    pub grpc: TcpListener,
+    /// HTTP for operators: `/metrics`, `/healthz`, `/readyz`. `None`: not served.
+    pub ops: Option<TcpListener>,
+}
+
 /// Serves the chat API on `listener` until `shutdown` is cancelled.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let listeners = Listeners {
+        grpc: listener,
+        ops: None,
+    };
+    serve(listeners, config, shutdown).await
+}
+
+/// Serves the chat API and the operator endpoints until `shutdown` is
+/// cancelled. The operator endpoints stay up (readiness 503) until in-flight
+/// work has drained.
+pub async fn serve(
+    listeners: Listeners,
+    config: Config,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let Listeners {
+        grpc: listener,
+        ops,
+    } = listeners;
     let url = config
         .database_url
         .as_ref()
@@ -84,6 +115,8 @@ pub async fn run(
         .await
         .context("registering this instance")?;
     instance.spawn_cluster_tasks();
+    let ops_stop = CancellationToken::new();
+    let ops_server = ops.map(|ops| tokio::spawn(instance.serve_ops(ops, ops_stop.clone())));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     let router = instance.router(&config, &health).await?;
@@ -100,10 +133,34 @@ pub async fn run(
         })
         .await?;
     instance.drain().await;
+    ops_stop.cancel();
+    if let Some(server) = ops_server {
+        server.await??;
+    }
     Ok(())
 }
 
 impl Instance {
+    /// Serves `/metrics`, `/healthz` and `/readyz` until `stop`.
+    fn serve_ops(
+        &self,
+        listener: TcpListener,
+        stop: CancellationToken,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'static {
+        let app = ops::http_router(OpsState {
+            metrics: self.fanout.metrics.clone(),
+            store: self.store.clone(),
+            shutdown: self.shutdown.clone(),
+        });
+        async move {
+            tracing::info!(addr = %listener.local_addr()?, "metrics and health listening");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await?;
+            Ok(())
+        }
+    }
+
     fn spawn_cluster_tasks(&self) {
         let (store, shutdown) = (self.store.clone(), self.shutdown.clone());
         self.tasks.spawn(cluster::notify(
@@ -114,6 +171,7 @@ impl Instance {
         ));
         self.tasks.spawn(cluster::listen(
             self.fanout.hub.clone(),
+            self.fanout.metrics.clone(),
             store.clone(),
             self.id,
             self.timing,
@@ -129,7 +187,11 @@ impl Instance {
     }
 
     /// The chat services with reflection, ready to serve.
-    async fn router(&self, config: &Config, health: &HealthReporter) -> anyhow::Result<Router> {
+    async fn router(
+        &self,
+        config: &Config,
+        health: &HealthReporter,
+    ) -> anyhow::Result<Router<Stack<RpcLayer, Identity>>> {
         let verifier = Verifier::new(&config.auth)?;
         let auth = Authenticator::new(verifier, self.store.clone());
         let subscriptions = Subscriptions {
@@ -161,6 +223,7 @@ impl Instance {
             .set_serving::<MessageServiceServer<MessageApi>>()
             .await;
         Ok(Server::builder()
+            .layer(RpcLayer::new(self.fanout.metrics.clone()))
             .add_service(reflection_v1()?)
             .add_service(reflection_v1alpha()?)
             .add_service(users)

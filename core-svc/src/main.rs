@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use core_svc::Listeners;
 use core_svc::{
     auth::{DEV_JWT_SECRET, dev_token},
-    config::{Cli, Command, Config, DevTokenArgs, Secret},
+    config::{Cli, Command, Config, DevTokenArgs, LogFormat, Secret},
 };
 use pg_local::LocalPostgres;
 use tokio::net::TcpListener;
@@ -42,9 +43,7 @@ fn mint(config: &Config, args: &DevTokenArgs) -> String {
 }
 
 fn serve(mut config: Config) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    init_logging(config.log_format);
     if config.auth.jwt_secret.is_none() && config.auth.jwks_url.is_none() {
         tracing::warn!(
             "DEVELOPMENT MODE: no CHAT_JWT_SECRET or CHAT_JWKS_URL; tokens are checked against \
@@ -62,13 +61,34 @@ fn serve(mut config: Config) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let listener = TcpListener::bind(config.grpc_addr)
-            .await
-            .with_context(|| format!("binding {}", config.grpc_addr))?;
+        let listeners = Listeners {
+            grpc: bind(config.grpc_addr).await?,
+            ops: Some(bind(config.metrics_addr).await?),
+        };
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
-        core_svc::run(listener, config, shutdown).await
+        core_svc::serve(listeners, config, shutdown).await
     })
+}
+
+async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))
+}
+
+/// Logs to stderr as readable lines or JSON objects, filtered by `RUST_LOG`
+/// (default `info`).
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }
 
 fn start_local_postgres(config: &Config) -> anyhow::Result<LocalPostgres> {

@@ -43,6 +43,60 @@ pub struct Config {
     /// How long a WebSocket's queue may stay full before the client counts as too slow and is closed (1013), in milliseconds.
     #[arg(long, env = "CHAT_WS_STALL_MS", default_value_t = DEFAULT_WS_STALL_MS)]
     pub ws_stall_ms: u64,
+
+    /// Log format: `human` (readable lines) or `json` (one object per line).
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+
+    /// Development mode (default: off): serve the demo chat page at `/` and mint development
+    /// tokens at `POST /dev/token`. Never on a shared deployment.
+    #[arg(long, env = "CHAT_DEV_MODE", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub dev_mode: bool,
+
+    /// HS256 secret of development tokens (development mode only); it must be the core's.
+    /// Unset: the core's public built-in development secret.
+    #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+}
+
+/// A string that never shows in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value; keep it out of logs.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 impl Config {
@@ -54,6 +108,9 @@ impl Config {
             core_deadline_ms: DEFAULT_CORE_DEADLINE_MS,
             ws_queue: DEFAULT_WS_QUEUE,
             ws_stall_ms: DEFAULT_WS_STALL_MS,
+            log_format: LogFormat::Human,
+            dev_mode: false,
+            jwt_secret: None,
         }
     }
 
@@ -80,6 +137,16 @@ mod tests {
         assert_eq!(addrs, ["127.0.0.1:8000", "127.0.0.1:8001"]);
         assert_eq!(config.core_url, "http://127.0.0.1:50051");
         assert_eq!(config.ws_stall(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn development_mode_is_a_flag_and_off_by_default() {
+        assert!(!Config::try_parse_from(["edge"]).unwrap().dev_mode);
+        assert!(
+            Config::try_parse_from(["edge", "--dev-mode"])
+                .unwrap()
+                .dev_mode
+        );
     }
 
     #[test]

@@ -219,12 +219,18 @@ impl CoreClient {
     }
 }
 
-/// A request carrying the caller's token as `authorization` metadata.
+/// A request carrying the caller's token as `authorization` metadata, and
+/// the id of the edge request it serves as `x-request-id` (so the core's
+/// logs name the same request).
 fn authorized<T>(token: &BearerToken, message: T) -> Request<T> {
     let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", token.0.clone());
+    let metadata = request.metadata_mut();
+    metadata.insert("authorization", token.0.clone());
+    if let Some(id) = crate::metrics::current_request_id()
+        && let Ok(value) = AsciiMetadataValue::try_from(id.as_str())
+    {
+        metadata.insert("x-request-id", value);
+    }
     request
 }
 

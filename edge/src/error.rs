@@ -33,7 +33,7 @@ pub enum Error {
 }
 
 /// The JSON body of every REST error.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A human-readable reason, never internals.
     pub detail: String,

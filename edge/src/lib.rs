@@ -4,7 +4,10 @@
 
 pub mod config;
 pub mod core_client;
+pub mod dev;
 pub mod error;
+pub mod metrics;
+pub mod probes;
 pub mod rest;
 pub mod ws;
 
@@ -20,9 +23,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::core_client::CoreClient;
 use crate::error::{Error, ErrorBody};
+use crate::metrics::Metrics;
+use axum::middleware;
+use axum::routing::get;
 
 /// How long WebSocket sessions get to say goodbye once shutdown begins.
 const SESSION_GRACE: Duration = Duration::from_secs(5);
@@ -40,15 +46,34 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Every live WebSocket session, so shutdown can wait for their close frames.
     pub sessions: TaskTracker,
+    /// This edge's Prometheus metrics.
+    pub metrics: Metrics,
+    /// Development mode: the demo page and `POST /dev/token` are served.
+    pub dev_mode: bool,
+    /// The secret of development tokens; `None`: the public development secret.
+    pub dev_secret: Option<Secret>,
 }
 
 /// Every route of the edge, ready to serve.
 pub fn app(state: AppState) -> Router {
+    let dev = if state.dev_mode {
+        dev::router()
+    } else {
+        Router::new()
+    };
     Router::new()
+        .merge(dev)
         .merge(rest::router())
         .merge(ws::router())
+        .route("/metrics", get(metrics::scrape))
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::observe,
+        ))
         .with_state(state)
 }
 
@@ -68,7 +93,16 @@ pub async fn run(
         ws_stall: config.ws_stall(),
         shutdown: shutdown.clone(),
         sessions: sessions.clone(),
+        metrics: Metrics::new(),
+        dev_mode: config.dev_mode,
+        dev_secret: config.jwt_secret.clone(),
     };
+    if config.dev_mode {
+        tracing::warn!(
+            "DEVELOPMENT MODE: serving the demo page at / and minting tokens at POST /dev/token. \
+             Never expose this edge."
+        );
+    }
     let app = app(state);
     let mut servers = Vec::with_capacity(listeners.len());
     for listener in listeners {

@@ -3,19 +3,15 @@
 
 use anyhow::Context;
 use clap::Parser;
-use edge::config::Config;
+use edge::config::{Config, LogFormat};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
     let config = Config::parse();
+    init_logging(config.log_format);
     let mut listeners = Vec::with_capacity(config.http_addrs.len());
     for addr in &config.http_addrs {
         let listener = TcpListener::bind(addr)
@@ -26,6 +22,20 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     edge::run(listeners, config, shutdown).await
+}
+
+/// Logs to stderr as readable lines or JSON objects, filtered by `RUST_LOG`
+/// (default `info`).
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }
 
 /// Cancels `shutdown` on Ctrl-C or (on Unix) SIGTERM.

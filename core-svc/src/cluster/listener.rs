@@ -12,6 +12,7 @@ use super::{Timing, notifier};
 use crate::{
     error::{Error, ErrorChain},
     fanout::Hub,
+    ops::Metrics,
     store::{EVENTS_CHANNEL, Store},
 };
 
@@ -22,6 +23,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// connection is lost; each (re)connect catches up from the database.
 pub async fn listen(
     hub: Hub,
+    metrics: Metrics,
     store: Store,
     instance: Uuid,
     timing: Timing,
@@ -29,7 +31,7 @@ pub async fn listen(
 ) {
     let mut backoff = MIN_BACKOFF;
     loop {
-        let outcome = listen_once(&hub, &store, instance, timing, &shutdown).await;
+        let outcome = listen_once(&hub, &metrics, &store, instance, timing, &shutdown).await;
         if shutdown.is_cancelled() {
             return;
         }
@@ -49,6 +51,7 @@ pub async fn listen(
 
 async fn listen_once(
     hub: &Hub,
+    metrics: &Metrics,
     store: &Store,
     instance: Uuid,
     timing: Timing,
@@ -78,7 +81,7 @@ async fn listen_once(
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             payload = received.recv() => match payload {
-                Some(payload) => announce(hub, instance, &payload),
+                Some(payload) => announce(hub, metrics, instance, &payload),
                 None => break,
             },
             // The first tick is immediate: it catches up after (re)connecting.
@@ -93,13 +96,16 @@ async fn listen_once(
 }
 
 /// Passes another instance's announcement to local subscribers.
-fn announce(hub: &Hub, instance: Uuid, payload: &str) {
+fn announce(hub: &Hub, metrics: &Metrics, instance: Uuid, payload: &str) {
     let Some((from, heads)) = notifier::parse(payload) else {
         tracing::warn!("ignoring a malformed event announcement");
         return;
     };
     if from == instance {
         return;
+    }
+    if let Some(lag) = notifier::sent_at(payload).and_then(|sent| sent.elapsed().ok()) {
+        metrics.notify_received(lag);
     }
     for (room, seq) in heads {
         hub.announce(room, seq);

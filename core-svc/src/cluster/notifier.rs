@@ -3,6 +3,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use tokio::sync::Notify;
@@ -54,9 +55,13 @@ pub async fn notify(notifier: Notifier, store: Store, instance: Uuid, shutdown: 
     }
 }
 
-/// `"<instance> <room>:<seq> <room>:<seq> …"`, split to fit PostgreSQL's limit.
+/// `"<instance>@<unix µs> <room>:<seq> <room>:<seq> …"`, split to fit
+/// PostgreSQL's limit. The send time lets receivers measure notification lag.
 pub(super) fn payloads(instance: Uuid, heads: &HashMap<RoomId, i64>) -> Vec<String> {
-    let prefix = instance.to_string();
+    let sent_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_micros());
+    let prefix = format!("{instance}@{sent_at}");
     let mut payloads = Vec::new();
     let mut current = prefix.clone();
     for (room, seq) in heads {
@@ -75,7 +80,12 @@ pub(super) fn payloads(instance: Uuid, heads: &HashMap<RoomId, i64>) -> Vec<Stri
 /// Parses a payload: the announcing instance and its (room, seq) pairs.
 pub(super) fn parse(payload: &str) -> Option<(Uuid, Vec<(RoomId, i64)>)> {
     let mut parts = payload.split(' ');
-    let instance = parts.next()?.parse().ok()?;
+    let head = parts.next()?;
+    let instance = head
+        .split_once('@')
+        .map_or(head, |(id, _)| id)
+        .parse()
+        .ok()?;
     let heads = parts
         .filter_map(|pair| {
             let (room, seq) = pair.split_once(':')?;
@@ -83,6 +93,13 @@ pub(super) fn parse(payload: &str) -> Option<(Uuid, Vec<(RoomId, i64)>)> {
         })
         .collect();
     Some((instance, heads))
+}
+
+/// When the payload was sent, if it says (payloads of older versions do not).
+pub(super) fn sent_at(payload: &str) -> Option<SystemTime> {
+    let head = payload.split(' ').next()?;
+    let micros: u64 = head.split_once('@')?.1.parse().ok()?;
+    UNIX_EPOCH.checked_add(Duration::from_micros(micros))
 }
 
 #[cfg(test)]
@@ -115,6 +132,16 @@ mod tests {
         parsed.sort();
         assert_eq!(parsed_instance, instance);
         assert_eq!(parsed, vec![(room(7), 42), (room(9), 1)]);
+        let age = sent_at(&payloads[0]).unwrap().elapsed().unwrap();
+        assert!(age < Duration::from_secs(60));
+    }
+
+    #[test]
+    fn payloads_without_a_send_time_still_parse() {
+        let instance = Uuid::new_v4();
+        let payload = format!("{instance} 7:42");
+        assert_eq!(parse(&payload).unwrap(), (instance, vec![(room(7), 42)]));
+        assert!(sent_at(&payload).is_none());
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub use feed::RoomFeed;
 pub use hub::{Hub, HubReceiver, Published};
 pub use subscription::{Item, Subscriptions};
 
-use crate::{cluster::Notifier, domain::RoomEvent};
+use crate::{cluster::Notifier, domain::RoomEvent, ops::Metrics};
 
 /// Where committed events go: to this process's subscribers at once, and
 /// (batched) to the other instances.
@@ -23,11 +23,14 @@ use crate::{cluster::Notifier, domain::RoomEvent};
 pub struct Fanout {
     pub hub: Hub,
     pub notifier: Notifier,
+    /// The instance's metrics; commits count their messages here.
+    pub metrics: Metrics,
 }
 
 impl Fanout {
     /// Hands events that one transaction committed (all of one room) on.
     pub fn committed(&self, events: &[RoomEvent]) {
+        self.metrics.committed(events);
         self.hub.publish(events);
         if let Some(last) = events.last() {
             self.notifier.committed(last.room_id, last.seq);

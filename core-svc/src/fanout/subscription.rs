@@ -13,6 +13,7 @@ use crate::{
     cluster::LiveSessions,
     domain::{RoomEvent, RoomId, Snapshot, UserId},
     error::Error,
+    ops::Metrics,
     store::{Opened, Start, Store},
 };
 
@@ -69,9 +70,10 @@ impl Subscriptions {
             let session = opened.session;
             this.live.insert(session);
             let feed = feed(&this.store, receiver, room, &opened);
+            let _open = this.fanout.metrics.subscription_opened();
             let _ = items.try_send(Ok(Box::new(Item::Snapshot(opened.snapshot))));
             let _ = ready.send(Ok(()));
-            pump(feed, &items, &this.shutdown).await;
+            pump(feed, &items, &this.shutdown, &this.fanout.metrics).await;
             // If this fails, the next heartbeat removes the session.
             if let Err(err) = this.store.close_session(session).await {
                 tracing::warn!(%room, %user, error = %err, "could not record the end of a session");
@@ -106,6 +108,7 @@ async fn pump(
     mut feed: RoomFeed,
     items: &mpsc::Sender<Result<Box<Item>, Error>>,
     shutdown: &CancellationToken,
+    metrics: &Metrics,
 ) {
     loop {
         let next = tokio::select! {
@@ -117,7 +120,10 @@ async fn pump(
             next = feed.next() => next,
         };
         let item = match next {
-            Ok(Some(event)) => Ok(Box::new(Item::Event(event))),
+            Ok(Some(event)) => {
+                metrics.delivered(&event);
+                Ok(Box::new(Item::Event(event)))
+            }
             Ok(None) => return,
             Err(err) => Err(err),
         };

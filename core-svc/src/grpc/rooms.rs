@@ -72,8 +72,18 @@ impl RoomService for RoomApi {
         let room = RoomId::parse(request.room_id).map_err(Error::from)?;
         let start = start(&request).map_err(Error::from)?;
         let items = self.subscriptions.open(room, caller, start).await?;
+        let shutdown = self.subscriptions.shutdown.clone();
+        // The pump's own UNAVAILABLE item is dropped when the stream's buffer
+        // is full (a client that stopped reading); this one always comes last.
+        let ended = futures::stream::once(async move {
+            shutdown
+                .is_cancelled()
+                .then(|| Err(Status::from(Error::ShuttingDown)))
+        })
+        .filter_map(futures::future::ready);
         let stream = ReceiverStream::new(items)
-            .map(|item| item.map(|item| (*item).into()).map_err(Status::from));
+            .map(|item| item.map(|item| (*item).into()).map_err(Status::from))
+            .chain(ended);
         Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -67,6 +67,12 @@ impl Store {
         Ok(self.pool.get().await?)
     }
 
+    /// Succeeds when PostgreSQL answers a trivial query.
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.client().await?.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
     /// Pool usage: (connections open, connections idle).
     pub fn pool_status(&self) -> (usize, usize) {
         let status = self.pool.status();

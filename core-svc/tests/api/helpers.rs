@@ -26,6 +26,8 @@ pub struct TestCore {
     server: Option<JoinHandle<anyhow::Result<()>>>,
     /// The database this core uses.
     pub url: String,
+    /// Where it serves `/metrics`, `/healthz` and `/readyz` (none for [`TestCore::remote`]).
+    pub ops_addr: Option<std::net::SocketAddr>,
     /// Set when this core created its database (dropped with the core).
     _db: Option<TestDatabase>,
 }
@@ -57,8 +59,14 @@ impl TestCore {
         tune(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let ops = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ops_addr = Some(ops.local_addr().unwrap());
+        let listeners = core_svc::Listeners {
+            grpc: listener,
+            ops: Some(ops),
+        };
         let shutdown = CancellationToken::new();
-        let server = tokio::spawn(core_svc::run(listener, config, shutdown.clone()));
+        let server = tokio::spawn(core_svc::serve(listeners, config, shutdown.clone()));
         let channel = Channel::from_shared(format!("http://{addr}"))
             .unwrap()
             .connect_lazy();
@@ -67,6 +75,7 @@ impl TestCore {
             shutdown,
             server: Some(server),
             url,
+            ops_addr,
             _db: None,
         };
         core.wait_until_serving().await;
@@ -83,6 +92,7 @@ impl TestCore {
             shutdown: CancellationToken::new(),
             server: None,
             url: String::new(),
+            ops_addr: None,
             _db: None,
         };
         core.wait_until_serving().await;

@@ -6,9 +6,12 @@ mod cluster;
 mod concurrency;
 #[path = "../common/core_process.rs"]
 mod core_process;
+mod help;
 mod helpers;
 mod messages;
+mod ops;
 mod rooms;
+mod shutdown;
 mod storage;
 mod subscribe;
 mod users;

@@ -29,6 +29,8 @@ pub struct Plan {
     pub stall: Option<(usize, Duration)>,
     /// Send every message twice with the same `client_msg_id`.
     pub send_twice: bool,
+    /// Characters added to every text, so few sends fill buffers.
+    pub padding: usize,
 }
 
 /// An event frame as a subscriber saw it.
@@ -201,7 +203,7 @@ impl Client {
 impl State {
     fn next_send(&mut self, name: &str, plan: &Plan) -> Option<String> {
         if let Some(id) = self.twice_pending.take() {
-            return Some(frame(&id));
+            return Some(frame(&id, plan.padding));
         }
         let id = match &self.awaiting {
             Some((id, sent)) if sent.elapsed() >= RESEND_AFTER => id.clone(),
@@ -213,7 +215,7 @@ impl State {
         if plan.send_twice {
             self.twice_pending = Some(id.clone());
         }
-        Some(frame(&id))
+        Some(frame(&id, plan.padding))
     }
 
     fn acked(&mut self, value: &Value, plan: &Plan, status: &watch::Sender<Status>) {
@@ -265,7 +267,7 @@ impl State {
     }
 }
 
-fn frame(client_msg_id: &str) -> String {
-    json!({"message": format!("text of {client_msg_id}"), "client_msg_id": client_msg_id})
-        .to_string()
+fn frame(client_msg_id: &str, padding: usize) -> String {
+    let text = format!("text of {client_msg_id} {}", "x".repeat(padding));
+    json!({"message": text, "client_msg_id": client_msg_id}).to_string()
 }

@@ -30,6 +30,7 @@ fn plan() -> Plan {
         pace: Duration::from_millis(10),
         stall: None,
         send_twice: false,
+        padding: 0,
     }
 }
 
@@ -193,13 +194,18 @@ async fn terminated_listen_connections_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_consumer_loses_nothing() {
+    // The pause must outlast filling the edge's queue and socket buffer (the
+    // flood is one send per round trip, slow on a busy machine: hence large
+    // texts) and stay within the edge's 2 s close grace, so the client still
+    // reads the 1013.
     let stalling = Plan {
-        stall: Some((5, Duration::from_millis(1500))),
+        stall: Some((5, Duration::from_millis(2000))),
         ..plan()
     };
     // Its partner floods the room while it is not reading.
     let flooding = Plan {
         sends: 300,
+        padding: 3000,
         pace: Duration::from_millis(1),
         ..plan()
     };

@@ -23,7 +23,7 @@ impl CoreProcess {
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_core-svc"))
             .args(["--grpc-addr", &addr, "--database-url", database_url])
             .args(["--jwt-secret", secret, "--instance-ttl-secs", "2"])
-            .args(["--poll-interval-ms", "200"])
+            .args(["--poll-interval-ms", "200", "--metrics-addr", "127.0.0.1:0"])
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -49,6 +49,18 @@ impl CoreProcess {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("core-svc did not start serving on {}", self.addr);
+    }
+
+    /// SIGTERM, then the exit status, waiting at most `grace`.
+    #[allow(dead_code)] // Only the api tests stop a core politely.
+    pub async fn terminate(&mut self, grace: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("the core is running");
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a pid fits i32"));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM is sent");
+        tokio::time::timeout(grace, self.child.wait())
+            .await
+            .expect("the core exits within the grace period")
+            .expect("the exit status")
     }
 
     /// SIGKILL: no goodbye, no cleanup.

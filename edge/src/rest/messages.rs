@@ -11,7 +11,7 @@ use chat_proto::v1 as pb;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::error::Error;
+use crate::error::{Error, ErrorBody};
 use crate::rest::{Bearer, positive_id, route_with_optional_slash};
 use crate::ws::protocol::HistoryItem;
 
@@ -38,12 +38,40 @@ struct RoomPath {
 }
 
 /// `{"status": "success", "message": "Message updated successfully"}`.
-#[derive(Debug, Serialize)]
-struct Updated {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Updated {
     status: &'static str,
     message: &'static str,
 }
 
+/// The body of an edit (documentation only: the handler parses it by hand
+/// so every mistake gets a clear 400).
+#[derive(Debug, utoipa::ToSchema)]
+pub(crate) struct EditBody {
+    /// The new text: trimmed, then 1 to 4096 characters.
+    #[allow(dead_code)]
+    text: String,
+}
+
+#[utoipa::path(
+    put,
+    path = "/{lang}/api/v1/messages/{id}/edit",
+    tag = "messages",
+    params(
+        ("lang" = String, Path, description = "Language prefix, e.g. `en`"),
+        ("id" = i64, Path, description = "The message id"),
+    ),
+    request_body = EditBody,
+    responses(
+        (status = 200, description = "Edited; the room receives `message_edited`", body = Updated),
+        (status = 400, description = "Missing, empty or too long `text`, or bad JSON", body = ErrorBody),
+        (status = 401, description = "No token, or a refused one", body = ErrorBody),
+        (status = 403, description = "A message of the other member", body = ErrorBody),
+        (status = 404, description = "No such message, a deleted one, or one in a room the caller is not in", body = ErrorBody),
+        (status = 503, description = "The core is unreachable", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(name = "edit_message", skip_all, fields(message_id = %path.id))]
 async fn edit(
     State(state): State<AppState>,
@@ -78,6 +106,24 @@ fn edit_text(body: Result<Bytes, BytesRejection>) -> Result<String, Error> {
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/{lang}/api/v1/messages/{id}/delete",
+    tag = "messages",
+    params(
+        ("lang" = String, Path, description = "Language prefix, e.g. `en`"),
+        ("id" = i64, Path, description = "The message id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted (text erased from storage); the room receives `message_deleted`"),
+        (status = 400, description = "As for edit (the contract's error set)", body = ErrorBody),
+        (status = 401, description = "No token, or a refused one", body = ErrorBody),
+        (status = 403, description = "A message of the other member", body = ErrorBody),
+        (status = 404, description = "No such message, a deleted one, or one in a room the caller is not in", body = ErrorBody),
+        (status = 503, description = "The core is unreachable", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(name = "delete_message", skip_all, fields(message_id = %path.id))]
 async fn remove(
     State(state): State<AppState>,
@@ -98,6 +144,26 @@ struct PageQuery {
     limit: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/{lang}/api/v1/chatrooms/{room_id}/messages/",
+    tag = "messages",
+    params(
+        ("lang" = String, Path, description = "Language prefix, e.g. `en`"),
+        ("room_id" = i64, Path, description = "The room id"),
+        ("before" = Option<i64>, Query, description = "Only messages older than this message id"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 100 (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "Messages, newest first", body = Vec<HistoryItem>),
+        (status = 400, description = "A bad `before` or `limit`", body = ErrorBody),
+        (status = 401, description = "No token, or a refused one", body = ErrorBody),
+        (status = 403, description = "The caller is not a member", body = ErrorBody),
+        (status = 404, description = "No such room", body = ErrorBody),
+        (status = 503, description = "The core is unreachable", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(name = "list_messages", skip_all, fields(room_id = %path.room_id))]
 async fn list(
     State(state): State<AppState>,

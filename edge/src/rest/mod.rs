@@ -3,6 +3,7 @@
 //! language check and optional trailing slashes.
 
 pub mod messages;
+pub mod openapi;
 pub mod rooms;
 pub mod users;
 
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .nest("/{lang}/api/v1", api)
         .route_layer(middleware::from_fn(check_lang))
+        .route("/openapi.json", axum::routing::get(openapi::serve))
 }
 
 /// Routes `path` both with and without a trailing slash.

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::error::Error;
+use crate::error::{Error, ErrorBody};
 use crate::rest::{Bearer, route_with_optional_slash};
 
 /// The room routes.
@@ -28,11 +28,30 @@ struct RoomQuery {
 }
 
 /// `{"room_id": 1}`.
-#[derive(Debug, Serialize)]
-struct RoomBody {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct RoomBody {
     room_id: i64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/{lang}/api/v1/chatrooms/get_or_create_room/",
+    tag = "rooms",
+    params(
+        ("lang" = String, Path, description = "Language prefix, e.g. `en`"),
+        ("user_id_1" = i64, Query, description = "One member"),
+        ("user_id_2" = i64, Query, description = "The other member"),
+    ),
+    responses(
+        (status = 200, description = "The direct room of the two users (the same for either order)", body = RoomBody),
+        (status = 400, description = "A missing, non-integer or repeated user id", body = ErrorBody),
+        (status = 401, description = "No token, or a refused one", body = ErrorBody),
+        (status = 403, description = "The caller is neither user", body = ErrorBody),
+        (status = 404, description = "A user does not exist", body = ErrorBody),
+        (status = 503, description = "The core is unreachable", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(name = "get_or_create_room", skip_all, fields(room_id))]
 async fn get_or_create_room(
     State(state): State<AppState>,

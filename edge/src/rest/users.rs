@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::AppState;
 use crate::core_client::convert::wire_time;
-use crate::error::Error;
+use crate::error::{Error, ErrorBody};
 use crate::rest::{Bearer, route_with_optional_slash};
 
 /// The user routes.
@@ -17,8 +17,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `{"id": 3, "email": "a@example.com", "is_online": false, "last_seen": "…" | null}`.
-#[derive(Debug, Serialize)]
-struct Me {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Me {
     id: i64,
     email: String,
     is_online: bool,
@@ -36,6 +36,18 @@ impl From<pb::User> for Me {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/{lang}/api/v1/users/me",
+    tag = "users",
+    params(("lang" = String, Path, description = "Language prefix, e.g. `en`")),
+    responses(
+        (status = 200, description = "The caller's profile and presence", body = Me),
+        (status = 401, description = "No token, or a refused one", body = ErrorBody),
+        (status = 503, description = "The core is unreachable", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(name = "users_me", skip_all)]
 async fn me(State(state): State<AppState>, Bearer(token): Bearer) -> Result<Json<Me>, Error> {
     let user = state.core.who_am_i(&token).await?;

@@ -112,6 +112,8 @@ async fn connect(
         room_id = %path.room_id,
     );
     let sessions = state.sessions.clone();
+    let metrics = state.metrics.clone();
+    let request_id = crate::metrics::current_request_id().unwrap_or_default();
     upgrade
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
@@ -119,7 +121,12 @@ async fn connect(
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
-            sessions.track_future(session::run(socket, params).instrument(span))
+            let open = metrics.ws_opened();
+            let session = crate::metrics::with_request_id(request_id, async move {
+                session::run(socket, params).await;
+                drop(open);
+            });
+            sessions.track_future(session.instrument(span))
         })
 }
 

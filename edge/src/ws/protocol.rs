@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A message's delivery status as clients spell it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Stored, not yet handed to the room.
@@ -18,7 +18,7 @@ pub enum Status {
 }
 
 /// One message of the history frame and of `GET …/messages/`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryItem {
     /// The message id.
     pub message_id: i64,

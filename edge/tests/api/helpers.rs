@@ -40,6 +40,8 @@ pub struct TestApp {
     /// The second edge address (WebSocket in the seeds).
     pub ws_addr: SocketAddr,
     pub http: reqwest::Client,
+    /// The core's gRPC URL, for edges started elsewhere (another process).
+    pub core_url: String,
     core_shutdown: CancellationToken,
     core: Option<JoinHandle<anyhow::Result<()>>>,
     edge_shutdown: CancellationToken,
@@ -82,6 +84,7 @@ impl TestApp {
             rest_addr,
             ws_addr,
             http: reqwest::Client::new(),
+            core_url: format!("http://{core_addr}"),
             core_shutdown,
             core: Some(core),
             edge_shutdown,

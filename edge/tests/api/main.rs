@@ -4,10 +4,15 @@
 mod auth;
 mod concurrency;
 mod core_down;
+mod deploy;
+mod dev_mode;
+mod help;
 mod helpers;
 mod history;
 mod idempotent_send;
 mod messages;
+mod observability;
+mod openapi;
 mod presence;
 mod resume;
 mod rooms;

@@ -1,0 +1,10 @@
+//! Operability: Prometheus metrics, the RPC latency layer with request ids,
+//! and the small HTTP listener for `/metrics`, `/healthz` and `/readyz`.
+
+mod http;
+mod metrics;
+mod rpc_layer;
+
+pub use http::{OpsState, router as http_router};
+pub use metrics::{Metrics, RpcLabels, SubscriptionGuard};
+pub use rpc_layer::RpcLayer;

@@ -1,0 +1,215 @@
+//! The edge's Prometheus metrics and the HTTP layer that feeds them: one
+//! registry per running edge (never global), a latency histogram per route
+//! template, and a request id in every request's span.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::{EncodeLabelSet, text::encode};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tracing::Instrument;
+
+use crate::AppState;
+
+tokio::task_local! {
+    /// The id of the request the current task serves (a WebSocket session
+    /// keeps its upgrade request's).
+    static REQUEST_ID: String;
+}
+
+/// The id of the request the current task serves, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Runs `future` as part of the request `id`.
+pub async fn with_request_id<F: std::future::Future>(id: String, future: F) -> F::Output {
+    REQUEST_ID.scope(id, future).await
+}
+
+/// Numbers requests that arrive without an `x-request-id`.
+static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
+
+/// Labels of the request latency histogram: the route template (never the
+/// raw path or query, which may hold a token), method and status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// The matched route, e.g. `/{lang}/api/v1/messages/{message_id}/edit`, or `unmatched`.
+    pub route: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The response status code.
+    pub status: u16,
+}
+
+type RouteFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+/// Buckets from 0.5 ms to about 16 s, doubling.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// Every metric of one edge; cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    ws_connections: Gauge,
+    ws_connections_total: Counter,
+    http_duration: RouteFamily,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("chat_edge");
+        let ws_connections = Gauge::default();
+        let ws_connections_total = Counter::default();
+        let http_duration = RouteFamily::new_with_constructor(latency_histogram);
+        registry.register(
+            "ws_connections",
+            "Open WebSocket connections",
+            ws_connections.clone(),
+        );
+        registry.register(
+            "ws_connections_opened",
+            "WebSocket connections accepted since start",
+            ws_connections_total.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route template, method and status (WebSocket: until the upgrade)",
+            http_duration.clone(),
+        );
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                ws_connections,
+                ws_connections_total,
+                http_duration,
+            }),
+        }
+    }
+
+    /// A WebSocket opened; the gauge goes down when the guard drops.
+    pub fn ws_opened(&self) -> ConnectionGuard {
+        self.inner.ws_connections.inc();
+        self.inner.ws_connections_total.inc();
+        ConnectionGuard(self.clone())
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::with_capacity(4096);
+        encode(&mut text, &self.inner.registry)?;
+        Ok(text)
+    }
+}
+
+/// Keeps the open-connections gauge up while alive.
+pub struct ConnectionGuard(Metrics);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.inner.ws_connections.dec();
+    }
+}
+
+/// `GET /metrics`.
+pub async fn scrape(State(state): State<AppState>) -> Response {
+    match state.metrics.render() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "could not render metrics");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Middleware: a `request` span with a request id, method and route (the
+/// template: no path values, no query), its latency in the histogram, one
+/// log line when it ends, and the id echoed in `x-request-id`.
+pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = request.method().as_str().to_owned();
+    let request_id = request_id(&request);
+    let span = tracing::info_span!("request", %request_id, %method, %route);
+    let started = Instant::now();
+    let mut response = with_request_id(
+        request_id.clone(),
+        next.run(request).instrument(span.clone()),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1e3,
+            "request finished"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    let labels = RouteLabels {
+        route,
+        method,
+        status,
+    };
+    state
+        .metrics
+        .inner
+        .http_duration
+        .get_or_create(&labels)
+        .observe(elapsed.as_secs_f64());
+    response
+}
+
+/// The caller's `x-request-id` (1 to 64 visible ASCII characters), or a number of this process.
+fn request_id(request: &Request) -> String {
+    request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| !value.is_empty() && value.len() <= 64)
+        .map_or_else(
+            || format!("edge-{}", NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)),
+            str::to_owned,
+        )
+}

@@ -1,0 +1,61 @@
+//! The OpenAPI document of the REST edge, generated from the handlers'
+//! annotations and served at `/openapi.json`.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::ErrorBody;
+use crate::rest::{messages, rooms, users};
+use crate::ws::protocol::{HistoryItem, Status};
+
+/// The REST API: every path of PROTOCOL.md's REST table plus `users/me`.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "chat edge REST API",
+        description = "REST paths of the chat edge. Every path also works without (or with) \
+                       the trailing slash, under any language prefix such as `en`. Errors are \
+                       `{\"detail\": \"…\"}`; 401 answers carry `WWW-Authenticate: Bearer`. \
+                       The WebSocket protocol is described in docs/websocket.md."
+    ),
+    paths(
+        rooms::get_or_create_room,
+        messages::edit,
+        messages::remove,
+        messages::list,
+        users::me,
+    ),
+    components(schemas(
+        ErrorBody,
+        HistoryItem,
+        Status,
+        rooms::RoomBody,
+        messages::Updated,
+        messages::EditBody,
+        users::Me
+    )),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the paths refer to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// `GET /openapi.json`.
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
