@@ -161,6 +161,7 @@ impl Instance {
             .set_serving::<MessageServiceServer<MessageApi>>()
             .await;
         Ok(Server::builder()
+            .max_concurrent_streams(Some(config.grpc_max_streams))
             .add_service(reflection_v1()?)
             .add_service(reflection_v1alpha()?)
             .add_service(users)

@@ -2,11 +2,13 @@
 //! a real, throwaway PostgreSQL.
 
 mod auth;
+mod authorization;
 mod cluster;
 mod concurrency;
 #[path = "../common/core_process.rs"]
 mod core_process;
 mod helpers;
+mod limits;
 mod messages;
 mod rooms;
 mod storage;
