@@ -2,6 +2,7 @@
 //! edge in front of a real core, each test on a fresh PostgreSQL database.
 
 mod auth;
+mod authorization;
 mod concurrency;
 mod core_down;
 mod helpers;
