@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod fanout;
 pub mod grpc;
+pub mod logging;
 pub mod store;
 
 use std::time::Duration;

@@ -11,7 +11,6 @@ use core_svc::{
 use pg_local::LocalPostgres;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 /// The database the project-local PostgreSQL serves the chat from.
 const LOCAL_DATABASE: &str = "chat";
@@ -43,7 +42,7 @@ fn mint(config: &Config, args: &DevTokenArgs) -> String {
 
 fn serve(mut config: Config) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(core_svc::logging::from_env())
         .init();
     if config.auth.jwt_secret.is_none() && config.auth.jwks_url.is_none() {
         tracing::warn!(

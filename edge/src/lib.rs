@@ -5,10 +5,12 @@
 pub mod config;
 pub mod core_client;
 pub mod error;
+pub mod logging;
 pub mod rest;
 pub mod ws;
 
 use std::future::IntoFuture;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -40,6 +42,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Every live WebSocket session, so shutdown can wait for their close frames.
     pub sessions: TaskTracker,
+    /// Origins, rates, pings and per-user caps of WebSocket sessions.
+    pub ws_policy: Arc<ws::limits::WsPolicy>,
 }
 
 /// Every route of the edge, ready to serve.
@@ -68,6 +72,7 @@ pub async fn run(
         ws_stall: config.ws_stall(),
         shutdown: shutdown.clone(),
         sessions: sessions.clone(),
+        ws_policy: Arc::new(config.ws_policy()),
     };
     let app = app(state);
     let mut servers = Vec::with_capacity(listeners.len());

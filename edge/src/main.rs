@@ -6,14 +6,11 @@ use clap::Parser;
 use edge::config::Config;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(edge::logging::from_env())
         .init();
     let config = Config::parse();
     let mut listeners = Vec::with_capacity(config.http_addrs.len());

@@ -297,11 +297,13 @@ async fn header_key_material_does_not_replace_the_configured_secret() {
     // A token signed with the attacker's secret, naming that key in every
     // header field RFC 7515 allows: the configured secret still decides.
     let attacker = "attacker-secret-of-at-least-32-bytes!!";
-    let mut header = Header::default();
-    header.jku = Some("http://127.0.0.1:1/jwks.json".into());
-    header.x5u = Some("http://127.0.0.1:1/cert.pem".into());
-    header.x5c = Some(vec!["MIIB".into()]);
-    header.kid = Some("attacker".into());
+    let header = Header {
+        jku: Some("http://127.0.0.1:1/jwks.json".into()),
+        x5u: Some("http://127.0.0.1:1/cert.pem".into()),
+        x5c: Some(vec!["MIIB".into()]),
+        kid: Some("attacker".into()),
+        ..Header::default()
+    };
     let token = encode(
         &header,
         &valid_claims(),

@@ -87,6 +87,9 @@ async fn attempt(
     (response.status(), body_json(response).await)
 }
 
+/// A name, who tries, the method, path and JSON body, and the documented status.
+type Case<'a> = (&'a str, &'a User, Method, String, Option<Value>, StatusCode);
+
 #[tokio::test]
 async fn every_rest_operation_refuses_outsiders_and_the_other_member() {
     let app = TestApp::spawn().await;
@@ -100,7 +103,7 @@ async fn every_rest_operation_refuses_outsiders_and_the_other_member() {
     let delete = |id: i64| format!("/en/api/v1/messages/{id}/delete");
     let list = |room: i64| format!("/en/api/v1/chatrooms/{room}/messages/");
     let text = Some(json!({"text": "hijacked", "sender_id": c, "room_id": w.cd, "user_id": c}));
-    let cases: Vec<(&str, &User, Method, String, Option<Value>, StatusCode)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "room of two others",
             &w.alice,

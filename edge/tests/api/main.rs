@@ -16,4 +16,6 @@ mod shutdown;
 mod slow_client;
 mod ws_connect;
 mod ws_errors;
+mod ws_hostile;
+mod ws_limits;
 mod ws_send;
