@@ -10,6 +10,7 @@ mod core_process;
 mod helpers;
 mod limits;
 mod messages;
+mod properties;
 mod rooms;
 mod storage;
 mod subscribe;
