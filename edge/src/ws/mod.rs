@@ -33,6 +33,7 @@ use crate::AppState;
 use crate::core_client::BearerToken;
 use crate::error::{Error, ErrorBody};
 use crate::rest::{is_language_code, positive_id};
+pub use reader::{Refusal, parse_client_frame};
 use session::SessionParams;
 
 /// Largest client message, one frame or several fragments together; larger closes with 1009.

@@ -23,7 +23,7 @@ pub const MAX_MESSAGE_CHARS: usize = 4096;
 pub const MAX_CLIENT_MSG_ID_CHARS: usize = 64;
 
 /// Why a client frame is refused: the `error` frame's code and detail.
-type Refusal = (ErrorCode, &'static str);
+pub type Refusal = (ErrorCode, &'static str);
 
 /// Sends a member's messages to their room.
 pub(super) struct Sender<'a> {
@@ -145,7 +145,7 @@ async fn acknowledge(
 
 /// A `{"message": "…", "client_msg_id": "…"}` frame with its text trimmed
 /// and both fields checked, or why it is refused.
-fn parse_client_frame(text: &str) -> Result<ClientFrame, Refusal> {
+pub fn parse_client_frame(text: &str) -> Result<ClientFrame, Refusal> {
     let not_an_object = (ErrorCode::InvalidJson, "Frames must be JSON objects.");
     let value: Value = serde_json::from_str(text).map_err(|_| not_an_object)?;
     let Some(object) = value.as_object() else {
