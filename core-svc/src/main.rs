@@ -49,6 +49,11 @@ fn serve(mut config: Config) -> anyhow::Result<()> {
             "DEVELOPMENT MODE: no CHAT_JWT_SECRET or CHAT_JWKS_URL; tokens are checked against \
              the public built-in development secret. Never expose this instance."
         );
+    } else if config.auth.dev_mode {
+        tracing::warn!(
+            "DEVELOPMENT MODE (CHAT_DEV_MODE): JWT secrets shorter than 32 bytes are accepted. \
+             Never expose this instance."
+        );
     }
     // Kept alive until the server has stopped; dropping it stops PostgreSQL.
     let _local_db = match config.database_url {
