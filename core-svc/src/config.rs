@@ -68,6 +68,13 @@ pub struct Config {
     /// Log format: `human` (readable lines) or `json` (one object per line).
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
+    /// Most concurrent gRPC streams (calls, `Subscribe` streams included) on
+    /// one HTTP/2 connection; further streams wait or are refused. An edge
+    /// multiplexes all its sockets on one connection, so keep it above the
+    /// sockets an edge serves.
+    #[arg(long, env = "CHAT_GRPC_MAX_STREAMS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub grpc_max_streams: u32,
     #[command(flatten)]
     pub auth: AuthConfig,
 }
@@ -88,6 +95,11 @@ pub struct AuthConfig {
     /// secret is used and the service says so loudly at start.
     #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
+    /// Development mode (default: off): accept a `--jwt-secret` shorter than 32 bytes.
+    /// Without it such a secret is refused at start. The built-in secret
+    /// (no secret, no JWKS) always means development mode.
+    #[arg(long, env = "CHAT_DEV_MODE")]
+    pub dev_mode: bool,
     /// JWKS document URL for RS256/ES256 tokens (Auth0-compatible). Unset: no JWKS, HS256 only.
     #[arg(long, env = "CHAT_JWKS_URL")]
     pub jwks_url: Option<String>,
@@ -122,6 +134,7 @@ impl Config {
             poll_interval_ms: 1000,
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9090)),
             log_format: LogFormat::Human,
+            grpc_max_streams: 10_000,
             auth: AuthConfig::default(),
         }
     }
@@ -131,6 +144,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             jwt_secret: None,
+            dev_mode: false,
             jwks_url: None,
             jwks_min_refresh_secs: 60,
             jwt_issuer: None,
@@ -198,5 +212,13 @@ mod tests {
     fn leeway_over_sixty_seconds_is_refused() {
         let parsed = Cli::try_parse_from(["core-svc", "--jwt-leeway-secs", "61"]);
         assert!(parsed.is_err());
+    }
+
+    #[test]
+    fn dev_mode_is_off_unless_asked_for() {
+        let cli = Cli::try_parse_from(["core-svc"]).unwrap();
+        assert!(!cli.config.auth.dev_mode);
+        let cli = Cli::try_parse_from(["core-svc", "--dev-mode"]).unwrap();
+        assert!(cli.config.auth.dev_mode);
     }
 }

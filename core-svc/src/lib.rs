@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod fanout;
 pub mod grpc;
+pub mod logging;
 pub mod ops;
 pub mod store;
 
@@ -224,6 +225,7 @@ impl Instance {
             .await;
         Ok(Server::builder()
             .layer(RpcLayer::new(self.fanout.metrics.clone()))
+            .max_concurrent_streams(Some(config.grpc_max_streams))
             .add_service(reflection_v1()?)
             .add_service(reflection_v1alpha()?)
             .add_service(users)

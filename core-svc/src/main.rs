@@ -12,7 +12,6 @@ use core_svc::{
 use pg_local::LocalPostgres;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 /// The database the project-local PostgreSQL serves the chat from.
 const LOCAL_DATABASE: &str = "chat";
@@ -49,6 +48,11 @@ fn serve(mut config: Config) -> anyhow::Result<()> {
             "DEVELOPMENT MODE: no CHAT_JWT_SECRET or CHAT_JWKS_URL; tokens are checked against \
              the public built-in development secret. Never expose this instance."
         );
+    } else if config.auth.dev_mode {
+        tracing::warn!(
+            "DEVELOPMENT MODE (CHAT_DEV_MODE): JWT secrets shorter than 32 bytes are accepted. \
+             Never expose this instance."
+        );
     }
     // Kept alive until the server has stopped; dropping it stops PostgreSQL.
     let _local_db = match config.database_url {
@@ -80,9 +84,8 @@ async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
 /// Logs to stderr as readable lines or JSON objects, filtered by `RUST_LOG`
 /// (default `info`).
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(core_svc::logging::from_env())
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {

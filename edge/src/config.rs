@@ -4,12 +4,23 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::ws::limits::{UserConnections, WsPolicy};
+use crate::ws::origin::{AllowedOrigins, DEVELOPMENT_ORIGINS, Origin};
+
 /// Default deadline of every unary call on the core, in milliseconds.
 pub const DEFAULT_CORE_DEADLINE_MS: u64 = 5_000;
 /// Default capacity of each WebSocket's outbound frame queue.
 pub const DEFAULT_WS_QUEUE: usize = 256;
 /// Default time a WebSocket's outbound queue may stay full, in milliseconds.
 pub const DEFAULT_WS_STALL_MS: u64 = 10_000;
+/// Default time between two server pings on a WebSocket, in milliseconds.
+pub const DEFAULT_WS_PING_MS: u64 = 30_000;
+/// Default sustained client messages per second on one WebSocket.
+pub const DEFAULT_WS_RATE_PER_SEC: u32 = 10;
+/// Default burst of client messages on one WebSocket.
+pub const DEFAULT_WS_RATE_BURST: u32 = 20;
+/// Default WebSockets one user may hold on one edge.
+pub const DEFAULT_WS_MAX_PER_USER: usize = 20;
 
 /// Settings of the edge binary.
 #[derive(Debug, Clone, clap::Parser)]
@@ -43,6 +54,29 @@ pub struct Config {
     /// How long a WebSocket's queue may stay full before the client counts as too slow and is closed (1013), in milliseconds.
     #[arg(long, env = "CHAT_WS_STALL_MS", default_value_t = DEFAULT_WS_STALL_MS)]
     pub ws_stall_ms: u64,
+
+    /// Origins (scheme://host[:port], comma-separated, exact) whose pages may open WebSockets; a handshake with another Origin gets 403, one without Origin (non-browser clients) is allowed.
+    #[arg(long, env = "CHAT_ALLOWED_ORIGINS", value_delimiter = ',', default_value = DEVELOPMENT_ORIGINS)]
+    pub allowed_origins: Vec<Origin>,
+
+    /// Time between server pings on a WebSocket, in milliseconds; a peer that answers none of two in a row is closed.
+    #[arg(long, env = "CHAT_WS_PING_MS", default_value_t = DEFAULT_WS_PING_MS,
+          value_parser = clap::value_parser!(u64).range(10..))]
+    pub ws_ping_ms: u64,
+
+    /// Sustained client messages per second on one WebSocket; more get `rate_limited` error frames.
+    #[arg(long, env = "CHAT_WS_RATE_PER_SEC", default_value_t = DEFAULT_WS_RATE_PER_SEC,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub ws_rate_per_sec: u32,
+
+    /// Client messages one WebSocket may send at once; a further burst of refused ones closes it (1008).
+    #[arg(long, env = "CHAT_WS_RATE_BURST", default_value_t = DEFAULT_WS_RATE_BURST,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub ws_rate_burst: u32,
+
+    /// WebSockets one user may hold on this edge at once; one more is closed with 4429.
+    #[arg(long, env = "CHAT_WS_MAX_PER_USER", default_value_t = DEFAULT_WS_MAX_PER_USER)]
+    pub ws_max_per_user: usize,
 
     /// Log format: `human` (readable lines) or `json` (one object per line).
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
@@ -111,6 +145,14 @@ impl Config {
             log_format: LogFormat::Human,
             dev_mode: false,
             jwt_secret: None,
+            allowed_origins: DEVELOPMENT_ORIGINS
+                .split(',')
+                .filter_map(|origin| origin.parse().ok())
+                .collect(),
+            ws_ping_ms: DEFAULT_WS_PING_MS,
+            ws_rate_per_sec: DEFAULT_WS_RATE_PER_SEC,
+            ws_rate_burst: DEFAULT_WS_RATE_BURST,
+            ws_max_per_user: DEFAULT_WS_MAX_PER_USER,
         }
     }
 
@@ -122,6 +164,18 @@ impl Config {
     /// How long a WebSocket's outbound queue may stay full.
     pub fn ws_stall(&self) -> Duration {
         Duration::from_millis(self.ws_stall_ms)
+    }
+
+    /// The limits of every WebSocket session.
+    pub fn ws_policy(&self) -> WsPolicy {
+        WsPolicy {
+            origins: AllowedOrigins::new(self.allowed_origins.clone()),
+            ping_interval: Duration::from_millis(self.ws_ping_ms),
+            rate_per_sec: self.ws_rate_per_sec,
+            rate_burst: self.ws_rate_burst,
+            max_per_user: self.ws_max_per_user,
+            connections: UserConnections::default(),
+        }
     }
 }
 
@@ -137,6 +191,8 @@ mod tests {
         assert_eq!(addrs, ["127.0.0.1:8000", "127.0.0.1:8001"]);
         assert_eq!(config.core_url, "http://127.0.0.1:50051");
         assert_eq!(config.ws_stall(), Duration::from_secs(10));
+        assert_eq!(config.allowed_origins, Config::new("x").allowed_origins);
+        assert_eq!(config.allowed_origins.len(), 4);
     }
 
     #[test]

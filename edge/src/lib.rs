@@ -6,12 +6,14 @@ pub mod config;
 pub mod core_client;
 pub mod dev;
 pub mod error;
+pub mod logging;
 pub mod metrics;
 pub mod probes;
 pub mod rest;
 pub mod ws;
 
 use std::future::IntoFuture;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -52,6 +54,8 @@ pub struct AppState {
     pub dev_mode: bool,
     /// The secret of development tokens; `None`: the public development secret.
     pub dev_secret: Option<Secret>,
+    /// Origins, rates, pings and per-user caps of WebSocket sessions.
+    pub ws_policy: Arc<ws::limits::WsPolicy>,
 }
 
 /// Every route of the edge, ready to serve.
@@ -96,6 +100,7 @@ pub async fn run(
         metrics: Metrics::new(),
         dev_mode: config.dev_mode,
         dev_secret: config.jwt_secret.clone(),
+        ws_policy: Arc::new(config.ws_policy()),
     };
     if config.dev_mode {
         tracing::warn!(

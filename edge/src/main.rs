@@ -6,7 +6,6 @@ use clap::Parser;
 use edge::config::{Config, LogFormat};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -27,9 +26,8 @@ async fn main() -> anyhow::Result<()> {
 /// Logs to stderr as readable lines or JSON objects, filtered by `RUST_LOG`
 /// (default `info`).
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(edge::logging::from_env())
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {

@@ -53,6 +53,10 @@ pub enum AuthError {
     Invalid,
 }
 
+/// The least length of a configured HS256 secret outside development mode
+/// (RFC 7518 §3.2: a key at least as long as the hash output).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// A configuration that cannot verify anything.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthSetupError {
@@ -60,6 +64,11 @@ pub enum AuthSetupError {
     UnknownAlgorithm(String),
     #[error("algorithm {0:?} does not fit the configured key source")]
     AlgorithmMismatch(Algorithm),
+    #[error(
+        "the JWT secret is shorter than {MIN_SECRET_BYTES} bytes; use a longer one \
+         (or --dev-mode / CHAT_DEV_MODE for local development)"
+    )]
+    WeakSecret,
     #[error("cannot build the JWKS client: {0}")]
     Client(#[from] reqwest::Error),
 }
@@ -108,11 +117,7 @@ impl Verifier {
                 reject_algorithms(&algorithms, |alg| {
                     !matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
                 })?;
-                let secret = config
-                    .jwt_secret
-                    .as_ref()
-                    .map_or(DEV_JWT_SECRET, |secret| secret.expose());
-                KeySource::Secret(DecodingKey::from_secret(secret.as_bytes()))
+                KeySource::Secret(DecodingKey::from_secret(secret(config)?.as_bytes()))
             }
         };
         let validations = algorithms
@@ -220,6 +225,18 @@ fn algorithms(config: &AuthConfig) -> Result<Vec<Algorithm>, AuthSetupError> {
         }
     }
     Ok(algorithms)
+}
+
+/// The HS256 secret: the configured one (at least [`MIN_SECRET_BYTES`] long
+/// unless in development mode) or the built-in development secret.
+fn secret(config: &AuthConfig) -> Result<&str, AuthSetupError> {
+    match &config.jwt_secret {
+        None => Ok(DEV_JWT_SECRET),
+        Some(secret) if secret.expose().len() < MIN_SECRET_BYTES && !config.dev_mode => {
+            Err(AuthSetupError::WeakSecret)
+        }
+        Some(secret) => Ok(secret.expose()),
+    }
 }
 
 fn reject_algorithms(

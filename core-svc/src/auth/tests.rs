@@ -163,3 +163,183 @@ fn the_secret_is_not_in_debug_output() {
     };
     assert!(!format!("{config:?}").contains("s3cr3t-value"));
 }
+
+/// `header.payload.signature` with the given JSON parts and signature text.
+fn raw_token(header: serde_json::Value, payload: serde_json::Value, signature: &str) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let part = |value: serde_json::Value| URL_SAFE_NO_PAD.encode(value.to_string());
+    format!("{}.{}.{signature}", part(header), part(payload))
+}
+
+fn valid_claims() -> serde_json::Value {
+    json!({"sub": "alice", "exp": now() + 600})
+}
+
+#[tokio::test]
+async fn alg_none_in_any_spelling_is_refused() {
+    for alg in ["none", "None", "NONE", "nOnE", ""] {
+        let header = json!({"alg": alg, "typ": "JWT"});
+        for signature in ["", "AAAA"] {
+            let token = raw_token(header.clone(), valid_claims(), signature);
+            assert!(
+                verify(&config(), &token).await.is_err(),
+                "alg {alg:?} with signature {signature:?} was accepted"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_tampered_payload_is_refused() {
+    let token = signed(valid_claims());
+    let (header, rest) = token.split_once('.').unwrap();
+    let (_, signature) = rest.split_once('.').unwrap();
+    let forged = raw_token(
+        json!({"alg": "HS256", "typ": "JWT"}),
+        json!({"sub": "mallory", "exp": now() + 600}),
+        signature,
+    );
+    let (_, forged_rest) = forged.split_once('.').unwrap();
+    let tampered = format!("{header}.{forged_rest}");
+    assert_eq!(verify(&config(), &tampered).await, Err(AuthError::Invalid));
+}
+
+#[tokio::test]
+async fn a_tampered_signature_is_refused() {
+    let token = signed(valid_claims());
+    let last = token.chars().last().unwrap();
+    let flipped = if last == 'A' { 'B' } else { 'A' };
+    let tampered = format!("{}{flipped}", &token[..token.len() - 1]);
+    assert!(verify(&config(), &tampered).await.is_err());
+}
+
+#[tokio::test]
+async fn asymmetric_algorithms_are_refused_by_a_secret_configuration() {
+    for alg in ["RS256", "ES256", "PS256", "EdDSA", "HS384"] {
+        let token = raw_token(json!({"alg": alg}), valid_claims(), "c2lnbmF0dXJl");
+        assert!(
+            verify(&config(), &token).await.is_err(),
+            "{alg} accepted by an HS256 configuration"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_algorithm_can_be_dropped_from_the_allow_list() {
+    let mut config = config();
+    config.jwt_algorithms = vec!["HS512".into()];
+    let token = signed(valid_claims());
+    assert_eq!(
+        verify(&config, &token).await,
+        Err(AuthError::WrongAlgorithm)
+    );
+}
+
+#[tokio::test]
+async fn a_token_whose_nbf_is_a_string_is_refused() {
+    let claims = json!({"sub": "alice", "exp": now() + 600, "nbf": now().to_string()});
+    assert!(verify(&config(), &signed(claims)).await.is_err());
+}
+
+#[tokio::test]
+async fn a_token_whose_exp_is_a_far_future_string_is_refused() {
+    // The jsonwebtoken < 10.3 bypass: a string `exp` skipped the check.
+    let claims = json!({"sub": "alice", "exp": "99999999999"});
+    assert!(verify(&config(), &signed(claims)).await.is_err());
+    let claims = json!({"sub": "alice", "exp": null});
+    assert!(verify(&config(), &signed(claims)).await.is_err());
+}
+
+#[tokio::test]
+async fn a_token_without_nbf_is_accepted() {
+    assert!(verify(&config(), &signed(valid_claims())).await.is_ok());
+}
+
+#[tokio::test]
+async fn expiry_within_the_leeway_is_accepted_and_beyond_it_refused() {
+    let recent = signed(json!({"sub": "alice", "exp": now() - 10}));
+    assert!(verify(&config(), &recent).await.is_ok());
+    let mut strict = config();
+    strict.jwt_leeway_secs = 0;
+    assert_eq!(verify(&strict, &recent).await, Err(AuthError::Expired));
+}
+
+#[tokio::test]
+async fn a_missing_or_non_string_sub_is_refused() {
+    for claims in [
+        json!({"exp": now() + 600}),
+        json!({"sub": "", "exp": now() + 600}),
+        json!({"sub": 42, "exp": now() + 600}),
+        json!({"sub": null, "exp": now() + 600}),
+    ] {
+        assert!(
+            verify(&config(), &signed(claims.clone())).await.is_err(),
+            "{claims} accepted"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_audience_list_must_contain_the_configured_audience() {
+    let mut config = config();
+    config.jwt_audience = Some("chat".into());
+    let listed = signed(json!({"sub": "a", "exp": now() + 600, "aud": ["other", "chat"]}));
+    assert!(verify(&config, &listed).await.is_ok());
+    let unlisted = signed(json!({"sub": "a", "exp": now() + 600, "aud": ["other"]}));
+    assert_eq!(
+        verify(&config, &unlisted).await,
+        Err(AuthError::WrongAudience)
+    );
+}
+
+#[tokio::test]
+async fn header_key_material_does_not_replace_the_configured_secret() {
+    // A token signed with the attacker's secret, naming that key in every
+    // header field RFC 7515 allows: the configured secret still decides.
+    let attacker = "attacker-secret-of-at-least-32-bytes!!";
+    let header = Header {
+        jku: Some("http://127.0.0.1:1/jwks.json".into()),
+        x5u: Some("http://127.0.0.1:1/cert.pem".into()),
+        x5c: Some(vec!["MIIB".into()]),
+        kid: Some("attacker".into()),
+        ..Header::default()
+    };
+    let token = encode(
+        &header,
+        &valid_claims(),
+        &EncodingKey::from_secret(attacker.as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(verify(&config(), &token).await, Err(AuthError::Invalid));
+}
+
+#[test]
+fn a_short_secret_is_refused_outside_development_mode() {
+    let short = AuthConfig::hs256("only-31-bytes-long-secret-value");
+    assert_eq!(short.jwt_secret.as_ref().unwrap().expose().len(), 31);
+    assert!(matches!(
+        Verifier::new(&short),
+        Err(AuthSetupError::WeakSecret)
+    ));
+    let dev = AuthConfig {
+        dev_mode: true,
+        ..short
+    };
+    assert!(Verifier::new(&dev).is_ok());
+    assert!(Verifier::new(&AuthConfig::hs256("x".repeat(MIN_SECRET_BYTES))).is_ok());
+}
+
+#[test]
+fn the_built_in_development_secret_needs_no_flag() {
+    assert!(Verifier::new(&AuthConfig::default()).is_ok());
+    assert!(DEV_JWT_SECRET.len() >= MIN_SECRET_BYTES);
+}
+
+#[test]
+fn bearer_extraction_refuses_odd_forms() {
+    assert_eq!(bearer_token(Some("Bearer a b")), Err(AuthError::Malformed));
+    assert_eq!(bearer_token(Some("Bearer  ")), Err(AuthError::Malformed));
+    assert_eq!(bearer_token(Some("")), Err(AuthError::Malformed));
+    assert_eq!(bearer_token(Some("Token abc")), Err(AuthError::Malformed));
+    assert_eq!(bearer_token(Some("  Bearer abc  ")), Ok("abc"));
+}

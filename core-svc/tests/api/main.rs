@@ -2,14 +2,17 @@
 //! a real, throwaway PostgreSQL.
 
 mod auth;
+mod authorization;
 mod cluster;
 mod concurrency;
 #[path = "../common/core_process.rs"]
 mod core_process;
 mod help;
 mod helpers;
+mod limits;
 mod messages;
 mod ops;
+mod properties;
 mod rooms;
 mod shutdown;
 mod storage;

@@ -161,6 +161,9 @@ async fn start_edge(
     let addr = listener.local_addr().unwrap();
     let mut config = edge::config::Config::new(format!("http://{core_addr}"));
     config.ws_queue = 8;
+    // The checker retries sends in bursts; the rate limit is tested elsewhere.
+    config.ws_rate_per_sec = 100_000;
+    config.ws_rate_burst = 100_000;
     config.ws_stall_ms = ws_stall.as_millis() as u64;
     tokio::spawn(edge::run(vec![listener], config, shutdown));
     addr

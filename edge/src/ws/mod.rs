@@ -1,9 +1,12 @@
 //! The chat WebSocket, `/ws/chat/{room_id}/` (with or without the trailing
 //! slash, also under a language prefix): picks the token from the
 //! `Authorization` header or `?token=` and the resume point from
-//! `X-Chat-Last-Seq` or `?last_seq=` ([`resume`]), accepts the upgrade with
-//! buffers sized for many idle sockets, and hands the socket to a [`session`].
+//! `X-Chat-Last-Seq` or `?last_seq=` ([`resume`]), refuses a browser page of
+//! a foreign [`origin`] with 403, accepts the upgrade with buffers sized for
+//! many idle sockets, and hands the socket to a [`session`].
 
+pub mod limits;
+pub mod origin;
 pub mod protocol;
 mod reader;
 pub mod resume;
@@ -19,7 +22,8 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
+use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, HOST, ORIGIN};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -29,6 +33,7 @@ use crate::AppState;
 use crate::core_client::BearerToken;
 use crate::error::{Error, ErrorBody};
 use crate::rest::{is_language_code, positive_id};
+pub use reader::{Refusal, parse_client_frame};
 use session::SessionParams;
 
 /// Largest client message, one frame or several fragments together; larger closes with 1009.
@@ -71,7 +76,8 @@ struct ResumeQuery {
     last_seq: Option<String>,
 }
 
-/// Accepts every upgrade; refusals are close frames sent by the session.
+/// Accepts every upgrade from an allowed origin; refusals are close frames
+/// sent by the session.
 async fn connect(
     State(state): State<AppState>,
     Path(path): Path<ChatPath>,
@@ -86,6 +92,15 @@ async fn connect(
         .is_some_and(|lang| !is_language_code(lang))
     {
         return Error::NotFound.into_response();
+    }
+    let origin = headers.get(ORIGIN).map(|value| value.as_bytes());
+    let host = headers.get(HOST).map(|value| value.as_bytes());
+    if !state.ws_policy.origins.allows(origin, host) {
+        tracing::info!("WebSocket handshake from a foreign origin refused");
+        let body = ErrorBody {
+            detail: "Origin not allowed.".to_owned(),
+        };
+        return (StatusCode::FORBIDDEN, Json(body)).into_response();
     }
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
@@ -105,6 +120,7 @@ async fn connect(
         queue: state.ws_queue,
         stall: state.ws_stall,
         shutdown: state.shutdown.clone(),
+        policy: state.ws_policy.clone(),
     };
     let span = tracing::info_span!(
         "ws_session",

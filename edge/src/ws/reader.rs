@@ -10,6 +10,7 @@ use futures::stream::SplitStream;
 use serde_json::Value;
 use tonic::Code;
 
+use super::limits::{Liveness, RateLimit, Verdict};
 use super::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use super::session::{CloseReason, End, close_for};
 use super::writer::Outbound;
@@ -22,7 +23,7 @@ pub const MAX_MESSAGE_CHARS: usize = 4096;
 pub const MAX_CLIENT_MSG_ID_CHARS: usize = 64;
 
 /// Why a client frame is refused: the `error` frame's code and detail.
-type Refusal = (ErrorCode, &'static str);
+pub type Refusal = (ErrorCode, &'static str);
 
 /// Sends a member's messages to their room.
 pub(super) struct Sender<'a> {
@@ -34,22 +35,41 @@ pub(super) struct Sender<'a> {
     pub room_id: i64,
 }
 
-/// Client frames → `SendMessage`, one at a time and in order; bad frames get error frames.
+/// What the reader enforces on one socket.
+pub(super) struct ClientLimits {
+    /// The message rate.
+    pub rate: RateLimit,
+    /// Told of every frame the peer sends, so the writer's pings know it lives.
+    pub liveness: Liveness,
+}
+
+/// Client frames → `SendMessage`, one at a time and in order; bad frames get
+/// error frames, frames over the rate `rate_limited` ones.
 pub(super) async fn read_client(
     stream: &mut SplitStream<WebSocket>,
     out: &Outbound,
     sender: &Sender<'_>,
+    limits: &mut ClientLimits,
 ) -> End {
     while let Some(next) = stream.next().await {
         let message = match next {
             Ok(message) => message,
             Err(error) => return read_failure(error),
         };
+        limits.liveness.heard();
         let outcome = match message {
-            Message::Text(text) => handle_text(text.as_str(), out, sender).await,
-            Message::Binary(_) => {
-                reply_error(out, ErrorCode::InvalidJson, "Frames must be JSON text.").await
-            }
+            Message::Text(text) => match throttle(&mut limits.rate, out).await {
+                Ok(true) => handle_text(text.as_str(), out, sender).await,
+                Ok(false) => Ok(()),
+                Err(end) => Err(end),
+            },
+            Message::Binary(_) => match throttle(&mut limits.rate, out).await {
+                Ok(true) => {
+                    reply_error(out, ErrorCode::InvalidJson, "Frames must be JSON text.").await
+                }
+                Ok(false) => Ok(()),
+                Err(end) => Err(end),
+            },
             Message::Ping(_) | Message::Pong(_) => Ok(()),
             Message::Close(_) => Err(End::ClientClosed),
         };
@@ -58,6 +78,22 @@ pub(super) async fn read_client(
         }
     }
     End::ClientGone
+}
+
+/// Whether a data frame is within the rate: `Ok(false)` once its
+/// `rate_limited` error frame is queued, `Err` (1008) for sustained abuse.
+async fn throttle(rate: &mut RateLimit, out: &Outbound) -> Result<bool, End> {
+    match rate.check(tokio::time::Instant::now()) {
+        Verdict::Allowed => Ok(true),
+        Verdict::Limited => {
+            reply_error(out, ErrorCode::RateLimited, "Too many messages; slow down.").await?;
+            Ok(false)
+        }
+        Verdict::Abusive => {
+            tracing::warn!("client over its message rate, closing");
+            Err(End::Close(CloseReason::ABUSIVE))
+        }
+    }
 }
 
 /// 1009 for a message over the size limit; any other read error means the client is gone.
@@ -109,7 +145,7 @@ async fn acknowledge(
 
 /// A `{"message": "…", "client_msg_id": "…"}` frame with its text trimmed
 /// and both fields checked, or why it is refused.
-fn parse_client_frame(text: &str) -> Result<ClientFrame, Refusal> {
+pub fn parse_client_frame(text: &str) -> Result<ClientFrame, Refusal> {
     let not_an_object = (ErrorCode::InvalidJson, "Frames must be JSON objects.");
     let value: Value = serde_json::from_str(text).map_err(|_| not_an_object)?;
     let Some(object) = value.as_object() else {

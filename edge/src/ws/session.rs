@@ -15,13 +15,17 @@
 //! | 1009 | a client message over 64 KiB, one frame or several fragments together |
 //! | 1011 | the core is unreachable or failed: at connect (nothing else is sent) or when the room's event stream breaks mid-session; reconnect later with `?last_seq=` |
 //! | 1012 | the edge is shutting down; reconnect with `?last_seq=` |
+//! | 1008 | the client kept sending over its rate limit after `rate_limited` error frames |
 //! | 1013 | the client did not keep up: its outbound queue (`CHAT_WS_QUEUE` frames) stayed full for `CHAT_WS_STALL_MS`, or the core is overloaded; reconnect with `?last_seq=` and the missed events follow |
-//! | 4401 | no token, or the core refused it (at connect, or on a later send once it expired) |
+//! | 4401 | no token, or the core refused it (at connect, or on a later send once it expired), or the token's `exp` passed while connected |
 //! | 4403 | the user is not a member of the room |
 //! | 4404 | the room does not exist (or the path holds no room id) |
+//! | 4429 | the user already holds `CHAT_WS_MAX_PER_USER` sockets on this edge |
 //!
 //! A refused socket receives only its close frame: no history, no events.
+//! A peer that answers none of two pings in a row is dropped without one.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::WebSocket;
@@ -32,8 +36,9 @@ use pb::subscribe_response::Item;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Streaming};
 
+use super::limits::{ConnectionSlot, Liveness, RateLimit, TokenClaims, WsPolicy};
 use super::protocol::{HistoryItem, ServerFrame};
-use super::reader::{Sender, read_client};
+use super::reader::{ClientLimits, Sender, read_client};
 use super::writer::{Outbound, Writer, await_close_echo, queue};
 use crate::core_client::{BearerToken, CoreClient, convert};
 use crate::error::Error;
@@ -55,6 +60,8 @@ pub struct SessionParams {
     pub stall: Duration,
     /// Cancelled when the edge shuts down.
     pub shutdown: CancellationToken,
+    /// Rates, pings and per-user caps.
+    pub policy: Arc<WsPolicy>,
 }
 
 /// A close frame the session sends.
@@ -79,6 +86,12 @@ impl CloseReason {
     pub const CORE_UNAVAILABLE: Self = Self::new(1011, "chat service unavailable, reconnect later");
     /// 1012: the edge is shutting down.
     pub const RESTARTING: Self = Self::new(1012, "server restarting, reconnect");
+    /// 4401: the token's `exp` passed while connected.
+    pub const TOKEN_EXPIRED: Self = Self::new(4401, "token expired");
+    /// 4429: the user holds as many sockets as this edge allows.
+    pub const TOO_MANY_CONNECTIONS: Self = Self::new(4429, "too many connections");
+    /// 1008: sustained sending over the rate limit.
+    pub const ABUSIVE: Self = Self::new(1008, "too many messages");
     /// 1013: the client could not keep up, or the core is overloaded.
     pub const TOO_SLOW: Self = Self::new(1013, "too far behind, reconnect with last_seq");
 
@@ -147,6 +160,10 @@ struct Joined {
     room_id: i64,
     subscription: Streaming<pb::SubscribeResponse>,
     opening: Opening,
+    /// When the token stops working.
+    expires_at: tokio::time::Instant,
+    /// This socket's place in the user's connection count.
+    _slot: ConnectionSlot,
 }
 
 /// Runs one socket from upgrade to close.
@@ -192,15 +209,37 @@ async fn join(params: &SessionParams) -> Result<Joined, CloseReason> {
     match first {
         Ok(Ok(Some(pb::SubscribeResponse {
             item: Some(Item::Snapshot(snapshot)),
-        }))) => Ok(Joined {
-            token,
-            room_id,
-            subscription,
-            opening: Opening::from(snapshot),
-        }),
+        }))) => {
+            let (expires_at, slot) = admit(&token, &params.policy)?;
+            Ok(Joined {
+                token,
+                room_id,
+                subscription,
+                opening: Opening::from(snapshot),
+                expires_at,
+                _slot: slot,
+            })
+        }
         Ok(Err(status)) => Err(close_for(status.code())),
         Ok(Ok(_)) | Err(_) => Err(CloseReason::CORE_UNAVAILABLE),
     }
+}
+
+/// The token's expiry and a connection slot for its user. Read from the
+/// payload unverified, after the core accepted the token.
+fn admit(
+    token: &BearerToken,
+    policy: &WsPolicy,
+) -> Result<(tokio::time::Instant, ConnectionSlot), CloseReason> {
+    let claims = TokenClaims::read_unverified(token.expose()).ok_or_else(|| {
+        tracing::warn!("an accepted token has no readable sub and exp");
+        CloseReason::UNAUTHENTICATED
+    })?;
+    let slot = policy
+        .connections
+        .acquire(&claims.sub, policy.max_per_user)
+        .ok_or(CloseReason::TOO_MANY_CONNECTIONS)?;
+    Ok((claims.expires_at(), slot))
 }
 
 /// Sends the first frame, then runs reader, pump and writer until one ends.
@@ -216,6 +255,8 @@ async fn serve(
         room_id,
         mut subscription,
         opening,
+        expires_at,
+        _slot,
     } = joined;
     let first = match opening {
         Opening::History(history) => out.push(&history).await,
@@ -229,10 +270,17 @@ async fn serve(
         token: &token,
         room_id,
     };
+    let liveness = Liveness::default();
+    let policy = &params.policy;
+    let mut limits = ClientLimits {
+        rate: RateLimit::new(policy.rate_per_sec, policy.rate_burst),
+        liveness: liveness.clone(),
+    };
     tokio::select! {
-        end = writer.run() => end,
-        end = read_client(stream, &out, &sender) => end,
+        end = writer.run(policy.ping_interval, &liveness) => end,
+        end = read_client(stream, &out, &sender, &mut limits) => end,
         end = pump_events(&mut subscription, &out) => end,
+        () = tokio::time::sleep_until(expires_at) => End::Close(CloseReason::TOKEN_EXPIRED),
         () = params.shutdown.cancelled() => End::Close(CloseReason::RESTARTING),
     }
 }

@@ -13,6 +13,7 @@ use futures::{SinkExt, StreamExt};
 use serde::Serialize;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
+use super::limits::Liveness;
 use super::session::{CloseReason, End};
 
 /// How long closing may take: flushing queued frames, the close frame, the client's reply.
@@ -71,15 +72,32 @@ impl Writer {
         Self { sink, rx }
     }
 
-    /// Sends queued frames in order until a write fails.
-    pub(super) async fn run(&mut self) -> End {
-        while let Some(frame) = self.rx.recv().await {
-            if let Err(error) = self.sink.send(Message::text(frame)).await {
+    /// Sends queued frames in order, and a ping every `ping_interval`,
+    /// until a write fails or the peer answers no ping twice in a row (it is
+    /// presumed gone and dropped without a close frame).
+    pub(super) async fn run(&mut self, ping_interval: Duration, liveness: &Liveness) -> End {
+        let start = tokio::time::Instant::now() + ping_interval;
+        let mut pings = tokio::time::interval_at(start, ping_interval);
+        pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let message = tokio::select! {
+                frame = self.rx.recv() => match frame {
+                    Some(frame) => Message::text(frame),
+                    None => return End::ClientGone,
+                },
+                _ = pings.tick() => {
+                    if !liveness.ping() {
+                        tracing::info!("no pong in time, dropping the connection");
+                        return End::ClientGone;
+                    }
+                    Message::Ping(Default::default())
+                }
+            };
+            if let Err(error) = self.sink.send(message).await {
                 tracing::debug!(%error, "write failed");
                 return End::ClientGone;
             }
         }
-        End::ClientGone
     }
 
     /// Ends the connection as `end` asks, within [`CLOSE_GRACE`]: frames already

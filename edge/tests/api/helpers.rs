@@ -32,6 +32,16 @@ pub async fn within<T>(future: impl Future<Output = T>) -> T {
         .expect("timed out waiting")
 }
 
+/// The edge's defaults, except a message rate no test of other things hits
+/// (tests of the rate limit set their own).
+pub fn edge_config(core_url: String) -> EdgeConfig {
+    EdgeConfig {
+        ws_rate_per_sec: 100_000,
+        ws_rate_burst: 100_000,
+        ..EdgeConfig::new(core_url)
+    }
+}
+
 /// A core and an edge in front of it. The edge listens on two addresses,
 /// like the default 8000 (REST) and 8001 (WebSocket).
 pub struct TestApp {
@@ -51,7 +61,7 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with(EdgeConfig::new).await
+        Self::spawn_with(edge_config).await
     }
 
     /// A core, and an edge configured by `edge_config` from the core's URL.

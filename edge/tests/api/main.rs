@@ -2,6 +2,7 @@
 //! edge in front of a real core, each test on a fresh PostgreSQL database.
 
 mod auth;
+mod authorization;
 mod concurrency;
 mod core_down;
 mod deploy;
@@ -20,4 +21,6 @@ mod shutdown;
 mod slow_client;
 mod ws_connect;
 mod ws_errors;
+mod ws_hostile;
+mod ws_limits;
 mod ws_send;

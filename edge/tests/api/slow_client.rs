@@ -18,7 +18,7 @@ async fn spawn_with_small_queues() -> TestApp {
     TestApp::spawn_with(|core_url| Config {
         ws_queue: 8,
         ws_stall_ms: 250,
-        ..Config::new(core_url)
+        ..crate::helpers::edge_config(core_url)
     })
     .await
 }
@@ -126,7 +126,7 @@ async fn stalled_sockets_do_not_hold_up_the_others() {
     let app = TestApp::spawn_with(|core_url| Config {
         ws_queue: 8,
         ws_stall_ms: 120_000,
-        ..Config::new(core_url)
+        ..crate::helpers::edge_config(core_url)
     })
     .await;
     let (alice, bob, room) = app.pair().await;

@@ -1,0 +1,35 @@
+//! The service's log filter: `RUST_LOG` (default `info`), except that the
+//! library targets which print message texts, SQL parameters or raw frames
+//! at DEBUG/TRACE stay at INFO whatever `RUST_LOG` asks. Tokens and texts
+//! never reach the logs, even when debugging.
+
+use tracing_subscriber::EnvFilter;
+
+/// Targets that log payloads below INFO: tokio-postgres prints statement
+/// parameters (message texts), tungstenite every frame and message, h2 and
+/// hyper header blocks. The same list serves the core and the edge.
+pub const PAYLOAD_TARGETS: [&str; 5] = [
+    "tokio_postgres",
+    "tungstenite",
+    "tokio_tungstenite",
+    "h2",
+    "hyper",
+];
+
+/// `spec` (`RUST_LOG` syntax; `info` when it does not parse) with every
+/// [`PAYLOAD_TARGETS`] entry capped at INFO.
+pub fn filter(spec: &str) -> EnvFilter {
+    let mut filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in PAYLOAD_TARGETS {
+        let directive = format!("{target}=info")
+            .parse()
+            .expect("a target name with a level is a valid directive");
+        filter = filter.add_directive(directive);
+    }
+    filter
+}
+
+/// [`filter`] of `RUST_LOG`, or of `info` when it is unset.
+pub fn from_env() -> EnvFilter {
+    filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()))
+}
