@@ -16,11 +16,13 @@ use tokio::process::{Child, Command};
 
 pub const SECRET: &str = "benchmark-secret-of-at-least-32-bytes";
 
+/// Fields drop in order: the services stop before PostgreSQL, which stops
+/// before its directory goes.
 pub struct System {
-    _dir: tempfile::TempDir,
-    pub pg: LocalPostgres,
-    pub core: Service,
     pub edges: Vec<Service>,
+    pub core: Service,
+    pub pg: LocalPostgres,
+    _dir: tempfile::TempDir,
 }
 
 /// A running service process.
@@ -76,14 +78,19 @@ impl System {
         for _ in 0..shape.edges {
             let addr = free_addr()?;
             let core_url = format!("http://{core_addr}");
-            edges.push(
-                spawn(
-                    "edge",
-                    &["--http-addrs", &addr.to_string(), "--core-url", &core_url],
-                    addr,
-                )
-                .await?,
-            );
+            // The load is many messages per socket per second by design;
+            // the per-socket abuse limit would only measure itself.
+            let args = [
+                "--http-addrs",
+                &addr.to_string(),
+                "--core-url",
+                &core_url,
+                "--ws-rate-per-sec",
+                "100000",
+                "--ws-rate-burst",
+                "100000",
+            ];
+            edges.push(spawn("edge", &args, addr).await?);
         }
         Ok(Self {
             _dir: dir,
