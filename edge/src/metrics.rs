@@ -31,9 +31,14 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// Runs `future` as part of the request `id`.
-pub async fn with_request_id<F: std::future::Future>(id: String, future: F) -> F::Output {
-    REQUEST_ID.scope(id, future).await
+/// Runs `future` as part of the request `id`. A plain function, not an
+/// `async fn`: that would hold `future` twice (as its argument and inside
+/// the scope), doubling every WebSocket session's task.
+pub fn with_request_id<F: std::future::Future>(
+    id: String,
+    future: F,
+) -> impl std::future::Future<Output = F::Output> {
+    REQUEST_ID.scope(id, future)
 }
 
 /// Numbers requests that arrive without an `x-request-id`.

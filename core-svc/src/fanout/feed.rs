@@ -59,8 +59,10 @@ impl RoomFeed {
                     return Ok(self.pending.pop_front());
                 }
                 // Published out of order or elsewhere: the log has the gap.
-                Some(seq) => self.read_log(seq - 1).await?,
-                None if self.cursor < self.head => self.read_log(self.head).await?,
+                // Reads of the log are boxed: they are rare, and the feed of
+                // an idle stream should not carry their kilobytes.
+                Some(seq) => Box::pin(self.read_log(seq - 1)).await?,
+                None if self.cursor < self.head => Box::pin(self.read_log(self.head)).await?,
                 None => {
                     if !self.receive().await? {
                         return Ok(None);
@@ -108,7 +110,7 @@ impl RoomFeed {
             }
             Err(RecvError::Lagged(skipped)) => {
                 tracing::debug!(room = %self.room, skipped, "subscriber lagged; reading the log");
-                self.head = self.store.last_seq(self.room).await?;
+                self.head = Box::pin(self.store.last_seq(self.room)).await?;
                 Ok(true)
             }
             Err(RecvError::Closed) => Ok(false),

@@ -55,17 +55,16 @@ impl Subscriptions {
         let this = self.clone();
         self.tasks.spawn(async move {
             let receiver = this.fanout.hub.subscribe(room);
-            let opened = match this
-                .store
-                .open_session(room, user, this.instance, start)
-                .await
-            {
-                Ok(opened) => opened,
-                Err(err) => {
-                    let _ = ready.send(Err(err));
-                    return;
-                }
-            };
+            // Database calls are boxed so that the task, which lives as long
+            // as the stream, is only as large as its idle state.
+            let opened =
+                match Box::pin(this.store.open_session(room, user, this.instance, start)).await {
+                    Ok(opened) => opened,
+                    Err(err) => {
+                        let _ = ready.send(Err(err));
+                        return;
+                    }
+                };
             this.fanout.committed(&opened.read_events);
             let session = opened.session;
             this.live.insert(session);
@@ -75,7 +74,7 @@ impl Subscriptions {
             let _ = ready.send(Ok(()));
             pump(feed, &items, &this.shutdown, &this.fanout.metrics).await;
             // If this fails, the next heartbeat removes the session.
-            if let Err(err) = this.store.close_session(session).await {
+            if let Err(err) = Box::pin(this.store.close_session(session)).await {
                 tracing::warn!(%room, %user, error = %err, "could not record the end of a session");
             }
             this.live.remove(session);

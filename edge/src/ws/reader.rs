@@ -59,7 +59,9 @@ pub(super) async fn read_client(
         limits.liveness.heard();
         let outcome = match message {
             Message::Text(text) => match throttle(&mut limits.rate, out).await {
-                Ok(true) => handle_text(text.as_str(), out, sender).await,
+                // Boxed: a send (a gRPC call) is a future of kilobytes,
+                // which an idle socket's task should not carry.
+                Ok(true) => Box::pin(handle_text(text.as_str(), out, sender)).await,
                 Ok(false) => Ok(()),
                 Err(end) => Err(end),
             },

@@ -171,8 +171,10 @@ pub async fn run(socket: WebSocket, params: SessionParams) {
     let (sink, mut stream) = socket.split();
     let (out, rx) = queue(params.queue, params.stall);
     let mut writer = Writer::new(sink, rx);
+    // The join (a gRPC call) is boxed so that its kilobytes are not kept
+    // in the task for the session's whole life.
     let opened = tokio::select! {
-        opened = join(&params) => opened,
+        opened = Box::pin(join(&params)) => opened,
         () = params.shutdown.cancelled() => Err(CloseReason::RESTARTING),
     };
     let end = match opened {
