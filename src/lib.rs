@@ -11,7 +11,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("chat
 
 pub mod codec {
     //! The protobuf codec of every `chat.v1` client and server: prost's, with
-    //! a 1 KiB starting buffer per call instead of tonic's 8 KiB. Chat
+    //! a 256-byte starting buffer per call instead of tonic's 8 KiB. Chat
     //! messages are small and a `Subscribe` stream lives as long as a
     //! WebSocket, so this is most of a stream's memory at both ends; the
     //! buffer still grows for a large message.
@@ -21,7 +21,7 @@ pub mod codec {
     use tonic::codec::{BufferSettings, Codec};
     use tonic_prost::{ProstDecoder, ProstEncoder};
 
-    const BUFFER: usize = 1024;
+    const BUFFER: usize = 256;
     const YIELD_THRESHOLD: usize = 32 * 1024;
 
     /// prost encoding with small buffers.

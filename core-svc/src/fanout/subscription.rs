@@ -19,9 +19,12 @@ use crate::{
 
 /// Items a subscriber receives that the stream has not yet taken; beyond
 /// this the subscriber's hub receiver lags and later reads the log instead.
-/// Items are boxed: the queue's first block of slots is allocated with the
-/// stream, and a stream may idle for hours.
 const STREAM_BUFFER: usize = 32;
+
+/// What the stream's queue carries. Boxed whole: the queue's first block of
+/// slots is allocated with the stream, and a stream may idle for hours, so
+/// a slot is kept to one pointer.
+pub type StreamItem = Box<Result<Item, Error>>;
 
 /// One item of a subscription: the snapshot first, then events.
 #[derive(Debug, Clone)]
@@ -49,7 +52,7 @@ impl Subscriptions {
         room: RoomId,
         user: UserId,
         start: Start,
-    ) -> Result<mpsc::Receiver<Result<Box<Item>, Error>>, Error> {
+    ) -> Result<mpsc::Receiver<StreamItem>, Error> {
         let (items, rx) = mpsc::channel(STREAM_BUFFER);
         let (ready, opened) = oneshot::channel();
         let this = self.clone();
@@ -70,7 +73,7 @@ impl Subscriptions {
             this.live.insert(session);
             let feed = feed(&this.store, receiver, room, &opened);
             let _open = this.fanout.metrics.subscription_opened();
-            let _ = items.try_send(Ok(Box::new(Item::Snapshot(opened.snapshot))));
+            let _ = items.try_send(Box::new(Ok(Item::Snapshot(opened.snapshot))));
             let _ = ready.send(Ok(()));
             pump(feed, &items, &this.shutdown, &this.fanout.metrics).await;
             // If this fails, the next heartbeat removes the session.
@@ -105,14 +108,14 @@ fn feed(store: &Store, receiver: super::HubReceiver, room: RoomId, opened: &Open
 /// shuts down, or the feed fails.
 async fn pump(
     mut feed: RoomFeed,
-    items: &mpsc::Sender<Result<Box<Item>, Error>>,
+    items: &mpsc::Sender<StreamItem>,
     shutdown: &CancellationToken,
     metrics: &Metrics,
 ) {
     loop {
         let next = tokio::select! {
             _ = shutdown.cancelled() => {
-                let _ = items.try_send(Err(Error::ShuttingDown));
+                let _ = items.try_send(Box::new(Err(Error::ShuttingDown)));
                 return;
             }
             _ = items.closed() => return,
@@ -121,7 +124,7 @@ async fn pump(
         let item = match next {
             Ok(Some(event)) => {
                 metrics.delivered(&event);
-                Ok(Box::new(Item::Event(event)))
+                Ok(Item::Event(event))
             }
             Ok(None) => return,
             Err(err) => Err(err),
@@ -129,7 +132,7 @@ async fn pump(
         let failed = item.is_err();
         let sent = tokio::select! {
             _ = shutdown.cancelled() => return,
-            sent = items.send(item) => sent,
+            sent = items.send(Box::new(item)) => sent,
         };
         if sent.is_err() || failed {
             return;

@@ -82,7 +82,7 @@ impl RoomService for RoomApi {
         })
         .filter_map(futures::future::ready);
         let stream = ReceiverStream::new(items)
-            .map(|item| item.map(|item| (*item).into()).map_err(Status::from))
+            .map(|item| (*item).map(Into::into).map_err(Status::from))
             .chain(ended);
         Ok(Response::new(Box::pin(stream)))
     }
