@@ -35,28 +35,26 @@ impl Store {
     /// recipient is subscribed to the room right now) read events, all in
     /// one transaction under the room lock.
     pub async fn send_message(&self, new: &NewMessage) -> Result<Sent, Error> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let room = rooms::check_member(rooms::lock_room(&tx, new.room_id).await?, new.sender_id)?;
-        let Some(message) = insert_message(&tx, &room, new).await? else {
-            drop(tx);
-            return self.original_send(&client, new).await;
-        };
-        let mut kinds = vec![
-            EventKind::Created(message.with_status(MessageStatus::Send)),
-            EventKind::Delivered(message.with_status(MessageStatus::Delivered)),
+        let client = self.client().await?;
+        // One round trip: the function (migrations/0003) runs the lock, the
+        // insert and the append in one transaction of its own.
+        let send = client
+            .prepare_cached("SELECT * FROM chat_send_message($1, $2, $3, $4)")
+            .await?;
+        let key = new.client_msg_id.as_ref().map(ClientMsgId::as_str);
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [
+            &new.room_id.get(),
+            &new.sender_id.get(),
+            &new.text.as_str(),
+            &key,
         ];
-        if message.status == MessageStatus::Read {
-            kinds.push(EventKind::Read(message.clone()));
+        let row = client.query_one(&send, &params).await?;
+        match row.get::<_, &str>(0) {
+            "sent" => sent(&row),
+            "duplicate" => self.original_send(&client, new).await,
+            "not_member" => Err(Error::PermissionDenied("not a member of this room")),
+            _ => Err(Error::NotFound("room not found")),
         }
-        let events = events::append(&tx, &room, kinds).await?;
-        tx.commit().await?;
-        Ok(Sent {
-            seq: room.last_seq + 1,
-            message,
-            events,
-            duplicate: false,
-        })
     }
 
     /// The earlier send that used the same idempotency key.
@@ -172,49 +170,6 @@ pub(super) async fn history(
         .collect()
 }
 
-/// Inserts the message; `None` when its idempotency key was used before.
-/// Its status is `read` when the recipient is subscribed to the room now
-/// (this statement runs after the room lock is taken, so it sees every
-/// subscription committed before), else `delivered`.
-async fn insert_message(
-    tx: &deadpool_postgres::Transaction<'_>,
-    room: &Room,
-    new: &NewMessage,
-) -> Result<Option<Message>, Error> {
-    let insert = tx
-        .prepare_cached(&format!(
-            "WITH m AS (
-                 INSERT INTO messages (room_id, sender_id, seq, text, status, client_msg_id)
-                 VALUES ($1, $2, $3, $4,
-                     CASE WHEN EXISTS (
-                         SELECT 1 FROM room_sessions WHERE room_id = $1 AND user_id = $5
-                     ) THEN 'read' ELSE 'delivered' END,
-                     $6)
-                 ON CONFLICT (room_id, sender_id, client_msg_id)
-                     WHERE client_msg_id IS NOT NULL DO NOTHING
-                 RETURNING *
-             )
-             SELECT {} FROM m JOIN users u ON u.id = m.sender_id",
-            rows::MESSAGE_COLUMNS
-        ))
-        .await?;
-    let recipient = room.other_member(new.sender_id);
-    let key = new.client_msg_id.as_ref().map(ClientMsgId::as_str);
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
-        &new.room_id.get(),
-        &new.sender_id.get(),
-        &(room.last_seq + 1),
-        &new.text.as_str(),
-        &recipient.get(),
-        &key,
-    ];
-    tx.query_opt(&insert, &params)
-        .await?
-        .as_ref()
-        .map(rows::message)
-        .transpose()
-}
-
 /// Locks the room of message `id` and checks the caller may change it:
 /// NOT_FOUND when it does not exist, is deleted, or lies in a room the
 /// caller is not in; PERMISSION_DENIED when another member sent it.
@@ -249,4 +204,35 @@ async fn lock_own_message(
         ));
     }
     Ok(room)
+}
+
+/// A `'sent'` row of `chat_send_message`: the room's `last_seq` before the
+/// send, the time of its events, then the message's columns.
+fn sent(row: &tokio_postgres::Row) -> Result<Sent, Error> {
+    let last_seq: i64 = row.get(1);
+    let occurred_at: time::OffsetDateTime = row.get(2);
+    let message = rows::message_at(row, 3)?;
+    let mut kinds = vec![
+        EventKind::Created(message.with_status(MessageStatus::Send)),
+        EventKind::Delivered(message.with_status(MessageStatus::Delivered)),
+    ];
+    if message.status == MessageStatus::Read {
+        kinds.push(EventKind::Read(message.clone()));
+    }
+    let events = kinds
+        .into_iter()
+        .zip(last_seq + 1..)
+        .map(|(kind, seq)| RoomEvent {
+            room_id: message.room_id,
+            seq,
+            occurred_at,
+            kind,
+        })
+        .collect();
+    Ok(Sent {
+        seq: last_seq + 1,
+        message,
+        events,
+        duplicate: false,
+    })
 }

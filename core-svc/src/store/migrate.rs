@@ -15,6 +15,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "instances",
         include_str!("../../../migrations/0002_instances.sql"),
     ),
+    (
+        3,
+        "send_function",
+        include_str!("../../../migrations/0003_send_function.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming this service's migration lock.

@@ -58,7 +58,7 @@ pub(super) fn event(row: &Row) -> Result<RoomEvent, Error> {
     })
 }
 
-fn message_at(row: &Row, offset: usize) -> Result<Message, Error> {
+pub(super) fn message_at(row: &Row, offset: usize) -> Result<Message, Error> {
     Ok(Message {
         id: id(row.get(offset), MessageId::parse)?,
         room_id: id(row.get(offset + 1), RoomId::parse)?,
