@@ -16,6 +16,11 @@ use tokio::process::{Child, Command};
 
 pub const SECRET: &str = "benchmark-secret-of-at-least-32-bytes";
 
+/// Concurrent gRPC streams the core allows on one HTTP/2 connection. An
+/// edge multiplexes every socket's `Subscribe` on its one connection, so
+/// this stays above the most sockets one edge serves (the crowd's 16,000).
+pub const GRPC_MAX_STREAMS: u32 = 25_000;
+
 /// Fields drop in order: the services stop before PostgreSQL, which stops
 /// before its directory goes.
 pub struct System {
@@ -59,11 +64,18 @@ impl System {
         pg.ensure_database("chat")?;
         let url = pg.connection_string("chat");
         let core_addr = free_addr()?;
+        // A port of its own, so that two systems (or a core elsewhere on
+        // the box) never fight over the default 9090.
+        let metrics_addr = free_addr()?;
         let core = spawn(
             "core-svc",
             &[
                 "--grpc-addr",
                 &core_addr.to_string(),
+                "--metrics-addr",
+                &metrics_addr.to_string(),
+                "--grpc-max-streams",
+                &GRPC_MAX_STREAMS.to_string(),
                 "--database-url",
                 &url,
                 "--jwt-secret",
