@@ -144,11 +144,10 @@ async fn steady_and_ceilings(
 ) -> anyhow::Result<()> {
     let rooms = population::rooms(system.core.addr, "steady", args.rooms).await?;
     let edges: Vec<_> = system.edges.iter().map(|edge| edge.addr).collect();
-    let edge_pids: Vec<u32> = system.edges.iter().map(|edge| edge.pid()).collect();
     for &rate in &args.rates {
-        let before = cpu::CpuSplit::now(system.core.pid(), &edge_pids);
+        let before = cpu::CpuSplit::now(system);
         let mut step = steady::step(&edges, &rooms, rate, args.step_seconds).await?;
-        let after = cpu::CpuSplit::now(system.core.pid(), &edge_pids);
+        let after = cpu::CpuSplit::now(system);
         step.cpu_ms_per_message = Some(before.per_message(&after, step.delivered));
         eprintln!(
             "chat {rate}/s: p99 {:.2} ms, delivered {}/{}",

@@ -116,6 +116,15 @@ impl System {
         self.pg.connection_string("chat")
     }
 
+    /// The PostgreSQL server's main process (0 if unknown).
+    pub fn postmaster_pid(&self) -> u32 {
+        let pid_file = self.pg.data_dir().join("postmaster.pid");
+        std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Resident memory of the core and of all edges, in bytes.
     pub fn rss(&self) -> (u64, u64) {
         (self.core.rss(), self.edges.iter().map(Service::rss).sum())
