@@ -17,7 +17,7 @@ mod ws;
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
 use crate::{
     report::{Report, peak},
@@ -59,13 +59,22 @@ struct Args {
     /// The core's database pool, and pgbench's clients.
     #[arg(long, default_value_t = 16)]
     db_pool: usize,
-    /// Scenarios to run.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "steady,idle,storm,fanout"
-    )]
-    only: Vec<String>,
+    /// Scenarios to run [default: all].
+    #[arg(long, value_delimiter = ',', value_enum)]
+    only: Option<Vec<Scenario>>,
+}
+
+/// A scenario of `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// The steady-chat sweep and the ceilings beside it.
+    Steady,
+    /// Idle sockets held open: memory per socket.
+    Idle,
+    /// Connects and disconnects to a room with a long history.
+    Storm,
+    /// One room's `Subscribe` streams on the core directly.
+    Fanout,
 }
 
 impl Args {
@@ -78,6 +87,12 @@ impl Args {
         self.fanout_streams = 4;
         self.db_pool = 4;
     }
+
+    fn runs(&self, scenario: Scenario) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.contains(&scenario))
+    }
 }
 
 #[tokio::main]
@@ -87,52 +102,69 @@ async fn main() -> anyhow::Result<()> {
         args.shrink_for_smoke();
     }
     std::fs::create_dir_all(&args.out)?;
-    let system = System::start(Shape {
-        edges: 1,
-        db_pool: args.db_pool,
-    })
-    .await?;
     let mut report = Report {
         machine: machine(),
         ..Report::default()
     };
-    steady_and_ceilings(&args, &system, &mut report).await?;
-    let idle_rooms = population::rooms(system.core.addr, "idle", args.idle_sockets / 2).await?;
-    report.idle = Some(idle::run(&system, &idle_rooms).await?);
-    let storm_room = population::rooms(system.core.addr, "storm", 1)
-        .await?
-        .remove(0);
-    storm::fill(&system, &storm_room, args.storm_messages).await?;
-    report.storm = Some(
-        storm::run(
-            &system,
-            &storm_room,
-            args.storm_messages,
-            16,
-            args.step_seconds * 2.0,
-        )
-        .await?,
-    );
-    let fan_room = population::rooms(system.core.addr, "fan", 1)
-        .await?
-        .remove(0);
-    report.fanout = Some(
-        fanout::run(
-            system.core.addr,
-            &fan_room,
-            args.fanout_streams,
-            50.0,
-            args.step_seconds,
-        )
-        .await?,
-    );
+    shared_system_scenarios(&args, &mut report).await?;
     report.print();
     std::fs::write(
         args.out.join("bench.json"),
         serde_json::to_vec_pretty(&report)?,
     )?;
-    if let Err(err) = chart::draw(&args.out.join("latency.png"), &report.steady, &report.echo) {
+    if !report.steady.is_empty()
+        && let Err(err) = chart::draw(&args.out.join("latency.png"), &report.steady, &report.echo)
+    {
         eprintln!("no chart: {err:#}");
+    }
+    Ok(())
+}
+
+/// The scenarios that share one system of one core and one edge.
+async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Result<()> {
+    let shared = [
+        Scenario::Steady,
+        Scenario::Idle,
+        Scenario::Storm,
+        Scenario::Fanout,
+    ];
+    if !shared.iter().any(|&scenario| args.runs(scenario)) {
+        return Ok(());
+    }
+    let system = System::start(Shape {
+        edges: 1,
+        db_pool: args.db_pool,
+    })
+    .await?;
+    if args.runs(Scenario::Steady) {
+        steady_and_ceilings(args, &system, report).await?;
+    }
+    if args.runs(Scenario::Idle) {
+        let idle_rooms = population::rooms(system.core.addr, "idle", args.idle_sockets / 2).await?;
+        report.idle = Some(idle::run(&system, &idle_rooms).await?);
+    }
+    if args.runs(Scenario::Storm) {
+        let storm_room = population::rooms(system.core.addr, "storm", 1)
+            .await?
+            .remove(0);
+        storm::fill(&system, &storm_room, args.storm_messages).await?;
+        let seconds = args.step_seconds * 2.0;
+        let storm = storm::run(&system, &storm_room, args.storm_messages, 16, seconds).await?;
+        report.storm = Some(storm);
+    }
+    if args.runs(Scenario::Fanout) {
+        let fan_room = population::rooms(system.core.addr, "fan", 1)
+            .await?
+            .remove(0);
+        let streams = args.fanout_streams;
+        let fanout = fanout::run(
+            system.core.addr,
+            &fan_room,
+            streams,
+            50.0,
+            args.step_seconds,
+        );
+        report.fanout = Some(fanout.await?);
     }
     Ok(())
 }

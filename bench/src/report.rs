@@ -34,6 +34,30 @@ pub fn peak(steps: &[Step]) -> f64 {
 impl Report {
     pub fn print(&self) {
         println!("machine: {}", self.machine);
+        if !self.steady.is_empty() {
+            self.print_steady();
+        }
+        if let Some(idle) = &self.idle {
+            println!(
+                "idle: {} sockets, {:.0} bytes RSS per socket (edge + core)",
+                idle.sockets, idle.bytes_per_socket
+            );
+        }
+        if let Some(storm) = &self.storm {
+            println!(
+                "connect storm: {:.0} connects/s with history ({} messages in the room, {} loops, {} failures)",
+                storm.connects_per_sec, storm.room_messages, storm.concurrency, storm.failures
+            );
+        }
+        if let Some(f) = &self.fanout {
+            println!(
+                "gRPC fan-out: {} streams, {:.0} deliveries/s, p50 {:.2} ms, p99 {:.2} ms",
+                f.streams, f.deliveries_per_sec, f.p50_ms, f.p99_ms
+            );
+        }
+    }
+
+    fn print_steady(&self) {
         println!(
             "\n{:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}  (chat: send → other member's chat_message)",
             "offered/s", "delivered/s", "p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms", "errors"
@@ -58,24 +82,6 @@ impl Report {
             println!(
                 "at half the peak ({:.0}/s): p50 {:.2} ms, p99 {:.2} ms",
                 step.offered_per_sec, step.p50_ms, step.p99_ms
-            );
-        }
-        if let Some(idle) = &self.idle {
-            println!(
-                "idle: {} sockets, {:.0} bytes RSS per socket (edge + core)",
-                idle.sockets, idle.bytes_per_socket
-            );
-        }
-        if let Some(storm) = &self.storm {
-            println!(
-                "connect storm: {:.0} connects/s with history ({} messages in the room, {} loops, {} failures)",
-                storm.connects_per_sec, storm.room_messages, storm.concurrency, storm.failures
-            );
-        }
-        if let Some(f) = &self.fanout {
-            println!(
-                "gRPC fan-out: {} streams, {:.0} deliveries/s, p50 {:.2} ms, p99 {:.2} ms",
-                f.streams, f.deliveries_per_sec, f.p50_ms, f.p99_ms
             );
         }
     }
