@@ -27,6 +27,23 @@ impl CpuSplit {
         }
     }
 
+    /// Adds the CPU time of other load-generator processes (`pids`).
+    pub fn with_generators(mut self, pids: &[u32]) -> Self {
+        self.load_generator += pids.iter().map(|&pid| seconds(pid)).sum::<f64>();
+        self
+    }
+
+    /// Percent of one core used between `self` and `after`, `seconds` later.
+    pub fn percent(&self, after: &Self, seconds: f64) -> Self {
+        let percent = |before: f64, after: f64| (after - before) * 100.0 / seconds.max(0.001);
+        Self {
+            core: percent(self.core, after.core),
+            edge: percent(self.edge, after.edge),
+            postgres: percent(self.postgres, after.postgres),
+            load_generator: percent(self.load_generator, after.load_generator),
+        }
+    }
+
     /// CPU milliseconds per message between `self` and a later `after`.
     pub fn per_message(&self, after: &Self, messages: u64) -> Self {
         let ms = |before: f64, after: f64| (after - before) * 1000.0 / messages.max(1) as f64;

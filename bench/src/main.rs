@@ -6,6 +6,7 @@
 mod ceiling;
 mod chart;
 mod cpu;
+mod crowd;
 mod fanout;
 mod idle;
 mod population;
@@ -17,9 +18,10 @@ mod ws;
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::{
+    crowd::CrowdArgs,
     report::{Report, peak},
     system::{Shape, System},
 };
@@ -28,6 +30,8 @@ use crate::{
 #[derive(Debug, Parser)]
 #[command(name = "chat-bench", version, about)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Where the JSON results and the chart go.
     #[arg(long, default_value = "bench-results")]
     out: PathBuf,
@@ -59,9 +63,20 @@ struct Args {
     /// The core's database pool, and pgbench's clients.
     #[arg(long, default_value_t = 16)]
     db_pool: usize,
-    /// Scenarios to run [default: all].
+    /// Scenarios to run [default: steady,idle,storm,fanout; with --smoke
+    /// all five]. `crowd` (50,000 sockets, about two minutes) runs only when
+    /// named.
     #[arg(long, value_delimiter = ',', value_enum)]
     only: Option<Vec<Scenario>>,
+    #[command(flatten)]
+    crowd: CrowdArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Holds a share of the crowd's sockets (started by the crowd scenario).
+    #[command(hide = true)]
+    HoldWorker(crowd::worker::WorkerArgs),
 }
 
 /// A scenario of `--only`.
@@ -75,6 +90,8 @@ enum Scenario {
     Storm,
     /// One room's `Subscribe` streams on the core directly.
     Fanout,
+    /// 50,000 sockets held with messages flowing, on a system of its own.
+    Crowd,
 }
 
 impl Args {
@@ -86,18 +103,23 @@ impl Args {
         self.storm_messages = 1_000;
         self.fanout_streams = 4;
         self.db_pool = 4;
+        self.crowd.shrink_for_smoke();
     }
 
     fn runs(&self, scenario: Scenario) -> bool {
-        self.only
-            .as_ref()
-            .is_none_or(|only| only.contains(&scenario))
+        match &self.only {
+            Some(only) => only.contains(&scenario),
+            None => scenario != Scenario::Crowd || self.smoke,
+        }
     }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = Args::parse();
+    if let Some(Command::HoldWorker(worker)) = args.command {
+        return crowd::worker::run(worker).await;
+    }
     if args.smoke {
         args.shrink_for_smoke();
     }
@@ -107,6 +129,9 @@ async fn main() -> anyhow::Result<()> {
         ..Report::default()
     };
     shared_system_scenarios(&args, &mut report).await?;
+    if args.runs(Scenario::Crowd) {
+        report.crowd = Some(crowd::run(&args.crowd, args.db_pool).await?);
+    }
     report.print();
     std::fs::write(
         args.out.join("bench.json"),
