@@ -2,11 +2,13 @@
 
 use serde::Serialize;
 
+use crate::system::System;
+
 /// Clock ticks per second of /proc's counters (USER_HZ).
 const TICKS_PER_SEC: f64 = 100.0;
 
-/// CPU seconds used so far by the core, the edges, PostgreSQL (every
-/// backend) and this load generator.
+/// CPU seconds used so far by the core, the edges, the system's PostgreSQL
+/// (every backend) and this load generator.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct CpuSplit {
     pub core: f64,
@@ -16,12 +18,29 @@ pub struct CpuSplit {
 }
 
 impl CpuSplit {
-    pub fn now(core: u32, edges: &[u32]) -> Self {
+    pub fn now(system: &System) -> Self {
         Self {
-            core: seconds(core),
-            edge: edges.iter().map(|&pid| seconds(pid)).sum(),
-            postgres: postgres_seconds(),
+            core: seconds(system.core.pid()),
+            edge: system.edges.iter().map(|edge| seconds(edge.pid())).sum(),
+            postgres: postgres_seconds(system.postmaster_pid()),
             load_generator: seconds(std::process::id()),
+        }
+    }
+
+    /// Adds the CPU time of other load-generator processes (`pids`).
+    pub fn with_generators(mut self, pids: &[u32]) -> Self {
+        self.load_generator += pids.iter().map(|&pid| seconds(pid)).sum::<f64>();
+        self
+    }
+
+    /// Percent of one core used between `self` and `after`, `seconds` later.
+    pub fn percent(&self, after: &Self, seconds: f64) -> Self {
+        let percent = |before: f64, after: f64| (after - before) * 100.0 / seconds.max(0.001);
+        Self {
+            core: percent(self.core, after.core),
+            edge: percent(self.edge, after.edge),
+            postgres: percent(self.postgres, after.postgres),
+            load_generator: percent(self.load_generator, after.load_generator),
         }
     }
 
@@ -39,30 +58,55 @@ impl CpuSplit {
 
 /// utime + stime of a process, in seconds (0 if it is gone).
 fn seconds(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| ticks(&stat))
+    stat(pid)
+        .and_then(|fields| Some(tick(&fields, UTIME)? + tick(&fields, STIME)?))
         .map_or(0.0, |ticks| ticks as f64 / TICKS_PER_SEC)
 }
 
-/// Fields 14 and 15 of /proc/<pid>/stat, counted after the `(comm)` field.
-fn ticks(stat: &str) -> Option<u64> {
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+/// Fields of /proc/<pid>/stat after the `(comm)` field, which may hold spaces.
+fn stat(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(fields(&stat))
 }
 
-fn postgres_seconds() -> f64 {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
+fn fields(stat: &str) -> Vec<String> {
+    let rest = stat.rfind(')').map_or("", |end| &stat[end + 1..]);
+    rest.split_whitespace().map(str::to_owned).collect()
+}
+
+/// Indexes into [`fields`]: the parent, user and system time, and the
+/// user and system time of children the process has waited for.
+const PPID: usize = 1;
+const UTIME: usize = 11;
+const STIME: usize = 12;
+const CUTIME: usize = 13;
+const CSTIME: usize = 14;
+
+fn tick(fields: &[String], index: usize) -> Option<u64> {
+    fields.get(index)?.parse().ok()
+}
+
+/// This system's PostgreSQL: the server process, its backends that have
+/// exited (its children's time) and those still running. Other clusters
+/// on the box do not count, and a backend that exits keeps counting.
+fn postgres_seconds(postmaster: u32) -> f64 {
+    let Some(server) = stat(postmaster) else {
         return 0.0;
     };
-    entries
+    let own: u64 = [UTIME, STIME, CUTIME, CSTIME]
+        .iter()
+        .filter_map(|&index| tick(&server, index))
+        .sum();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return own as f64 / TICKS_PER_SEC;
+    };
+    let children: u64 = entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .filter(|stat| stat.contains("(postgres)"))
-        .filter_map(|stat| ticks(&stat))
-        .map(|ticks| ticks as f64 / TICKS_PER_SEC)
-        .sum()
+        .filter_map(stat)
+        .filter(|fields| tick(fields, PPID) == Some(u64::from(postmaster)))
+        .filter_map(|fields| Some(tick(&fields, UTIME)? + tick(&fields, STIME)?))
+        .sum();
+    (own + children) as f64 / TICKS_PER_SEC
 }
 
 #[cfg(test)]
@@ -71,7 +115,10 @@ mod tests {
 
     #[test]
     fn stat_fields_are_counted_after_the_command_name() {
-        let stat = "42 (a (weird) name) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0";
-        assert_eq!(ticks(stat), Some(300));
+        let fields = fields("42 (a (weird) name) S 1 2 3 4 5 6 7 8 9 10 250 50 7 3");
+        assert_eq!(tick(&fields, PPID), Some(1));
+        assert_eq!(tick(&fields, UTIME), Some(250));
+        assert_eq!(tick(&fields, STIME), Some(50));
+        assert_eq!(tick(&fields, CSTIME), Some(3));
     }
 }

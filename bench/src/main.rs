@@ -6,6 +6,7 @@
 mod ceiling;
 mod chart;
 mod cpu;
+mod crowd;
 mod fanout;
 mod idle;
 mod population;
@@ -17,9 +18,10 @@ mod ws;
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::{
+    crowd::CrowdArgs,
     report::{Report, peak},
     system::{Shape, System},
 };
@@ -28,6 +30,8 @@ use crate::{
 #[derive(Debug, Parser)]
 #[command(name = "chat-bench", version, about)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Where the JSON results and the chart go.
     #[arg(long, default_value = "bench-results")]
     out: PathBuf,
@@ -59,13 +63,35 @@ struct Args {
     /// The core's database pool, and pgbench's clients.
     #[arg(long, default_value_t = 16)]
     db_pool: usize,
-    /// Scenarios to run.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "steady,idle,storm,fanout"
-    )]
-    only: Vec<String>,
+    /// Scenarios to run [default: steady,idle,storm,fanout; with --smoke
+    /// all five]. `crowd` (50,000 sockets, about two minutes) runs only when
+    /// named.
+    #[arg(long, value_delimiter = ',', value_enum)]
+    only: Option<Vec<Scenario>>,
+    #[command(flatten)]
+    crowd: CrowdArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Holds a share of the crowd's sockets (started by the crowd scenario).
+    #[command(hide = true)]
+    HoldWorker(crowd::worker::WorkerArgs),
+}
+
+/// A scenario of `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// The steady-chat sweep and the ceilings beside it.
+    Steady,
+    /// Idle sockets held open: memory per socket.
+    Idle,
+    /// Connects and disconnects to a room with a long history.
+    Storm,
+    /// One room's `Subscribe` streams on the core directly.
+    Fanout,
+    /// 50,000 sockets held with messages flowing, on a system of its own.
+    Crowd,
 }
 
 impl Args {
@@ -77,62 +103,93 @@ impl Args {
         self.storm_messages = 1_000;
         self.fanout_streams = 4;
         self.db_pool = 4;
+        self.crowd.shrink_for_smoke();
+    }
+
+    fn runs(&self, scenario: Scenario) -> bool {
+        match &self.only {
+            Some(only) => only.contains(&scenario),
+            None => scenario != Scenario::Crowd || self.smoke,
+        }
     }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = Args::parse();
+    if let Some(Command::HoldWorker(worker)) = args.command {
+        return crowd::worker::run(worker).await;
+    }
     if args.smoke {
         args.shrink_for_smoke();
     }
     std::fs::create_dir_all(&args.out)?;
-    let system = System::start(Shape {
-        edges: 1,
-        db_pool: args.db_pool,
-    })
-    .await?;
     let mut report = Report {
         machine: machine(),
         ..Report::default()
     };
-    steady_and_ceilings(&args, &system, &mut report).await?;
-    let idle_rooms = population::rooms(system.core.addr, "idle", args.idle_sockets / 2).await?;
-    report.idle = Some(idle::run(&system, &idle_rooms).await?);
-    let storm_room = population::rooms(system.core.addr, "storm", 1)
-        .await?
-        .remove(0);
-    storm::fill(&system, &storm_room, args.storm_messages).await?;
-    report.storm = Some(
-        storm::run(
-            &system,
-            &storm_room,
-            args.storm_messages,
-            16,
-            args.step_seconds * 2.0,
-        )
-        .await?,
-    );
-    let fan_room = population::rooms(system.core.addr, "fan", 1)
-        .await?
-        .remove(0);
-    report.fanout = Some(
-        fanout::run(
-            system.core.addr,
-            &fan_room,
-            args.fanout_streams,
-            50.0,
-            args.step_seconds,
-        )
-        .await?,
-    );
+    shared_system_scenarios(&args, &mut report).await?;
+    if args.runs(Scenario::Crowd) {
+        report.crowd = Some(crowd::run(&args.crowd, args.db_pool).await?);
+    }
     report.print();
     std::fs::write(
         args.out.join("bench.json"),
         serde_json::to_vec_pretty(&report)?,
     )?;
-    if let Err(err) = chart::draw(&args.out.join("latency.png"), &report.steady, &report.echo) {
+    if !report.steady.is_empty()
+        && let Err(err) = chart::draw(&args.out.join("latency.png"), &report.steady, &report.echo)
+    {
         eprintln!("no chart: {err:#}");
+    }
+    Ok(())
+}
+
+/// The scenarios that share one system of one core and one edge.
+async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Result<()> {
+    let shared = [
+        Scenario::Steady,
+        Scenario::Idle,
+        Scenario::Storm,
+        Scenario::Fanout,
+    ];
+    if !shared.iter().any(|&scenario| args.runs(scenario)) {
+        return Ok(());
+    }
+    let system = System::start(Shape {
+        edges: 1,
+        db_pool: args.db_pool,
+    })
+    .await?;
+    if args.runs(Scenario::Steady) {
+        steady_and_ceilings(args, &system, report).await?;
+    }
+    if args.runs(Scenario::Idle) {
+        let idle_rooms = population::rooms(system.core.addr, "idle", args.idle_sockets / 2).await?;
+        report.idle = Some(idle::run(&system, &idle_rooms).await?);
+    }
+    if args.runs(Scenario::Storm) {
+        let storm_room = population::rooms(system.core.addr, "storm", 1)
+            .await?
+            .remove(0);
+        storm::fill(&system, &storm_room, args.storm_messages).await?;
+        let seconds = args.step_seconds * 2.0;
+        let storm = storm::run(&system, &storm_room, args.storm_messages, 16, seconds).await?;
+        report.storm = Some(storm);
+    }
+    if args.runs(Scenario::Fanout) {
+        let fan_room = population::rooms(system.core.addr, "fan", 1)
+            .await?
+            .remove(0);
+        let streams = args.fanout_streams;
+        let fanout = fanout::run(
+            system.core.addr,
+            &fan_room,
+            streams,
+            50.0,
+            args.step_seconds,
+        );
+        report.fanout = Some(fanout.await?);
     }
     Ok(())
 }
@@ -144,11 +201,10 @@ async fn steady_and_ceilings(
 ) -> anyhow::Result<()> {
     let rooms = population::rooms(system.core.addr, "steady", args.rooms).await?;
     let edges: Vec<_> = system.edges.iter().map(|edge| edge.addr).collect();
-    let edge_pids: Vec<u32> = system.edges.iter().map(|edge| edge.pid()).collect();
     for &rate in &args.rates {
-        let before = cpu::CpuSplit::now(system.core.pid(), &edge_pids);
+        let before = cpu::CpuSplit::now(system);
         let mut step = steady::step(&edges, &rooms, rate, args.step_seconds).await?;
-        let after = cpu::CpuSplit::now(system.core.pid(), &edge_pids);
+        let after = cpu::CpuSplit::now(system);
         step.cpu_ms_per_message = Some(before.per_message(&after, step.delivered));
         eprintln!(
             "chat {rate}/s: p99 {:.2} ms, delivered {}/{}",

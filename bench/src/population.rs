@@ -6,6 +6,7 @@ use chat_proto::v1::{
     self as pb, room_service_client::RoomServiceClient, user_service_client::UserServiceClient,
 };
 use core_svc::auth::dev_token;
+use futures::{StreamExt, TryStreamExt};
 use tonic::{Request, transport::Channel};
 
 use crate::system::SECRET;
@@ -31,43 +32,54 @@ pub fn authed<T>(token: &str, message: T) -> Request<T> {
     request
 }
 
-/// `count` rooms of two new users each, named with `prefix`.
+/// Calls in flight while populating: enough to keep the core's pool and
+/// PostgreSQL's group commit busy.
+const CONCURRENCY: usize = 32;
+
+/// `count` rooms of two new users each, named with `prefix`, made
+/// [`CONCURRENCY`] at a time (in order).
 pub async fn rooms(
     core: std::net::SocketAddr,
     prefix: &str,
     count: usize,
 ) -> anyhow::Result<Vec<Room>> {
     let channel = channel(core);
-    let mut rooms = Vec::with_capacity(count);
-    for r in 0..count {
-        let tokens = [0, 1].map(|m| {
-            dev_token(
-                SECRET,
-                &format!("{prefix}-{r}-{m}"),
-                "",
-                Duration::from_secs(86_400),
+    futures::stream::iter(0..count)
+        .map(|r| {
+            room(
+                &channel,
+                [0, 1].map(|m| token(&format!("{prefix}-{r}-{m}"))),
             )
-        });
-        let mut users = [0; 2];
-        for (slot, token) in users.iter_mut().zip(&tokens) {
-            let me = UserServiceClient::new(channel.clone())
-                .who_am_i(authed(token, pb::WhoAmIRequest {}))
-                .await?;
-            *slot = me.into_inner().id;
-        }
-        let request = pb::GetOrCreateDirectRoomRequest {
-            user_id_1: users[0],
-            user_id_2: users[1],
-        };
-        let room = RoomServiceClient::new(channel.clone())
-            .get_or_create_direct_room(authed(&tokens[0], request))
-            .await?
-            .into_inner();
-        rooms.push(Room {
-            id: room.room_id,
-            tokens,
-            users,
-        });
-    }
-    Ok(rooms)
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+/// A development token of `sub`, valid for a day.
+fn token(sub: &str) -> String {
+    dev_token(SECRET, sub, "", Duration::from_secs(86_400))
+}
+
+/// The direct room of the users of `tokens`, both made on the way.
+async fn room(channel: &Channel, tokens: [String; 2]) -> anyhow::Result<Room> {
+    let who = |token: &str| {
+        let request = authed(token, pb::WhoAmIRequest {});
+        let mut users = UserServiceClient::new(channel.clone());
+        async move { anyhow::Ok(users.who_am_i(request).await?.into_inner().id) }
+    };
+    let (first, second) = futures::try_join!(who(&tokens[0]), who(&tokens[1]))?;
+    let request = pb::GetOrCreateDirectRoomRequest {
+        user_id_1: first,
+        user_id_2: second,
+    };
+    let room = RoomServiceClient::new(channel.clone())
+        .get_or_create_direct_room(authed(&tokens[0], request))
+        .await?
+        .into_inner();
+    Ok(Room {
+        id: room.room_id,
+        tokens,
+        users: [first, second],
+    })
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::{fanout::Fanout, idle::Idle, steady::Step, storm::Storm};
+use crate::{crowd::Crowd, fanout::Fanout, idle::Idle, steady::Step, storm::Storm};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
@@ -20,6 +20,7 @@ pub struct Report {
     pub idle: Option<Idle>,
     pub storm: Option<Storm>,
     pub fanout: Option<Fanout>,
+    pub crowd: Option<Crowd>,
 }
 
 /// The highest rate that kept p99 under 50 ms and delivered ≥ 99 % on time.
@@ -34,6 +35,33 @@ pub fn peak(steps: &[Step]) -> f64 {
 impl Report {
     pub fn print(&self) {
         println!("machine: {}", self.machine);
+        if !self.steady.is_empty() {
+            self.print_steady();
+        }
+        if let Some(idle) = &self.idle {
+            println!(
+                "idle: {} sockets, {:.0} bytes RSS per socket (edge + core)",
+                idle.sockets, idle.bytes_per_socket
+            );
+        }
+        if let Some(storm) = &self.storm {
+            println!(
+                "connect storm: {:.0} connects/s with history ({} messages in the room, {} loops, {} failures)",
+                storm.connects_per_sec, storm.room_messages, storm.concurrency, storm.failures
+            );
+        }
+        if let Some(f) = &self.fanout {
+            println!(
+                "gRPC fan-out: {} streams, {:.0} deliveries/s, p50 {:.2} ms, p99 {:.2} ms",
+                f.streams, f.deliveries_per_sec, f.p50_ms, f.p99_ms
+            );
+        }
+        if let Some(crowd) = &self.crowd {
+            print_crowd(crowd);
+        }
+    }
+
+    fn print_steady(&self) {
         println!(
             "\n{:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}  (chat: send → other member's chat_message)",
             "offered/s", "delivered/s", "p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms", "errors"
@@ -60,25 +88,47 @@ impl Report {
                 step.offered_per_sec, step.p50_ms, step.p99_ms
             );
         }
-        if let Some(idle) = &self.idle {
-            println!(
-                "idle: {} sockets, {:.0} bytes RSS per socket (edge + core)",
-                idle.sockets, idle.bytes_per_socket
-            );
-        }
-        if let Some(storm) = &self.storm {
-            println!(
-                "connect storm: {:.0} connects/s with history ({} messages in the room, {} loops, {} failures)",
-                storm.connects_per_sec, storm.room_messages, storm.concurrency, storm.failures
-            );
-        }
-        if let Some(f) = &self.fanout {
-            println!(
-                "gRPC fan-out: {} streams, {:.0} deliveries/s, p50 {:.2} ms, p99 {:.2} ms",
-                f.streams, f.deliveries_per_sec, f.p50_ms, f.p99_ms
-            );
-        }
     }
+}
+
+fn print_crowd(c: &Crowd) {
+    println!(
+        "crowd: {} of {} sockets held ({} edges, {} generator processes), joined at {:.0}/s; join failures {:?}, dropped {:?}",
+        c.held, c.sockets, c.edges, c.workers, c.connects_per_sec, c.join_failures, c.dropped
+    );
+    let cpu = &c.cpu_ms_per_connect;
+    println!(
+        "  CPU ms per connect: core {:.2} / edges {:.2} / PostgreSQL {:.2} / load generator {:.2}",
+        cpu.core, cpu.edge, cpu.postgres, cpu.load_generator
+    );
+    let m = &c.memory;
+    println!(
+        "  RSS per socket: core {:.0} B + edges {:.0} B = {:.0} B   (idle CPU: core {:.0}%, edges {:.0}%, PostgreSQL {:.0}% of a core)",
+        m.core_bytes_per_socket,
+        m.edge_bytes_per_socket,
+        m.bytes_per_socket,
+        c.idle_cpu_percent.core,
+        c.idle_cpu_percent.edge,
+        c.idle_cpu_percent.postgres
+    );
+    let f = &c.flow;
+    println!(
+        "  flowing: {:.0}/s offered over {} rooms for {} s, {:.0}/s delivered, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, lost {}, errors {}",
+        f.offered_per_sec,
+        f.rooms,
+        f.seconds,
+        f.delivered_per_sec,
+        f.p50_ms,
+        f.p99_ms,
+        f.max_ms,
+        f.lost,
+        f.errors
+    );
+    let cpu = &f.cpu_ms_per_message;
+    println!(
+        "  CPU ms per message: core {:.2} / edges {:.2} / PostgreSQL {:.2} / load generator {:.2}",
+        cpu.core, cpu.edge, cpu.postgres, cpu.load_generator
+    );
 }
 
 fn print_step(s: &Step) {

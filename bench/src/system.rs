@@ -16,6 +16,11 @@ use tokio::process::{Child, Command};
 
 pub const SECRET: &str = "benchmark-secret-of-at-least-32-bytes";
 
+/// Concurrent gRPC streams the core allows on one HTTP/2 connection. An
+/// edge multiplexes every socket's `Subscribe` on its one connection, so
+/// this stays above the most sockets one edge serves (the crowd's 16,000).
+pub const GRPC_MAX_STREAMS: u32 = 25_000;
+
 /// Fields drop in order: the services stop before PostgreSQL, which stops
 /// before its directory goes.
 pub struct System {
@@ -59,11 +64,18 @@ impl System {
         pg.ensure_database("chat")?;
         let url = pg.connection_string("chat");
         let core_addr = free_addr()?;
+        // A port of its own, so that two systems (or a core elsewhere on
+        // the box) never fight over the default 9090.
+        let metrics_addr = free_addr()?;
         let core = spawn(
             "core-svc",
             &[
                 "--grpc-addr",
                 &core_addr.to_string(),
+                "--metrics-addr",
+                &metrics_addr.to_string(),
+                "--grpc-max-streams",
+                &GRPC_MAX_STREAMS.to_string(),
                 "--database-url",
                 &url,
                 "--jwt-secret",
@@ -102,6 +114,15 @@ impl System {
 
     pub fn database_url(&self) -> String {
         self.pg.connection_string("chat")
+    }
+
+    /// The PostgreSQL server's main process (0 if unknown).
+    pub fn postmaster_pid(&self) -> u32 {
+        let pid_file = self.pg.data_dir().join("postmaster.pid");
+        std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Resident memory of the core and of all edges, in bytes.
@@ -149,6 +170,27 @@ pub async fn wait_for_port(addr: SocketAddr) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     bail!("nothing listens on {addr}")
+}
+
+/// Raises this process's soft limit of open files to its hard limit, so
+/// that it and every process it starts (children inherit it) may hold as
+/// many sockets as the machine allows. Returns the new soft limit.
+pub fn raise_fd_limit() -> std::io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable `rlimit` for the call's duration.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    limit.rlim_cur = limit.rlim_max;
+    // SAFETY: `limit` is a valid `rlimit`; raising the soft limit up to the
+    // hard one needs no privilege.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(limit.rlim_cur)
 }
 
 pub fn free_addr() -> anyhow::Result<SocketAddr> {

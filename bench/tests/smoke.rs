@@ -1,5 +1,6 @@
-//! A tiny run of every scenario, so the load generator cannot rot; the
-//! heavy runs are `chat-bench` without `--smoke` (see BENCHMARKS.md).
+//! A tiny run of every scenario (the crowd's too: 40 sockets over two edges
+//! and two worker processes), so the load generator cannot rot; the heavy
+//! runs are `chat-bench` without `--smoke` (see BENCHMARKS.md).
 
 use serde_json::Value;
 
@@ -38,6 +39,16 @@ fn every_scenario_runs_and_loses_nothing() {
         expected,
         "every stream got every message"
     );
+    let crowd = &report["crowd"];
+    assert_eq!(crowd["sockets"], 40, "{crowd}");
+    assert_eq!(crowd["held"], 40, "every socket joined and stayed: {crowd}");
+    assert_eq!(crowd["edges"], 2);
+    assert_eq!(crowd["workers"], 2);
+    assert!(crowd["memory"]["bytes_per_socket"].as_f64().unwrap() > 0.0);
+    let flow = &crowd["flow"];
+    assert!(flow["sent"].as_u64().unwrap() > 0, "{flow}");
+    assert_eq!(flow["delivered"], flow["sent"], "nothing lost: {flow}");
+    assert_eq!(flow["errors"], 0, "{flow}");
     assert!(
         out.path().join("latency.png").exists(),
         "the chart was drawn"
