@@ -124,14 +124,10 @@ pub async fn echo_step(
     let epoch = Instant::now();
     let window = Duration::from_secs_f64(seconds);
     let mut tasks = Vec::new();
-    for _ in 0..sockets {
+    for index in 0..sockets {
         let (socket, _) = connect_async(format!("ws://{addr}/echo")).await?;
-        tasks.push(tokio::spawn(echo_client(
-            socket,
-            rate / sockets as f64,
-            epoch,
-            window,
-        )));
+        let ticks = crate::pace::ticks(epoch, rate / sockets as f64, index, sockets);
+        tasks.push(tokio::spawn(echo_client(socket, ticks, epoch, window)));
     }
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let (mut sent, mut received) = (0, 0);
@@ -161,14 +157,12 @@ type EchoOutcome = (u64, u64, Histogram<u64>);
 
 async fn echo_client(
     socket: crate::ws::Socket,
-    rate: f64,
+    mut ticks: tokio::time::Interval,
     epoch: Instant,
     window: Duration,
 ) -> anyhow::Result<EchoOutcome> {
     let (mut sink, mut stream) = socket.split();
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.001)));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let (mut sent, mut received) = (0u64, 0u64);
     let drain_until = epoch + window + Duration::from_secs(2);
     loop {

@@ -9,6 +9,7 @@ mod cpu;
 mod crowd;
 mod fanout;
 mod idle;
+mod pace;
 mod population;
 mod report;
 mod steady;

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::{population::Room, ws};
+use crate::{pace, population::Room, ws};
 
 /// One step of offered load and what came of it.
 #[derive(Debug, Clone, Serialize)]
@@ -57,13 +57,16 @@ pub async fn step(
         }
     }
     let epoch = Instant::now();
+    let members = sockets.len();
     let tasks: Vec<_> = sockets
         .into_iter()
-        .map(|(socket, me)| {
+        .enumerate()
+        .map(|(index, (socket, me))| {
+            let ticks = pace::ticks(epoch, per_member, index, members);
             tokio::spawn(member_task(
                 socket,
                 me,
-                per_member,
+                ticks,
                 epoch,
                 window,
                 Arc::clone(&histogram),
@@ -92,20 +95,18 @@ pub async fn step(
     })
 }
 
-/// Sends open-loop at `rate` and records the latency of the other member's
+/// Sends open-loop on `ticks` and records the latency of the other member's
 /// messages; returns (sent, received, errors).
 async fn member_task(
     socket: ws::Socket,
     me: i64,
-    rate: f64,
+    mut ticks: tokio::time::Interval,
     epoch: Instant,
     window: Duration,
     histogram: Arc<Mutex<Histogram<u64>>>,
 ) -> anyhow::Result<(u64, u64, u64)> {
     let (mut sink, mut stream) = socket.split();
     let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.001)));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let (mut sent, mut received, mut errors) = (0u64, 0u64, 0u64);
     let drain_until = epoch + window + Duration::from_secs(2);
     loop {
