@@ -22,15 +22,35 @@ use crate::{steady::Step, system::System};
 
 const SCRIPT: &str = include_str!("send.pgbench");
 
+/// pgbench at one number of clients.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct PgbenchRun {
+    pub clients: usize,
+    pub per_sec: f64,
+}
+
 /// Messages per second PostgreSQL commits with the core's send transaction
-/// at `clients` connections, for `seconds`, on a copy of the schema with
-/// `rooms` rooms.
+/// at each of `clients` connections (up to the core's pool), `seconds` each,
+/// on a copy of the schema with `rooms` rooms. The ceiling is the best of
+/// them: more clients than the disk and cores can use only queue.
 pub async fn pgbench(
     system: &System,
     rooms: usize,
-    clients: usize,
+    clients: &[usize],
     seconds: u64,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Vec<PgbenchRun>> {
+    prepare(system, rooms).await?;
+    let mut runs = Vec::with_capacity(clients.len());
+    for &clients in clients {
+        let per_sec = pgbench_run(system, rooms, clients, seconds).await?;
+        runs.push(PgbenchRun { clients, per_sec });
+    }
+    Ok(runs)
+}
+
+/// A database `ceiling` with the schema, `rooms` rooms and both members of
+/// every room subscribed.
+async fn prepare(system: &System, rooms: usize) -> anyhow::Result<()> {
     system.pg.ensure_database("ceiling")?;
     let url = system.pg.connection_string("ceiling");
     core_svc::store::Store::connect(&url, 1)?.migrate().await?;
@@ -45,6 +65,15 @@ pub async fn pgbench(
         users = rooms * 2
     ))
     .await?;
+    Ok(())
+}
+
+async fn pgbench_run(
+    system: &System,
+    rooms: usize,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<f64> {
     let script = tempfile::NamedTempFile::new()?;
     std::fs::write(script.path(), SCRIPT)?;
     let output = tokio::process::Command::new(pgbench_binary())

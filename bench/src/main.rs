@@ -225,13 +225,22 @@ async fn steady_and_ceilings(
         let half = report.chat_peak_per_sec / 2.0;
         report.half_peak = Some(steady::step(&edges, &rooms, half, args.step_seconds * 2.0).await?);
     }
-    report.pgbench_per_sec = ceiling::pgbench(
+    let clients: Vec<usize> = [1, 2, 4, 8, args.db_pool]
+        .into_iter()
+        .filter(|&clients| clients <= args.db_pool)
+        .collect();
+    report.pgbench = ceiling::pgbench(
         system,
         args.rooms,
-        args.db_pool,
-        args.step_seconds.ceil() as u64 * 2,
+        &clients,
+        args.step_seconds.ceil() as u64,
     )
     .await?;
+    report.pgbench_per_sec = report
+        .pgbench
+        .iter()
+        .map(|run| run.per_sec)
+        .fold(0.0, f64::max);
     report.chat_to_pgbench = report.chat_peak_per_sec / report.pgbench_per_sec.max(1.0);
     report.chat_to_echo = report.chat_peak_per_sec / report.echo_peak_per_sec.max(1.0);
     Ok(())

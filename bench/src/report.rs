@@ -14,6 +14,9 @@ pub struct Report {
     pub chat_peak_per_sec: f64,
     pub echo_peak_per_sec: f64,
     pub half_peak: Option<Step>,
+    /// pgbench at each number of clients.
+    pub pgbench: Vec<crate::ceiling::PgbenchRun>,
+    /// The best of them: the ceiling.
     pub pgbench_per_sec: f64,
     pub chat_to_pgbench: f64,
     pub chat_to_echo: f64,
@@ -77,6 +80,12 @@ impl Report {
             "\nchat peak (p99 < 50 ms): {:.0}/s   echo peak: {:.0}/s   pgbench (same SQL): {:.0}/s",
             self.chat_peak_per_sec, self.echo_peak_per_sec, self.pgbench_per_sec
         );
+        let runs: Vec<String> = self
+            .pgbench
+            .iter()
+            .map(|run| format!("{} clients {:.0}/s", run.clients, run.per_sec))
+            .collect();
+        println!("pgbench by clients: {}", runs.join(", "));
         println!(
             "chat / pgbench ceiling: {:.0}%   chat / echo ceiling: {:.0}%",
             self.chat_to_pgbench * 100.0,
