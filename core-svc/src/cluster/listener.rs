@@ -1,4 +1,7 @@
 //! Hears other instances' announcements and hints local subscribers.
+//!
+//! The hub passes a hint on only when it is news to the room's channel, so
+//! the poll of rooms where nothing happened wakes no subscriber.
 
 use std::time::Duration;
 
@@ -107,12 +110,11 @@ fn announce(hub: &Hub, metrics: &Metrics, instance: Uuid, payload: &str) {
     if let Some(lag) = notifier::sent_at(payload).and_then(|sent| sent.elapsed().ok()) {
         metrics.notify_received(lag);
     }
-    for (room, seq) in heads {
-        hub.announce(room, seq);
-    }
+    hub.announce(&heads);
 }
 
-/// Announces the latest sequence number of every room with local subscribers.
+/// Announces the latest sequence number of every room with local
+/// subscribers; the hub skips rooms whose head did not move.
 async fn catch_up(hub: &Hub, store: &Store) {
     let rooms = hub.rooms();
     if rooms.is_empty() {
@@ -120,8 +122,9 @@ async fn catch_up(hub: &Hub, store: &Store) {
     }
     match store.room_heads(&rooms).await {
         Ok(heads) => {
-            for (room, seq) in heads {
-                hub.announce(room, seq);
+            let moved = hub.announce(&heads);
+            if moved > 0 {
+                tracing::debug!(moved, "the poll found rooms with new events");
             }
         }
         Err(err) => tracing::warn!(error = %err, "could not poll rooms for missed events"),

@@ -9,6 +9,8 @@
 //!   events from the log. After a lost connection it re-listens and catches
 //!   up; a slow poll of the rooms with local subscribers covers anything a
 //!   notification missed (an instance that died between commit and notify).
+//!   The hub passes on only heads it has not carried yet, so a poll that
+//!   finds nothing new wakes no subscriber.
 //! - [`heartbeat`]: keeps this instance's row fresh, clears sessions whose
 //!   close was not recorded, and ends the sessions of dead instances.
 

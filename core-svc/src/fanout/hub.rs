@@ -1,6 +1,10 @@
 //! Per-room broadcast channels, created on the first subscriber and removed
 //! with the last. They carry events committed by this process, and hints
 //! that another process committed up to some sequence number.
+//!
+//! Each channel remembers the highest sequence number it carried, so that
+//! a hint that tells its subscribers nothing new (the poll of an idle room,
+//! a notification of events this process already published) wakes nobody.
 
 use std::{
     collections::HashMap,
@@ -17,6 +21,10 @@ use crate::domain::{RoomEvent, RoomId};
 /// one read of the log, never an event.
 pub const ROOM_CHANNEL_CAPACITY: usize = 16;
 
+/// Rooms announced per hold of the hub's lock, so that a poll of many rooms
+/// never keeps a publisher waiting for more than a few microseconds.
+const ANNOUNCE_CHUNK: usize = 256;
+
 /// What a room channel carries.
 #[derive(Debug, Clone)]
 pub enum Published {
@@ -27,7 +35,38 @@ pub enum Published {
     Committed(i64),
 }
 
-type Rooms = HashMap<RoomId, broadcast::Sender<Published>>;
+/// One room's channel.
+struct Channel {
+    sender: broadcast::Sender<Published>,
+    /// The highest sequence number this channel carried, as an event or a
+    /// hint. Every receiver learns from the channel (or, having lagged, from
+    /// the log) that the log reaches it, so a hint up to here is not sent.
+    /// Only sends raise it: a receiver's own read of the log says nothing
+    /// about what the others know.
+    carried: i64,
+}
+
+impl Channel {
+    fn new() -> Self {
+        Self {
+            sender: broadcast::channel(ROOM_CHANNEL_CAPACITY).0,
+            carried: 0,
+        }
+    }
+
+    /// Sends `Committed(seq)` unless the channel carried `seq` already.
+    fn announce(&mut self, seq: i64) -> bool {
+        if seq <= self.carried {
+            return false;
+        }
+        self.carried = seq;
+        // An error only means nobody listens right now.
+        let _ = self.sender.send(Published::Committed(seq));
+        true
+    }
+}
+
+type Rooms = HashMap<RoomId, Channel>;
 
 /// The process-wide router of committed events to local subscribers.
 #[derive(Clone, Default)]
@@ -45,12 +84,10 @@ pub struct HubReceiver {
 impl Hub {
     /// Starts receiving every event published for `room` from now on.
     pub fn subscribe(&self, room: RoomId) -> HubReceiver {
-        let mut rooms = self.rooms.lock().expect("hub lock poisoned");
-        let sender = rooms
-            .entry(room)
-            .or_insert_with(|| broadcast::channel(ROOM_CHANNEL_CAPACITY).0);
+        let mut rooms = self.lock();
+        let channel = rooms.entry(room).or_insert_with(Channel::new);
         HubReceiver {
-            rx: sender.subscribe(),
+            rx: channel.sender.subscribe(),
             room,
             rooms: Arc::clone(&self.rooms),
         }
@@ -58,45 +95,55 @@ impl Hub {
 
     /// Hands committed events to the local subscribers of their rooms.
     pub fn publish(&self, events: &[RoomEvent]) {
-        let rooms = self.rooms.lock().expect("hub lock poisoned");
+        let mut rooms = self.lock();
         for event in events {
-            if let Some(sender) = rooms.get(&event.room_id) {
+            if let Some(channel) = rooms.get_mut(&event.room_id) {
+                channel.carried = channel.carried.max(event.seq);
                 // An error only means nobody listens right now.
-                let _ = sender.send(Published::Event(Arc::new(event.clone())));
+                let _ = channel
+                    .sender
+                    .send(Published::Event(Arc::new(event.clone())));
             }
         }
     }
 
-    /// Tells the local subscribers of `room` that its log reaches `seq`.
-    pub fn announce(&self, room: RoomId, seq: i64) {
-        let rooms = self.rooms.lock().expect("hub lock poisoned");
-        if let Some(sender) = rooms.get(&room) {
-            let _ = sender.send(Published::Committed(seq));
+    /// Tells the local subscribers of each room that its log reaches the
+    /// paired sequence number, skipping what their channel already carried.
+    /// Takes the lock per chunk of rooms. Returns how many rooms were told.
+    pub fn announce(&self, heads: &[(RoomId, i64)]) -> usize {
+        let mut told = 0;
+        for chunk in heads.chunks(ANNOUNCE_CHUNK) {
+            let mut rooms = self.lock();
+            for (room, seq) in chunk {
+                if let Some(channel) = rooms.get_mut(room) {
+                    told += usize::from(channel.announce(*seq));
+                }
+            }
         }
+        told
     }
 
     /// The rooms with at least one local subscriber.
     pub fn rooms(&self) -> Vec<RoomId> {
-        self.rooms
-            .lock()
-            .expect("hub lock poisoned")
-            .keys()
-            .copied()
-            .collect()
+        self.lock().keys().copied().collect()
     }
 
     /// Rooms with at least one local subscriber.
     pub fn room_count(&self) -> usize {
-        self.rooms.lock().expect("hub lock poisoned").len()
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Rooms> {
+        self.rooms.lock().expect("hub lock poisoned")
     }
 }
 
 impl Drop for HubReceiver {
     fn drop(&mut self) {
         let mut rooms = self.rooms.lock().expect("hub lock poisoned");
-        if let Some(sender) = rooms.get(&self.room) {
+        if let Some(channel) = rooms.get(&self.room) {
             // This receiver still counts until it is dropped, after this body.
-            if sender.receiver_count() <= 1 {
+            if channel.sender.receiver_count() <= 1 {
                 rooms.remove(&self.room);
             }
         }
@@ -144,5 +191,67 @@ mod tests {
         assert_eq!(hub.room_count(), 1);
         drop(second);
         assert_eq!(hub.room_count(), 0);
+    }
+
+    fn room(id: i64) -> RoomId {
+        RoomId::parse(id).unwrap()
+    }
+
+    /// The hints waiting in `rx`, failing on anything else.
+    fn hints(rx: &mut HubReceiver) -> Vec<i64> {
+        std::iter::from_fn(|| rx.rx.try_recv().ok())
+            .map(|item| match item {
+                Published::Committed(seq) => seq,
+                other => panic!("expected a hint, got {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_poll_that_finds_no_new_head_wakes_nobody() {
+        let hub = Hub::default();
+        let mut rx = hub.subscribe(room(1));
+        assert_eq!(hub.announce(&[(room(1), 5)]), 1);
+        assert_eq!(hints(&mut rx), [5]);
+        for _ in 0..3 {
+            assert_eq!(hub.announce(&[(room(1), 5)]), 0);
+        }
+        assert_eq!(hub.announce(&[(room(1), 4)]), 0, "a stale hint");
+        assert_eq!(hints(&mut rx), [] as [i64; 0]);
+        assert_eq!(hub.announce(&[(room(1), 6)]), 1);
+        assert_eq!(hints(&mut rx), [6]);
+    }
+
+    #[test]
+    fn events_published_here_are_not_announced_again() {
+        let hub = Hub::default();
+        let mut rx = hub.subscribe(room(1));
+        hub.publish(&[deleted(room(1), 1), deleted(room(1), 2)]);
+        while rx.rx.try_recv().is_ok() {}
+        assert_eq!(hub.announce(&[(room(1), 2)]), 0);
+        assert!(rx.rx.try_recv().is_err(), "nothing after an unchanged poll");
+        assert_eq!(hub.announce(&[(room(1), 3)]), 1);
+    }
+
+    #[test]
+    fn a_channel_opened_again_starts_with_nothing_carried() {
+        let hub = Hub::default();
+        drop(hub.subscribe(room(1)));
+        hub.announce(&[(room(1), 5)]);
+        let mut rx = hub.subscribe(room(1));
+        assert_eq!(hub.announce(&[(room(1), 5)]), 1);
+        assert_eq!(hints(&mut rx), [5]);
+    }
+
+    #[test]
+    fn announcements_cover_every_chunk_and_skip_rooms_without_subscribers() {
+        let hub = Hub::default();
+        let count = 2 * ANNOUNCE_CHUNK as i64 + 1;
+        let mut receivers: Vec<_> = (1..=count).map(|id| hub.subscribe(room(id))).collect();
+        let mut heads: Vec<_> = (1..=count).map(|id| (room(id), 1)).collect();
+        heads.push((room(count + 1), 1));
+        assert_eq!(hub.announce(&heads), receivers.len());
+        assert!(receivers.iter_mut().all(|rx| hints(rx) == [1]));
+        assert_eq!(hub.announce(&heads), 0);
     }
 }

@@ -9,7 +9,7 @@ use tonic::Code;
 
 use crate::{
     core_process::CoreProcess,
-    helpers::{PATIENCE, SECRET, Subscription, TestCore, kind, within},
+    helpers::{PATIENCE, SECRET, Subscription, TestCore, kind, last_seq, within},
 };
 
 /// Drains `count` events and checks they continue `after` without a gap.
@@ -93,6 +93,32 @@ async fn a_terminated_listen_connection_reconnects_and_misses_nothing() {
     let events = gapless(&mut on_b, 3, 30).await;
     assert_eq!(events.iter().filter(|e| kind(e) == "created").count(), 10);
     on_b.assert_quiet().await;
+}
+
+#[tokio::test]
+async fn events_committed_elsewhere_without_a_notification_arrive_by_the_poll() {
+    let core = TestCore::start().await;
+    let polling = core.join(|config| config.poll_interval_ms = 100).await;
+    let (alice, bob_on_core, room) = core.pair().await;
+    let bob = polling.same_user(&bob_on_core);
+    let mut stream = bob.subscribe(room).await.unwrap();
+    let mut after = stream.snapshot().await.seq;
+    let sql = core.sql().await;
+    // Like an instance that died between commit and NOTIFY: commits that
+    // nobody announces. The second comes after the poll has seen the first.
+    for _ in 0..2 {
+        sql.execute(
+            "SELECT chat_send_message($1, $2, 'unannounced', NULL)",
+            &[&room, &alice.id],
+        )
+        .await
+        .unwrap();
+        let head = last_seq(&core, room).await;
+        let events = gapless(&mut stream, after, (head - after) as usize).await;
+        assert_eq!(kind(&events[0]), "created");
+        after = head;
+    }
+    stream.assert_quiet().await;
 }
 
 #[tokio::test]
