@@ -49,7 +49,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "250,500,1000,1500,2000,2500,2750,3000,3500,4000"
+        default_value = "250,500,1000,1500,2000,2500,3000,3500,4000,4500,5000"
     )]
     rates: Vec<f64>,
     /// Idle sockets to hold open.
