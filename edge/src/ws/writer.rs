@@ -16,6 +16,9 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use super::limits::Liveness;
 use super::session::{CloseReason, End};
 
+/// The most frames written with one flush.
+const BATCH: usize = 64;
+
 /// How long closing may take: flushing queued frames, the close frame, the client's reply.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
@@ -100,12 +103,14 @@ impl Writer {
         }
     }
 
-    /// Writes `first` and every frame already queued behind it, then
-    /// flushes once: a message's events arrive together, and one write of
-    /// all of them costs a third of the system calls.
+    /// Writes `first` and the frames already queued behind it, up to
+    /// [`BATCH`] in all, then flushes once: a message's events arrive
+    /// together, and one write of all of them costs a third of the system
+    /// calls. The bound lets pings have their turn under a steady stream.
     async fn write(&mut self, first: Message) -> Result<(), axum::Error> {
         self.sink.feed(first).await?;
-        while let Ok(frame) = self.rx.try_recv() {
+        for _ in 1..BATCH {
+            let Ok(frame) = self.rx.try_recv() else { break };
             self.sink.feed(Message::text(frame)).await?;
         }
         self.sink.flush().await
