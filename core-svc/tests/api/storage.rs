@@ -1,4 +1,4 @@
-use core_svc::store::Store;
+use core_svc::{domain::RoomId, store::Store};
 use pg_local::TestDatabase;
 
 #[tokio::test]
@@ -28,6 +28,33 @@ async fn instances_starting_at_once_migrate_the_schema_once() {
     assert_eq!(versions, files as i64);
     // Starting again later changes nothing.
     assert_eq!(stores[0].migrate().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn room_heads_pair_each_known_room_with_its_last_seq() {
+    let db = TestDatabase::create().unwrap();
+    let store = Store::connect(&db.connection_string(), 1).unwrap();
+    store.migrate().await.unwrap();
+    let (client, connection) =
+        tokio_postgres::connect(&db.connection_string(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "INSERT INTO users (sub) VALUES ('a'), ('b'), ('c');
+             INSERT INTO rooms (user_lo, user_hi, last_seq) VALUES (1, 2, 7), (1, 3, 0);",
+        )
+        .await
+        .unwrap();
+    let room = |id| RoomId::parse(id).unwrap();
+    let mut heads = store
+        .room_heads(&[room(2), room(99), room(1)])
+        .await
+        .unwrap();
+    heads.sort();
+    assert_eq!(heads, [(room(1), 7), (room(2), 0)]);
+    assert_eq!(store.room_heads(&[room(99)]).await.unwrap(), []);
 }
 
 /// The SQL files of `migrations/`: every one must be applied.
