@@ -64,6 +64,12 @@ struct Args {
     /// The core's database pool, and pgbench's clients.
     #[arg(long, default_value_t = 16)]
     db_pool: usize,
+    /// Worker threads of the core and of each edge (`TOKIO_WORKER_THREADS`;
+    /// 0: tokio's default, one per core). One each by default: PostgreSQL,
+    /// the core, the edge and this generator share the machine's two cores,
+    /// and a second worker per service mostly adds cross-core wake-ups.
+    #[arg(long, default_value_t = 1)]
+    service_threads: usize,
     /// Scenarios to run [default: steady,idle,storm,fanout; with --smoke
     /// all five]. `crowd` (50,000 sockets, about two minutes) runs only when
     /// named.
@@ -107,6 +113,15 @@ impl Args {
         self.crowd.shrink_for_smoke();
     }
 
+    /// The system the shared scenarios run on: one edge.
+    fn shape(&self) -> Shape {
+        Shape {
+            edges: 1,
+            db_pool: self.db_pool,
+            threads: self.service_threads,
+        }
+    }
+
     fn runs(&self, scenario: Scenario) -> bool {
         match &self.only {
             Some(only) => only.contains(&scenario),
@@ -131,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
     };
     shared_system_scenarios(&args, &mut report).await?;
     if args.runs(Scenario::Crowd) {
-        report.crowd = Some(crowd::run(&args.crowd, args.db_pool).await?);
+        report.crowd = Some(crowd::run(&args.crowd, args.shape()).await?);
     }
     report.print();
     std::fs::write(
@@ -157,11 +172,7 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
     if !shared.iter().any(|&scenario| args.runs(scenario)) {
         return Ok(());
     }
-    let system = System::start(Shape {
-        edges: 1,
-        db_pool: args.db_pool,
-    })
-    .await?;
+    let system = System::start(args.shape()).await?;
     if args.runs(Scenario::Steady) {
         steady_and_ceilings(args, &system, report).await?;
     }

@@ -52,6 +52,8 @@ impl Service {
 pub struct Shape {
     pub edges: usize,
     pub db_pool: usize,
+    /// Tokio worker threads of the core and of each edge (0: one per core).
+    pub threads: usize,
 }
 
 impl System {
@@ -69,6 +71,7 @@ impl System {
         let metrics_addr = free_addr()?;
         let core = spawn(
             "core-svc",
+            shape.threads,
             &[
                 "--grpc-addr",
                 &core_addr.to_string(),
@@ -102,7 +105,7 @@ impl System {
                 "--ws-rate-burst",
                 "100000",
             ];
-            edges.push(spawn("edge", &args, addr).await?);
+            edges.push(spawn("edge", shape.threads, &args, addr).await?);
         }
         Ok(Self {
             _dir: dir,
@@ -148,8 +151,17 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-async fn spawn(name: &str, args: &[&str], addr: SocketAddr) -> anyhow::Result<Service> {
-    let child = Command::new(sibling_binary(name)?)
+async fn spawn(
+    name: &str,
+    threads: usize,
+    args: &[&str],
+    addr: SocketAddr,
+) -> anyhow::Result<Service> {
+    let mut command = Command::new(sibling_binary(name)?);
+    if threads > 0 {
+        command.env("TOKIO_WORKER_THREADS", threads.to_string());
+    }
+    let child = command
         .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

@@ -81,12 +81,13 @@ impl CrowdArgs {
     }
 }
 
-/// Runs the crowd on a system of its own, with `db_pool` connections.
-pub async fn run(args: &CrowdArgs, db_pool: usize) -> anyhow::Result<Crowd> {
+/// Runs the crowd on a system of its own, shaped as `shape` but with one
+/// edge per generator process.
+pub async fn run(args: &CrowdArgs, shape: Shape) -> anyhow::Result<Crowd> {
     let processes = processes(args)?;
     let system = System::start(Shape {
         edges: processes,
-        db_pool,
+        ..shape
     })
     .await?;
     let populating = Instant::now();

@@ -140,8 +140,11 @@ async fn connect(
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
             let open = metrics.ws_opened();
+            // Made before the block, so that the block holds the session's
+            // small future and not the socket and parameters beside it.
+            let session = session::run(socket, params);
             let session = crate::metrics::with_request_id(request_id, async move {
-                session::run(socket, params).await;
+                session.await;
                 drop(open);
             });
             sessions.track_future(session.instrument(span))

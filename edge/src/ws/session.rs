@@ -167,31 +167,80 @@ struct Joined {
 }
 
 /// Runs one socket from upgrade to close.
-pub async fn run(socket: WebSocket, params: SessionParams) {
+///
+/// The two phases are boxed one after the other and the future returned
+/// holds only the current box: an idle socket's task carries the serving
+/// state and nothing of the join (an `async fn` would keep its arguments and
+/// the join's space for the session's whole life, kilobytes per socket).
+pub fn run(socket: WebSocket, params: SessionParams) -> impl Future<Output = ()> + Send {
+    let joining = Box::pin(open(socket, params));
+    async move {
+        let Some(session) = joining.await else {
+            return;
+        };
+        Box::pin(session.serve()).await;
+    }
+}
+
+/// A joined session, everything its serving phase needs, owned.
+struct Session {
+    params: SessionParams,
+    joined: Joined,
+    writer: Writer,
+    stream: SplitStream<WebSocket>,
+    out: Outbound,
+}
+
+/// Joins the room; a refused socket is closed here and yields nothing.
+async fn open(socket: WebSocket, params: SessionParams) -> Option<Session> {
     let (sink, mut stream) = socket.split();
     let (out, rx) = queue(params.queue, params.stall);
-    let mut writer = Writer::new(sink, rx);
-    // The join (a gRPC call) is boxed so that its kilobytes are not kept
-    // in the task for the session's whole life.
+    let writer = Writer::new(sink, rx);
     let opened = tokio::select! {
-        opened = Box::pin(join(&params)) => opened,
+        opened = join(&params) => opened,
         () = params.shutdown.cancelled() => Err(CloseReason::RESTARTING),
     };
-    let end = match opened {
+    match opened {
         Ok(joined) => {
             let resumed = matches!(joined.opening, Opening::Resumed { .. });
             tracing::info!(last_seq = params.last_seq, resumed, "joined");
-            serve(&params, joined, &mut writer, &mut stream, out).await
+            Some(Session {
+                params,
+                joined,
+                writer,
+                stream,
+                out,
+            })
         }
         Err(reason) => {
             tracing::info!(close_code = reason.code, "refused");
-            End::Close(reason)
+            close(writer, &mut stream, End::Close(reason)).await;
+            None
         }
-    };
+    }
+}
+
+impl Session {
+    /// Serves the joined socket until it ends, then closes it.
+    async fn serve(mut self) {
+        let end = serve(
+            &self.params,
+            &mut self.joined,
+            &mut self.writer,
+            &mut self.stream,
+            &self.out,
+        )
+        .await;
+        close(self.writer, &mut self.stream, end).await;
+    }
+}
+
+/// Sends the close frame `end` calls for and waits for the client's echo.
+async fn close(writer: Writer, stream: &mut SplitStream<WebSocket>, end: End) {
     tracing::info!(?end, "session over");
     writer.finish(end).await;
     if let End::Close(_) = end {
-        await_close_echo(&mut stream).await;
+        await_close_echo(stream).await;
     }
 }
 
@@ -247,19 +296,12 @@ fn admit(
 /// Sends the first frame, then runs reader, pump and writer until one ends.
 async fn serve(
     params: &SessionParams,
-    joined: Joined,
+    joined: &mut Joined,
     writer: &mut Writer,
     stream: &mut SplitStream<WebSocket>,
-    out: Outbound,
+    out: &Outbound,
 ) -> End {
-    let Joined {
-        token,
-        room_id,
-        mut subscription,
-        opening,
-        expires_at,
-        _slot,
-    } = joined;
+    let opening = std::mem::replace(&mut joined.opening, Opening::History(Vec::new()));
     let first = match opening {
         Opening::History(history) => out.push(&history).await,
         Opening::Resumed { last_seq } => out.push(&ServerFrame::Resumed { last_seq }).await,
@@ -269,8 +311,8 @@ async fn serve(
     }
     let sender = Sender {
         core: &params.core,
-        token: &token,
-        room_id,
+        token: &joined.token,
+        room_id: joined.room_id,
     };
     let liveness = Liveness::default();
     let policy = &params.policy;
@@ -280,9 +322,9 @@ async fn serve(
     };
     tokio::select! {
         end = writer.run(policy.ping_interval, &liveness) => end,
-        end = read_client(stream, &out, &sender, &mut limits) => end,
-        end = pump_events(&mut subscription, &out) => end,
-        () = tokio::time::sleep_until(expires_at) => End::Close(CloseReason::TOKEN_EXPIRED),
+        end = read_client(stream, out, &sender, &mut limits) => end,
+        end = pump_events(&mut joined.subscription, out) => end,
+        () = tokio::time::sleep_until(joined.expires_at) => End::Close(CloseReason::TOKEN_EXPIRED),
         () = params.shutdown.cancelled() => End::Close(CloseReason::RESTARTING),
     }
 }

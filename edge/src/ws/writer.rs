@@ -22,15 +22,20 @@ const BATCH: usize = 64;
 /// How long closing may take: flushing queued frames, the close frame, the client's reply.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
+/// A queued frame. Boxed: the queue's first block of slots is allocated
+/// with the socket, and a socket may idle for hours, so a slot is kept to
+/// one pointer (a `String` would triple the block).
+pub(super) type Frame = Box<String>;
+
 /// The producing end of a session's outbound queue.
 #[derive(Debug, Clone)]
 pub(super) struct Outbound {
-    tx: mpsc::Sender<String>,
+    tx: mpsc::Sender<Frame>,
     stall: Duration,
 }
 
 /// A queue of `capacity` frames whose producers wait at most `stall` for room.
-pub(super) fn queue(capacity: usize, stall: Duration) -> (Outbound, mpsc::Receiver<String>) {
+pub(super) fn queue(capacity: usize, stall: Duration) -> (Outbound, mpsc::Receiver<Frame>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     (Outbound { tx, stall }, rx)
 }
@@ -43,6 +48,7 @@ impl Outbound {
             tracing::error!(%error, "a frame did not serialize");
             End::Close(CloseReason::CORE_UNAVAILABLE)
         })?;
+        let text = Box::new(text);
         let text = match self.tx.try_send(text) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Closed(_)) => return Err(End::ClientGone),
@@ -66,12 +72,12 @@ impl Outbound {
 /// The one owner of the sink.
 pub(super) struct Writer {
     sink: SplitSink<WebSocket, Message>,
-    rx: mpsc::Receiver<String>,
+    rx: mpsc::Receiver<Frame>,
 }
 
 impl Writer {
     /// A writer of the frames queued on `rx` to `sink`.
-    pub(super) fn new(sink: SplitSink<WebSocket, Message>, rx: mpsc::Receiver<String>) -> Self {
+    pub(super) fn new(sink: SplitSink<WebSocket, Message>, rx: mpsc::Receiver<Frame>) -> Self {
         Self { sink, rx }
     }
 
@@ -85,7 +91,7 @@ impl Writer {
         loop {
             let message = tokio::select! {
                 frame = self.rx.recv() => match frame {
-                    Some(frame) => Message::text(frame),
+                    Some(frame) => Message::text(*frame),
                     None => return End::ClientGone,
                 },
                 _ = pings.tick() => {
@@ -111,7 +117,7 @@ impl Writer {
         self.sink.feed(first).await?;
         for _ in 1..BATCH {
             let Ok(frame) = self.rx.try_recv() else { break };
-            self.sink.feed(Message::text(frame)).await?;
+            self.sink.feed(Message::text(*frame)).await?;
         }
         self.sink.flush().await
     }
@@ -127,7 +133,7 @@ impl Writer {
                 End::Close(reason) => {
                     if reason != CloseReason::TOO_SLOW {
                         while let Ok(frame) = self.rx.try_recv() {
-                            self.sink.feed(Message::text(frame)).await?;
+                            self.sink.feed(Message::text(*frame)).await?;
                         }
                     }
                     let frame = CloseFrame {
