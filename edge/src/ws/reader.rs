@@ -260,7 +260,7 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::*;
-    use crate::ws::writer::queue;
+    use crate::ws::writer::{Frame, queue};
 
     fn text_of(frame: &str) -> Result<String, Refusal> {
         parse_client_frame(frame).map(|frame| frame.message)
@@ -350,7 +350,7 @@ mod tests {
         }
     }
 
-    fn test_queue() -> (Outbound, mpsc::Receiver<String>) {
+    fn test_queue() -> (Outbound, mpsc::Receiver<Frame>) {
         queue(1, Duration::from_secs(10))
     }
 

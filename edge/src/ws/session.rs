@@ -223,14 +223,19 @@ async fn open(socket: WebSocket, params: SessionParams) -> Option<Session> {
 impl Session {
     /// Serves the joined socket until it ends, then closes it.
     async fn serve(mut self) {
+        // `serve` takes the queue's producer and drops it on return: the
+        // writer's close drains the queue until every producer is gone.
         let end = serve(
             &self.params,
             &mut self.joined,
             &mut self.writer,
             &mut self.stream,
-            &self.out,
+            self.out,
         )
         .await;
+        // The room stream goes first: the user's presence ends with it,
+        // before the close frame, which a stalled client may take long to read.
+        drop(self.joined);
         close(self.writer, &mut self.stream, end).await;
     }
 }
@@ -299,7 +304,7 @@ async fn serve(
     joined: &mut Joined,
     writer: &mut Writer,
     stream: &mut SplitStream<WebSocket>,
-    out: &Outbound,
+    out: Outbound,
 ) -> End {
     let opening = std::mem::replace(&mut joined.opening, Opening::History(Vec::new()));
     let first = match opening {
@@ -322,8 +327,8 @@ async fn serve(
     };
     tokio::select! {
         end = writer.run(policy.ping_interval, &liveness) => end,
-        end = read_client(stream, out, &sender, &mut limits) => end,
-        end = pump_events(&mut joined.subscription, out) => end,
+        end = read_client(stream, &out, &sender, &mut limits) => end,
+        end = pump_events(&mut joined.subscription, &out) => end,
         () = tokio::time::sleep_until(joined.expires_at) => End::Close(CloseReason::TOKEN_EXPIRED),
         () = params.shutdown.cancelled() => End::Close(CloseReason::RESTARTING),
     }
