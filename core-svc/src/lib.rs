@@ -10,7 +10,6 @@ pub mod domain;
 pub mod error;
 pub mod fanout;
 pub mod grpc;
-pub mod logging;
 pub mod ops;
 pub mod store;
 

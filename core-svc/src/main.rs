@@ -84,14 +84,7 @@ async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
 /// Logs to stderr as readable lines or JSON objects, filtered by `RUST_LOG`
 /// (default `info`).
 fn init_logging(format: LogFormat) {
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(core_svc::logging::from_env())
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
+    service_kit::logging::init(format == LogFormat::Json);
 }
 
 fn start_local_postgres(config: &Config) -> anyhow::Result<LocalPostgres> {

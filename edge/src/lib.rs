@@ -6,7 +6,6 @@ pub mod config;
 pub mod core_client;
 pub mod dev;
 pub mod error;
-pub mod logging;
 pub mod metrics;
 pub mod probes;
 pub mod rest;

@@ -37,7 +37,7 @@ async fn tokens_appear_in_no_log_line_or_span() {
     // TRACE as the services filter it (the test's own WebSocket client logs
     // its request URL, but it shares the tungstenite target that is capped).
     tracing_subscriber::fmt()
-        .with_env_filter(edge::logging::filter("trace"))
+        .with_env_filter(service_kit::logging::filter("trace"))
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .init();

@@ -33,3 +33,17 @@ pub fn filter(spec: &str) -> EnvFilter {
 pub fn from_env() -> EnvFilter {
     filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()))
 }
+
+/// Logs to stderr, filtered by [`from_env`]: readable lines, or one JSON
+/// object per event when `json`.
+pub fn init(json: bool) {
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(from_env())
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
