@@ -10,6 +10,9 @@ COPY migrations ./migrations
 COPY core-svc ./core-svc
 COPY edge ./edge
 COPY pg-local ./pg-local
+COPY service-kit ./service-kit
+# Every workspace member must be present for cargo to load the workspace.
+COPY bench ./bench
 RUN cargo build --release --locked -p core-svc --bin core-svc
 
 FROM debian:bookworm-slim
