@@ -353,13 +353,16 @@ async fn pump_events(subscription: &mut Streaming<pb::SubscribeResponse>, out: &
             return End::Close(CloseReason::CORE_UNAVAILABLE);
         };
         let seq = event.seq;
-        match convert::event_frame(event) {
-            Some(frame) => {
-                if let Err(end) = out.push(&frame).await {
-                    return end;
-                }
+        // The frame is dropped before the await: `push` keeps only its text.
+        let pushed = match convert::event_frame(event) {
+            Some(frame) => out.push(&frame),
+            None => {
+                tracing::warn!(seq, "skipped a room event of unknown kind");
+                continue;
             }
-            None => tracing::warn!(seq, "skipped a room event of unknown kind"),
+        };
+        if let Err(end) = pushed.await {
+            return end;
         }
     }
 }

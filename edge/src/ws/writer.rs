@@ -43,17 +43,41 @@ pub(super) fn queue(capacity: usize, stall: Duration) -> (Outbound, mpsc::Receiv
 impl Outbound {
     /// Queues one frame, waiting for room; a queue that stays full for the
     /// stall time means the client cannot keep up.
-    pub(super) async fn push(&self, frame: &impl Serialize) -> Result<(), End> {
+    ///
+    /// The frame is serialized and offered to the queue at once, so the
+    /// future keeps neither the frame nor, unless the queue is full, any
+    /// waiting state: it is awaited in every session loop, whose idle size
+    /// is per-socket memory. The wait for room is boxed.
+    pub(super) fn push(
+        &self,
+        frame: &impl Serialize,
+    ) -> impl Future<Output = Result<(), End>> + Send + '_ {
+        let offered = self.offer(frame);
+        async move {
+            match offered {
+                Ok(None) => Ok(()),
+                Ok(Some(text)) => Box::pin(self.wait_for_room(text)).await,
+                Err(end) => Err(end),
+            }
+        }
+    }
+
+    /// Serializes `frame` and queues it if there is room: `Ok(None)` when
+    /// queued, `Ok(Some(frame))` when the queue is full.
+    fn offer(&self, frame: &impl Serialize) -> Result<Option<Frame>, End> {
         let text = serde_json::to_string(frame).map_err(|error| {
             tracing::error!(%error, "a frame did not serialize");
             End::Close(CloseReason::CORE_UNAVAILABLE)
         })?;
-        let text = Box::new(text);
-        let text = match self.tx.try_send(text) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Closed(_)) => return Err(End::ClientGone),
-            Err(TrySendError::Full(text)) => text,
-        };
+        match self.tx.try_send(Box::new(text)) {
+            Ok(()) => Ok(None),
+            Err(TrySendError::Closed(_)) => Err(End::ClientGone),
+            Err(TrySendError::Full(text)) => Ok(Some(text)),
+        }
+    }
+
+    /// Waits up to the stall time for room for `text` in a full queue.
+    async fn wait_for_room(&self, text: Frame) -> Result<(), End> {
         match tokio::time::timeout(self.stall, self.tx.send(text)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_closed)) => Err(End::ClientGone),
