@@ -4,7 +4,10 @@
 //! session row is written, the same task is the one that removes it, however
 //! the caller goes away.
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{
+    mpsc::{self, error::TrySendError},
+    oneshot,
+};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use uuid::Uuid;
 
@@ -130,12 +133,27 @@ async fn pump(
             Err(err) => Err(err),
         };
         let failed = item.is_err();
-        let sent = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            sent = items.send(Box::new(item)) => sent,
+        // A stream with room takes the item at once; the wait for room is
+        // boxed, so that an idle stream's task does not carry its space.
+        let sent = match items.try_send(Box::new(item)) {
+            Ok(()) => true,
+            Err(TrySendError::Closed(_)) => false,
+            Err(TrySendError::Full(item)) => Box::pin(send(items, item, shutdown)).await,
         };
-        if sent.is_err() || failed {
+        if !sent || failed {
             return;
         }
+    }
+}
+
+/// Waits for room for `item`; false when the stream or the service ended.
+async fn send(
+    items: &mpsc::Sender<StreamItem>,
+    item: StreamItem,
+    shutdown: &CancellationToken,
+) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => false,
+        sent = items.send(item) => sent.is_ok(),
     }
 }

@@ -221,22 +221,27 @@ async fn open(socket: WebSocket, params: SessionParams) -> Option<Session> {
 }
 
 impl Session {
-    /// Serves the joined socket until it ends, then closes it.
-    async fn serve(mut self) {
-        // `serve` takes the queue's producer and drops it on return: the
-        // writer's close drains the queue until every producer is gone.
-        let end = serve(
-            &self.params,
-            &mut self.joined,
-            &mut self.writer,
-            &mut self.stream,
-            self.out,
-        )
-        .await;
-        // The room stream goes first: the user's presence ends with it,
-        // before the close frame, which a stalled client may take long to read.
-        drop(self.joined);
-        close(self.writer, &mut self.stream, end).await;
+    /// Serves the joined socket until it ends, then closes it. An `async`
+    /// block, not an `async fn`: a method's `self` would be stored twice in
+    /// its future (the argument and its binding), 624 bytes per socket.
+    fn serve(mut self) -> impl Future<Output = ()> + Send {
+        async move {
+            // `serve` takes the queue's producer and drops it on return: the
+            // writer's close drains the queue until every producer is gone.
+            let end = serve(
+                &self.params,
+                &mut self.joined,
+                &mut self.writer,
+                &mut self.stream,
+                self.out,
+            )
+            .await;
+            // The room stream goes first: the user's presence ends with it,
+            // before the close frame, which a stalled client may take long
+            // to read.
+            drop(self.joined);
+            close(self.writer, &mut self.stream, end).await;
+        }
     }
 }
 
