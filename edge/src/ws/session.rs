@@ -224,6 +224,10 @@ impl Session {
     /// Serves the joined socket until it ends, then closes it. An `async`
     /// block, not an `async fn`: a method's `self` would be stored twice in
     /// its future (the argument and its binding), 624 bytes per socket.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn would store `self` twice"
+    )]
     fn serve(mut self) -> impl Future<Output = ()> + Send {
         async move {
             // `serve` takes the queue's producer and drops it on return: the
