@@ -1,41 +1,11 @@
 //! This instance's heartbeat, and the end of dead instances' sessions.
 
-use std::{
-    collections::HashSet,
-    sync::{Arc, Mutex},
-};
-
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::Timing;
-use crate::store::{SessionId, Store};
-
-/// The sessions this instance holds open right now.
-#[derive(Clone, Default)]
-pub struct LiveSessions(Arc<Mutex<HashSet<SessionId>>>);
-
-impl LiveSessions {
-    pub fn insert(&self, session: SessionId) {
-        self.0
-            .lock()
-            .expect("sessions lock poisoned")
-            .insert(session);
-    }
-
-    pub fn remove(&self, session: SessionId) {
-        self.0
-            .lock()
-            .expect("sessions lock poisoned")
-            .remove(&session);
-    }
-
-    fn ids(&self) -> Vec<i64> {
-        let live = self.0.lock().expect("sessions lock poisoned");
-        live.iter().map(|session| session.get()).collect()
-    }
-}
+use super::{LiveSessions, Timing};
+use crate::store::Store;
 
 /// Beats until `shutdown`. Dead instances are reaped only once this one has
 /// reached the database for a whole time-to-live, so that after an outage

@@ -17,10 +17,12 @@
 mod heartbeat;
 mod listener;
 mod notifier;
+mod sessions;
 
-pub use heartbeat::{LiveSessions, heartbeat};
+pub use heartbeat::heartbeat;
 pub use listener::listen;
 pub use notifier::{Notifier, notify};
+pub use sessions::LiveSessions;
 
 use std::time::Duration;
 

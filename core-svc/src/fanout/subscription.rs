@@ -79,11 +79,7 @@ impl Subscriptions {
             let _ = items.try_send(Box::new(Ok(Item::Snapshot(opened.snapshot))));
             let _ = ready.send(Ok(()));
             pump(feed, &items, &this.shutdown, &this.fanout.metrics).await;
-            // If this fails, the next heartbeat removes the session.
-            if let Err(err) = Box::pin(this.store.close_session(session)).await {
-                tracing::warn!(%room, %user, error = %err, "could not record the end of a session");
-            }
-            this.live.remove(session);
+            Box::pin(this.live.end(session, &this.store)).await;
         });
         match opened.await {
             Ok(Ok(())) => Ok(rx),

@@ -80,16 +80,18 @@ impl Store {
         })
     }
 
-    /// Ends a subscription; its user's `last_seen` becomes now.
-    pub async fn close_session(&self, session: SessionId) -> Result<(), Error> {
+    /// Ends subscriptions, in one statement however many; their users'
+    /// `last_seen` becomes now.
+    pub async fn close_sessions(&self, sessions: &[SessionId]) -> Result<(), Error> {
+        let ids: Vec<i64> = sessions.iter().map(|session| session.0).collect();
         let client = self.client().await?;
         let delete = client
             .prepare_cached(
-                "WITH gone AS (DELETE FROM room_sessions WHERE id = $1 RETURNING user_id)
+                "WITH gone AS (DELETE FROM room_sessions WHERE id = ANY($1) RETURNING user_id)
                  UPDATE users SET last_seen = now() WHERE id IN (SELECT user_id FROM gone)",
             )
             .await?;
-        client.execute(&delete, &[&session.0]).await?;
+        client.execute(&delete, &[&ids]).await?;
         Ok(())
     }
 }

@@ -59,3 +59,44 @@ async fn a_user_is_online_while_a_stream_is_open_and_offline_after() {
         "last_seen is set when going offline"
     );
 }
+
+/// Everyone whose stream ends at once (an edge restarting drops all of its
+/// sockets) goes offline promptly, even on a pool of one connection and
+/// long before a heartbeat would clear the sessions.
+#[tokio::test]
+async fn users_whose_streams_all_end_at_once_go_offline_promptly() {
+    let first = TestCore::start().await;
+    let core = first
+        .join(|config| {
+            config.db_pool_size = 1;
+            config.instance_ttl_secs = 600;
+        })
+        .await;
+    let mut members = Vec::new();
+    let mut streams = Vec::new();
+    for _ in 0..40 {
+        let (alice, bob, room) = core.pair().await;
+        for member in [alice, bob] {
+            let mut stream = member.subscribe(room).await.unwrap();
+            stream.snapshot().await;
+            members.push(member);
+            streams.push(stream);
+        }
+    }
+    assert!(members[0].who_am_i().await.unwrap().is_online);
+    let ended = tokio::time::Instant::now();
+    drop(streams);
+    for member in &members {
+        within(async {
+            while member.who_am_i().await.unwrap().is_online {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+    }
+    assert!(
+        ended.elapsed() < Duration::from_secs(10),
+        "offline within {:?}, not at the next heartbeat",
+        ended.elapsed()
+    );
+}
