@@ -39,8 +39,13 @@ impl TestCore {
     }
 
     pub async fn start_with(auth: AuthConfig) -> Self {
+        Self::start_tuned(|config| config.auth = auth).await
+    }
+
+    /// A core on a fresh database, configured as [`Self::on_database`] and then `tune`.
+    pub async fn start_tuned(tune: impl FnOnce(&mut Config)) -> Self {
         let db = TestDatabase::create().expect("a fresh test database");
-        let mut core = Self::on_database(db.connection_string(), |config| config.auth = auth).await;
+        let mut core = Self::on_database(db.connection_string(), tune).await;
         core._db = Some(db);
         core
     }
