@@ -40,8 +40,9 @@ use session::SessionParams;
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// tungstenite's read buffer per connection, allocated with the socket and
 /// the most it reads per call (its default is 128 KiB). Client frames are
-/// small; a larger one is read in several calls into a buffer of its size.
-const READ_BUFFER_BYTES: usize = 1024;
+/// small (a chat message frame is one read); a larger one is read in several
+/// calls into a buffer of its size.
+const READ_BUFFER_BYTES: usize = 512;
 /// Bytes collected before tungstenite writes to the socket (its default is 128 KiB).
 const WRITE_BUFFER_BYTES: usize = 4 * 1024;
 /// Bound on tungstenite's write buffer; it only grows past
