@@ -15,11 +15,7 @@ async fn instances_starting_at_once_migrate_the_schema_once() {
         applied, files,
         "exactly one instance applied each migration"
     );
-    let (client, connection) =
-        tokio_postgres::connect(&db.connection_string(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let client = sql(&db).await;
     let versions: i64 = client
         .query_one("SELECT count(*) FROM schema_migrations", &[])
         .await
@@ -35,11 +31,7 @@ async fn room_heads_pair_each_known_room_with_its_last_seq() {
     let db = TestDatabase::create().unwrap();
     let store = Store::connect(&db.connection_string(), 1).unwrap();
     store.migrate().await.unwrap();
-    let (client, connection) =
-        tokio_postgres::connect(&db.connection_string(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let client = sql(&db).await;
     client
         .batch_execute(
             "INSERT INTO users (sub) VALUES ('a'), ('b'), ('c');
@@ -55,6 +47,16 @@ async fn room_heads_pair_each_known_room_with_its_last_seq() {
     heads.sort();
     assert_eq!(heads, [(room(1), 7), (room(2), 0)]);
     assert_eq!(store.room_heads(&[room(99)]).await.unwrap(), []);
+}
+
+/// A plain connection to `db`, beside the store.
+async fn sql(db: &TestDatabase) -> tokio_postgres::Client {
+    let (client, connection) =
+        tokio_postgres::connect(&db.connection_string(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    client
 }
 
 /// The SQL files of `migrations/`: every one must be applied.
@@ -77,11 +79,7 @@ async fn the_schema_refuses_a_second_room_for_a_pair_and_text_on_deleted_message
         .migrate()
         .await
         .unwrap();
-    let (client, connection) =
-        tokio_postgres::connect(&db.connection_string(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let client = sql(&db).await;
     client
         .batch_execute(
             "INSERT INTO users (sub) VALUES ('a'), ('b');
