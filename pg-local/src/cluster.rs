@@ -9,6 +9,7 @@ use crate::Error;
 use crate::binaries::Binaries;
 use crate::client::{self, quote_identifier};
 use crate::persistent::{StartupLock, find_running};
+use crate::relocate::relocate;
 use crate::server::{self, Durability, Launch, SocketDir};
 use crate::server_user::ServerUser;
 use crate::watchdog::Watchdog;
@@ -62,9 +63,13 @@ impl LocalPostgres {
     /// same time, say), this attaches to that server and never stops it. Otherwise the server
     /// started here stops with a fast shutdown when this value is dropped or the process dies.
     /// Concurrent starts are serialised by a lock file beside the data directory.
+    ///
+    /// When running as root and the server user cannot reach a new `data_dir` (a checkout
+    /// under `/root`), the cluster is created under `/var/lib/pg-local` instead and `data_dir`
+    /// becomes a symbolic link to it; [`LocalPostgres::data_dir`] tells the real place.
     pub fn start_persistent(data_dir: &Path) -> Result<Self, Error> {
         let bin = Binaries::discover()?;
-        let data_dir = prepare_persistent_dir(data_dir)?;
+        let data_dir = reachable_dir(prepare_persistent_dir(data_dir)?)?;
         let _lock = StartupLock::acquire(&data_dir)?;
         if let Some(running) = find_running(&bin, &data_dir)? {
             let (socket_dir, port) = (running.socket_dir, running.port);
@@ -166,6 +171,16 @@ impl LocalPostgres {
             quote_identifier(name)?
         );
         client::execute(&self.bin, &self.socket_dir, self.port, &statement)
+    }
+}
+
+/// `data_dir` itself when the server user can reach it, else a relocated directory.
+fn reachable_dir(data_dir: PathBuf) -> Result<PathBuf, Error> {
+    let user = ServerUser::for_data_dir(&data_dir)?;
+    match user.check_traversable(&data_dir) {
+        Ok(()) => Ok(data_dir),
+        Err(blocked @ Error::NotTraversable { .. }) => relocate(&data_dir, blocked),
+        Err(other) => Err(other),
     }
 }
 

@@ -29,6 +29,7 @@ mod client;
 mod cluster;
 mod error;
 mod persistent;
+mod relocate;
 mod server;
 mod server_user;
 mod shared;
@@ -36,4 +37,5 @@ mod watchdog;
 
 pub use cluster::LocalPostgres;
 pub use error::Error;
+pub use relocate::RELOCATED_BASE;
 pub use shared::{TestDatabase, shared_temporary};

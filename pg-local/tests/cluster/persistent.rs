@@ -93,17 +93,63 @@ fn a_data_directory_from_another_version_fails_with_the_server_log() {
 }
 
 #[test]
-fn a_parent_the_server_user_cannot_enter_is_named_in_the_error() {
+fn an_existing_cluster_behind_a_parent_the_server_user_cannot_enter_is_named_in_the_error() {
     if !nix::unistd::geteuid().is_root() {
         return; // Without root the server runs as the caller, who can enter its own directory.
     }
     let private = tempfile::tempdir().unwrap();
     fs::set_permissions(private.path(), fs::Permissions::from_mode(0o700)).unwrap();
-    let error = LocalPostgres::start_persistent(&private.path().join("pgdata")).unwrap_err();
+    let data_dir = private.path().join("pgdata");
+    fs::create_dir(&data_dir).unwrap();
+    fs::write(data_dir.join("PG_VERSION"), "15\n").unwrap();
+    let error = LocalPostgres::start_persistent(&data_dir).unwrap_err();
     match error {
         Error::NotTraversable { path, .. } => assert_eq!(path, private.path()),
         other => panic!("expected NotTraversable, got {other}"),
     }
+}
+
+#[tokio::test]
+async fn a_new_cluster_behind_a_parent_the_server_user_cannot_enter_moves_where_it_can() {
+    if !nix::unistd::geteuid().is_root() {
+        return; // Without root the server runs as the caller, who can enter its own directory.
+    }
+    // Like a checkout under /root (mode 0700) started by root.
+    let private = tempfile::tempdir().unwrap();
+    fs::set_permissions(private.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    let requested = private.path().join(".data").join("postgres");
+
+    let cluster = LocalPostgres::start_persistent(&requested).unwrap();
+    let relocated = cluster.data_dir().to_path_buf();
+    assert!(
+        relocated.starts_with(pg_local::RELOCATED_BASE),
+        "{}",
+        relocated.display()
+    );
+    assert_eq!(fs::read_link(&requested).unwrap(), relocated);
+    cluster.ensure_database("chat").unwrap();
+    let client = connect(&cluster.connection_string("chat")).await;
+    client
+        .batch_execute("CREATE TABLE kept (n int)")
+        .await
+        .unwrap();
+    drop(client);
+    drop(cluster);
+
+    let again = LocalPostgres::start_persistent(&requested).unwrap();
+    assert_eq!(
+        again.data_dir(),
+        relocated,
+        "a later start finds the same cluster"
+    );
+    let client = connect(&again.connection_string("chat")).await;
+    client
+        .query_one("SELECT count(*) FROM kept", &[])
+        .await
+        .unwrap();
+    drop(client);
+    drop(again);
+    fs::remove_dir_all(&relocated).unwrap();
 }
 
 #[tokio::test]
