@@ -42,16 +42,30 @@ impl Store {
     }
 }
 
+/// Creates the bookkeeping table on first start. Checked first rather than
+/// `CREATE TABLE IF NOT EXISTS`, whose NOTICE would be logged at every start;
+/// the advisory lock rules out a race between the check and the create.
+async fn ensure_bookkeeping(client: &deadpool_postgres::Object) -> Result<(), Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        client
+            .batch_execute(
+                "CREATE TABLE schema_migrations (
+                     version    BIGINT PRIMARY KEY,
+                     name       TEXT NOT NULL,
+                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                 )",
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 async fn apply_pending(client: &mut deadpool_postgres::Object) -> Result<usize, Error> {
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                 version    BIGINT PRIMARY KEY,
-                 name       TEXT NOT NULL,
-                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-             )",
-        )
-        .await?;
+    ensure_bookkeeping(client).await?;
     let mut applied = 0;
     for &(version, name, sql) in MIGRATIONS {
         let tx = client.transaction().await?;

@@ -1,6 +1,8 @@
 use core_svc::{domain::RoomId, store::Store};
 use pg_local::TestDatabase;
 
+use crate::core_process::CoreProcess;
+
 #[tokio::test]
 async fn instances_starting_at_once_migrate_the_schema_once() {
     let db = TestDatabase::create().unwrap();
@@ -114,5 +116,23 @@ async fn the_schema_refuses_a_second_room_for_a_pair_and_text_on_deleted_message
     assert_eq!(
         deleted_with_text.as_db_error().unwrap().constraint(),
         Some("messages_text_unless_deleted")
+    );
+}
+
+#[tokio::test]
+async fn a_restart_on_a_migrated_database_logs_no_database_notice() {
+    let db = TestDatabase::create().unwrap();
+    let secret = "a-test-secret-that-is-at-least-32-bytes";
+    let mut first = CoreProcess::spawn(&db.connection_string(), secret).await;
+    first.kill().await;
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let file = log.reopen().unwrap();
+    let mut second = CoreProcess::spawn_logging(&db.connection_string(), secret, file).await;
+    second.kill().await;
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    assert!(text.contains("INFO"), "the log was captured: {text}");
+    assert!(
+        !text.contains("already exists") && !text.contains("NOTICE"),
+        "a restart logged a database notice: {text}"
     );
 }

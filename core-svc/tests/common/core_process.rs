@@ -14,6 +14,11 @@ impl CoreProcess {
     /// tokens of `secret` and short cluster timings, and waits until it
     /// serves.
     pub async fn spawn(database_url: &str, secret: &str) -> Self {
+        Self::spawn_logging(database_url, secret, Stdio::null()).await
+    }
+
+    /// [`CoreProcess::spawn`] with the core's log (`RUST_LOG=info`) going to `log`.
+    pub async fn spawn_logging(database_url: &str, secret: &str, log: impl Into<Stdio>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("a free port")
             .local_addr()
@@ -24,9 +29,9 @@ impl CoreProcess {
             .args(["--grpc-addr", &addr, "--database-url", database_url])
             .args(["--jwt-secret", secret, "--instance-ttl-secs", "2"])
             .args(["--poll-interval-ms", "200", "--metrics-addr", "127.0.0.1:0"])
-            .env_remove("RUST_LOG")
+            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .expect("core-svc starts");
