@@ -93,6 +93,7 @@ fn start_local_postgres(config: &Config) -> anyhow::Result<LocalPostgres> {
         .context("starting the project-local PostgreSQL")?;
     db.ensure_database(LOCAL_DATABASE)?;
     tracing::info!(
+        data_dir = %db.data_dir().display(),
         socket_dir = %db.socket_dir().display(),
         port = db.port(),
         "project-local PostgreSQL ready (psql -h <socket_dir> -p <port> -U postgres {LOCAL_DATABASE})"
