@@ -19,6 +19,7 @@ mod resume;
 mod rooms;
 mod shutdown;
 mod slow_client;
+mod ws_auth;
 mod ws_connect;
 mod ws_errors;
 mod ws_hostile;
