@@ -6,6 +6,7 @@ mod authorization;
 mod concurrency;
 mod core_down;
 mod deploy;
+mod deploy_nginx;
 mod dev_mode;
 mod help;
 mod helpers;
