@@ -60,14 +60,6 @@ impl BearerToken {
     }
 }
 
-impl BearerToken {
-    /// The bare token; keep it out of logs.
-    pub(crate) fn expose(&self) -> &str {
-        let value = self.0.to_str().unwrap_or_default();
-        value.strip_prefix("Bearer ").unwrap_or_default()
-    }
-}
-
 impl fmt::Debug for BearerToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("BearerToken(<redacted>)")

@@ -6,6 +6,7 @@
 
 mod dev_token;
 mod jwks;
+mod numeric_date;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -21,11 +22,13 @@ use jwks::JwksCache;
 
 use crate::config::AuthConfig;
 
-/// Who a verified token speaks for.
+/// Who a verified token speaks for, and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub sub: String,
     pub email: String,
+    /// The token's `exp`, Unix seconds, read as the validation read it.
+    pub exp: u64,
 }
 
 /// Why a request is not authenticated; the text is safe to send back.
@@ -96,6 +99,8 @@ struct Claims {
     sub: String,
     #[serde(default)]
     email: Option<String>,
+    #[serde(deserialize_with = "numeric_date::deserialize")]
+    exp: u64,
 }
 
 impl Verifier {
@@ -152,6 +157,7 @@ impl Verifier {
         Ok(Identity {
             sub: claims.sub,
             email: claims.email.unwrap_or_default(),
+            exp: claims.exp,
         })
     }
 }

@@ -343,3 +343,27 @@ fn bearer_extraction_refuses_odd_forms() {
     assert_eq!(bearer_token(Some("Token abc")), Err(AuthError::Malformed));
     assert_eq!(bearer_token(Some("  Bearer abc  ")), Ok("abc"));
 }
+
+#[tokio::test]
+async fn the_identity_carries_the_exp_the_validation_read() {
+    let now = now();
+    let whole = signed(json!({"sub": "alice", "exp": now + 600}));
+    assert_eq!(verify(&config(), &whole).await.unwrap().exp, now + 600);
+    // 0.5 rounds up, as jsonwebtoken's own check rounds it.
+    let fractional = signed(json!({"sub": "alice", "exp": now as f64 + 3600.5}));
+    assert_eq!(
+        verify(&config(), &fractional).await.unwrap().exp,
+        now + 3601
+    );
+}
+
+#[tokio::test]
+async fn fractional_exp_and_nbf_are_accepted_like_whole_ones() {
+    let claims = json!({"sub": "alice", "exp": now() as f64 + 600.25, "nbf": now() as f64 - 10.75});
+    assert!(verify(&config(), &signed(claims)).await.is_ok());
+    let early = json!({"sub": "alice", "exp": now() as f64 + 600.5, "nbf": now() as f64 + 300.5});
+    assert_eq!(
+        verify(&config(), &signed(early)).await,
+        Err(AuthError::NotYetValid)
+    );
+}

@@ -1,5 +1,6 @@
 //! Who is calling: the bearer token of the request's metadata, verified,
-//! then resolved to a user id (creating the user on first sight).
+//! then resolved to a user id (creating the user on first sight), with the
+//! token's verified expiry for callers that hold it for long (WebSockets).
 
 use moka::future::Cache;
 use tonic::Request;
@@ -28,11 +29,17 @@ impl Authenticator {
 
     /// The calling user; UNAUTHENTICATED before anything else is looked at.
     pub async fn caller<T>(&self, request: &Request<T>) -> Result<UserId, Error> {
+        self.authenticate(request).await.map(|caller| caller.id)
+    }
+
+    /// The calling user and the verified expiry of their token.
+    pub async fn authenticate<T>(&self, request: &Request<T>) -> Result<Caller, Error> {
         let header = request
             .metadata()
             .get("authorization")
             .and_then(|value| value.to_str().ok());
         let identity = self.verifier.verify(header).await?;
+        let token_exp = identity.exp;
         let cached = self.known.get(&identity.sub).await;
         let id = match cached {
             Some((id, email)) if identity.email.is_empty() || email == identity.email => id,
@@ -46,6 +53,15 @@ impl Authenticator {
             }
         };
         tracing::Span::current().record("user_id", id.get());
-        Ok(id)
+        Ok(Caller { id, token_exp })
     }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// The user the token's `sub` resolves to.
+    pub id: UserId,
+    /// The token's `exp`, Unix seconds, as the verifier read it.
+    pub token_exp: u64,
 }

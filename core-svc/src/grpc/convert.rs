@@ -48,6 +48,7 @@ impl From<User> for pb::User {
             email: user.email,
             is_online: user.is_online,
             last_seen: user.last_seen.map(timestamp),
+            token_exp: 0,
         }
     }
 }
@@ -98,6 +99,8 @@ impl From<Snapshot> for pb::Snapshot {
             seq: snapshot.seq,
             messages: snapshot.messages.into_iter().map(Into::into).collect(),
             resumed: snapshot.resumed,
+            user_id: 0,
+            token_exp: 0,
         }
     }
 }

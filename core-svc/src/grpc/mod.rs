@@ -11,7 +11,7 @@ use std::future::Future;
 
 use tokio_util::task::TaskTracker;
 
-pub use caller::Authenticator;
+pub use caller::{Authenticator, Caller};
 pub use messages::MessageApi;
 pub use rooms::RoomApi;
 pub use users::UserApi;

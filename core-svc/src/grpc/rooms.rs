@@ -7,7 +7,7 @@ use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::Authenticator;
+use super::{Authenticator, Caller};
 use crate::{
     domain::{InvalidInput, RoomId, UserId},
     error::Error,
@@ -67,11 +67,11 @@ impl RoomService for RoomApi {
         &self,
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let caller = self.auth.caller(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let request = request.into_inner();
         let room = RoomId::parse(request.room_id).map_err(Error::from)?;
         let start = start(&request).map_err(Error::from)?;
-        let items = self.subscriptions.open(room, caller, start).await?;
+        let items = self.subscriptions.open(room, caller.id, start).await?;
         let shutdown = self.subscriptions.shutdown.clone();
         // The pump's own UNAVAILABLE item is dropped when the stream's buffer
         // is full (a client that stopped reading); this one always comes last.
@@ -82,10 +82,23 @@ impl RoomService for RoomApi {
         })
         .filter_map(futures::future::ready);
         let stream = ReceiverStream::new(items)
-            .map(|item| (*item).map(Into::into).map_err(Status::from))
+            .map(move |item| {
+                (*item)
+                    .map(|item| with_subscriber(item.into(), caller))
+                    .map_err(Status::from)
+            })
             .chain(ended);
         Ok(Response::new(Box::pin(stream)))
     }
+}
+
+/// The snapshot names its subscriber and the expiry of their token.
+fn with_subscriber(mut response: pb::SubscribeResponse, caller: Caller) -> pb::SubscribeResponse {
+    if let Some(pb::subscribe_response::Item::Snapshot(snapshot)) = &mut response.item {
+        snapshot.user_id = caller.id.get();
+        snapshot.token_exp = caller.token_exp;
+    }
+    response
 }
 
 fn start(request: &pb::SubscribeRequest) -> Result<Start, InvalidInput> {

@@ -24,12 +24,15 @@ impl UserService for UserApi {
         &self,
         request: Request<pb::WhoAmIRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let caller = self.auth.caller(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let user = self
             .store
-            .user(caller)
+            .user(caller.id)
             .await?
             .ok_or(Error::NotFound("user not found"))?;
-        Ok(Response::new(user.into()))
+        Ok(Response::new(pb::User {
+            token_exp: caller.token_exp,
+            ..user.into()
+        }))
     }
 }

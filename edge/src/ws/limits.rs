@@ -1,20 +1,14 @@
 //! Per-socket and per-user limits of WebSocket sessions: the message rate
 //! (a token bucket per connection), the number of sockets one user may hold
-//! on this edge, the keepalive ping with its pong deadline, and the token's
-//! expiry read from its payload.
-//!
-//! The edge verifies no token itself: the core did at connect. The payload's
-//! `sub` and `exp` are read unverified, and only after the core accepted the
-//! token, so a forged payload never reaches them.
+//! on this edge, and the keepalive ping with its pong deadline. Users are
+//! counted by the id the core resolved their token to; the edge reads no
+//! token itself.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::origin::AllowedOrigins;
@@ -110,44 +104,44 @@ impl Liveness {
     }
 }
 
-/// Live sockets per user (`sub`) on this edge.
+/// Live sockets per user (by user id) on this edge.
 #[derive(Debug, Clone, Default)]
 pub struct UserConnections {
-    counts: Arc<Mutex<HashMap<String, usize>>>,
+    counts: Arc<Mutex<HashMap<i64, usize>>>,
 }
 
 /// One socket's place in [`UserConnections`]; freed on drop.
 #[derive(Debug)]
 pub struct ConnectionSlot {
-    counts: Arc<Mutex<HashMap<String, usize>>>,
-    sub: String,
+    counts: Arc<Mutex<HashMap<i64, usize>>>,
+    user_id: i64,
 }
 
 impl UserConnections {
-    /// A slot for one more socket of `sub`, or `None` when it holds `max` already.
-    pub fn acquire(&self, sub: &str, max: usize) -> Option<ConnectionSlot> {
+    /// A slot for one more socket of the user, or `None` when it holds `max` already.
+    pub fn acquire(&self, user_id: i64, max: usize) -> Option<ConnectionSlot> {
         let mut counts = self
             .counts
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        let count = counts.entry(sub.to_owned()).or_default();
+        let count = counts.entry(user_id).or_default();
         if *count >= max {
             return None;
         }
         *count += 1;
         Some(ConnectionSlot {
             counts: Arc::clone(&self.counts),
-            sub: sub.to_owned(),
+            user_id,
         })
     }
 
-    /// Live sockets of `sub`.
-    pub fn count(&self, sub: &str) -> usize {
+    /// Live sockets of the user.
+    pub fn count(&self, user_id: i64) -> usize {
         let counts = self
             .counts
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        counts.get(sub).copied().unwrap_or(0)
+        counts.get(&user_id).copied().unwrap_or(0)
     }
 }
 
@@ -157,45 +151,12 @@ impl Drop for ConnectionSlot {
             .counts
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        if let Some(count) = counts.get_mut(&self.sub) {
+        if let Some(count) = counts.get_mut(&self.user_id) {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                counts.remove(&self.sub);
+                counts.remove(&self.user_id);
             }
         }
-    }
-}
-
-/// The claims the edge reads from an already verified token.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct TokenClaims {
-    /// The user's stable identity.
-    pub sub: String,
-    /// Expiry, seconds since the Unix epoch.
-    pub exp: u64,
-}
-
-impl TokenClaims {
-    /// The payload of `header.payload.signature`, unverified; `None` when it
-    /// is not base64url JSON with a string `sub` and an integer `exp`.
-    pub fn read_unverified(token: &str) -> Option<Self> {
-        let mut parts = token.split('.');
-        let (Some(_header), Some(payload), Some(_signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return None;
-        };
-        let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
-        serde_json::from_slice(&json).ok()
-    }
-
-    /// The moment the token stops working, on tokio's clock.
-    pub fn expires_at(&self) -> Instant {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        Instant::now() + Duration::from_secs(self.exp.saturating_sub(now))
     }
 }
 
@@ -253,36 +214,13 @@ mod tests {
     #[test]
     fn connection_slots_are_capped_per_user_and_freed_on_drop() {
         let connections = UserConnections::default();
-        let first = connections.acquire("alice", 2).unwrap();
-        let _second = connections.acquire("alice", 2).unwrap();
-        assert!(connections.acquire("alice", 2).is_none());
-        assert!(connections.acquire("bob", 2).is_some());
+        let (alice, bob) = (1, 2);
+        let first = connections.acquire(alice, 2).unwrap();
+        let _second = connections.acquire(alice, 2).unwrap();
+        assert!(connections.acquire(alice, 2).is_none());
+        assert!(connections.acquire(bob, 2).is_some());
         drop(first);
-        assert_eq!(connections.count("alice"), 1);
-        assert!(connections.acquire("alice", 2).is_some());
-    }
-
-    #[test]
-    fn claims_are_read_from_the_payload() {
-        // {"sub":"alice","exp":1700000000}
-        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"alice","exp":1700000000,"x":1}"#);
-        let token = format!("e30.{payload}.c2ln");
-        let claims = TokenClaims::read_unverified(&token).unwrap();
-        assert_eq!(claims.sub, "alice");
-        assert_eq!(claims.exp, 1_700_000_000);
-    }
-
-    #[test]
-    fn malformed_payloads_give_no_claims() {
-        for token in [
-            "",
-            "a.b",
-            "a.b.c.d",
-            "e30.!!!.c2ln",
-            "e30.e30.c2ln",
-            "e30.eyJzdWIiOiJhIiwiZXhwIjoiMSJ9.c2ln",
-        ] {
-            assert_eq!(TokenClaims::read_unverified(token), None, "{token}");
-        }
+        assert_eq!(connections.count(alice), 1);
+        assert!(connections.acquire(alice, 2).is_some());
     }
 }

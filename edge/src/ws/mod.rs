@@ -1,10 +1,13 @@
 //! The chat WebSocket, `/ws/chat/{room_id}/` (with or without the trailing
 //! slash, also under a language prefix): picks the token from the
-//! `Authorization` header or `?token=` and the resume point from
+//! `Authorization` header or `?token=` (with neither, the session waits for
+//! an `auth` first frame, see [`auth`]) and the resume point from
 //! `X-Chat-Last-Seq` or `?last_seq=` ([`resume`]), refuses a browser page of
 //! a foreign [`origin`] with 403, accepts the upgrade with buffers sized for
 //! many idle sockets, and hands the socket to a [`session`].
 
+pub mod auth;
+mod frames;
 pub mod limits;
 pub mod origin;
 pub mod protocol;
@@ -33,7 +36,7 @@ use crate::AppState;
 use crate::core_client::BearerToken;
 use crate::error::{Error, ErrorBody};
 use crate::rest::{is_language_code, positive_id};
-pub use reader::{Refusal, parse_client_frame};
+pub use frames::{Refusal, parse_client_frame};
 use session::SessionParams;
 
 /// Largest client message, one frame or several fragments together; larger closes with 1009.

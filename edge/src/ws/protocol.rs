@@ -1,6 +1,7 @@
 //! The JSON shapes clients see, as serde types: the WebSocket frames of
 //! PROTOCOL.md (with the additive `resumed` and `ack` frames of the resume
-//! and idempotent-send handshakes) and the message items the REST paging
+//! and idempotent-send handshakes, and the `auth` / `auth_ok` frames of
+//! tokens on long-lived sockets) and the message items the REST paging
 //! endpoint shares with the history frame. No logic lives here.
 
 use serde::{Deserialize, Serialize};
@@ -113,6 +114,12 @@ pub enum ServerFrame {
         /// True when an earlier send with this key stored the message: nothing new happened.
         duplicate: bool,
     },
+    /// The token of an in-band `auth` frame replaced the socket's (additive).
+    AuthOk {
+        /// The new token's `exp` as the core verified it, Unix seconds: the
+        /// socket now closes with 4401 then.
+        exp: u64,
+    },
     /// A client frame was refused; the socket stays open.
     Error {
         /// What was wrong.
@@ -139,6 +146,22 @@ pub enum ErrorCode {
     Unavailable,
     /// The core failed unexpectedly; nothing is known to be stored (additive).
     Internal,
+    /// An in-band `auth` frame's token failed verification or names another
+    /// user; the socket keeps its token (additive).
+    InvalidToken,
+}
+
+/// A client frame with a `type` (additive): `{"type": "auth", "token": "<jwt>"}`,
+/// as the first frame of a socket opened without a token, or to replace
+/// the token of an open one. Not `Debug`: it holds a token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ControlFrame {
+    /// Authenticate the socket with this token.
+    Auth {
+        /// A JWT, as in `Authorization: Bearer <jwt>`.
+        token: String,
+    },
 }
 
 /// The one frame a client sends: `{"message": "…"}`, optionally with
@@ -240,6 +263,9 @@ mod tests {
             (ErrorCode::InvalidMessage, "invalid_message"),
             (ErrorCode::MessageTooLong, "message_too_long"),
             (ErrorCode::RateLimited, "rate_limited"),
+            (ErrorCode::Unavailable, "unavailable"),
+            (ErrorCode::Internal, "internal"),
+            (ErrorCode::InvalidToken, "invalid_token"),
         ];
         for (code, name) in codes {
             let value = round_trip(&ServerFrame::Error {
@@ -309,5 +335,40 @@ mod tests {
             value,
             json!({"type": "ack", "client_msg_id": "c-1", "message_id": 12, "seq": 7, "duplicate": false})
         );
+    }
+
+    #[test]
+    fn the_auth_ok_frame_names_the_new_exp() {
+        let value = round_trip(&ServerFrame::AuthOk { exp: 1_700_003_600 });
+        assert_eq!(value, json!({"type": "auth_ok", "exp": 1_700_003_600}));
+    }
+
+    #[test]
+    fn the_auth_frame_round_trips() {
+        let text = r#"{"type": "auth", "token": "a.b.c"}"#;
+        let frame: ControlFrame = serde_json::from_str(text).expect("parses");
+        assert!(
+            frame
+                == ControlFrame::Auth {
+                    token: "a.b.c".into()
+                }
+        );
+        let value = serde_json::to_value(&frame).expect("serializes");
+        assert_eq!(value, json!({"type": "auth", "token": "a.b.c"}));
+        let back: ControlFrame = serde_json::from_value(value).expect("parses again");
+        assert!(back == frame);
+    }
+
+    #[test]
+    fn frames_of_other_types_are_no_auth_frames() {
+        for text in [
+            r#"{"type": "other", "token": "a.b.c"}"#,
+            r#"{"token": "a.b.c"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<ControlFrame>(text).is_err(),
+                "{text}"
+            );
+        }
     }
 }

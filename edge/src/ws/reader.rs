@@ -2,35 +2,32 @@
 //! time and in order. A bad frame gets an `error` frame and stores nothing;
 //! a send that carried a `client_msg_id` is answered with an `ack` frame
 //! once the core has stored it (or found the earlier send with that key).
+//! Frames are parsed in `frames.rs`; an `auth` frame goes to `auth.rs`,
+//! which may replace the socket's token, and the reader closes the socket
+//! when the current token expires. Every text frame, `auth` included (each
+//! costs the core a token check), counts against the socket's message rate.
 
 use axum::extract::ws::{Message, WebSocket};
 use chat_proto::v1 as pb;
 use futures::StreamExt;
 use futures::stream::SplitStream;
-use serde_json::Value;
 use tonic::Code;
 
+use super::auth::{self, Credentials};
+use super::frames::{Incoming, parse_frame};
 use super::limits::{Liveness, RateLimit, Verdict};
-use super::protocol::{ClientFrame, ErrorCode, ServerFrame};
+use super::protocol::{ErrorCode, ServerFrame};
 use super::session::{CloseReason, End, close_for};
 use super::writer::Outbound;
-use crate::core_client::{BearerToken, CoreClient, NewMessage, convert};
+use crate::core_client::{CoreClient, NewMessage, convert};
 use crate::error::Error;
-
-/// Most characters (Unicode code points) a message may have after trimming.
-pub const MAX_MESSAGE_CHARS: usize = 4096;
-/// Most characters (Unicode code points) a `client_msg_id` may have.
-pub const MAX_CLIENT_MSG_ID_CHARS: usize = 64;
-
-/// Why a client frame is refused: the `error` frame's code and detail.
-pub type Refusal = (ErrorCode, &'static str);
 
 /// Sends a member's messages to their room.
 pub(super) struct Sender<'a> {
     /// The core.
     pub core: &'a CoreClient,
-    /// The member's token.
-    pub token: &'a BearerToken,
+    /// The member's token and its expiry; `auth` frames replace them.
+    pub credentials: &'a mut Credentials,
     /// The room of the socket.
     pub room_id: i64,
 }
@@ -44,17 +41,25 @@ pub(super) struct ClientLimits {
 }
 
 /// Client frames → `SendMessage`, one at a time and in order; bad frames get
-/// error frames, frames over the rate `rate_limited` ones.
+/// error frames, frames over the rate `rate_limited` ones. Ends with 4401
+/// when the socket's token expires.
 pub(super) async fn read_client(
     stream: &mut SplitStream<WebSocket>,
     out: &Outbound,
-    sender: &Sender<'_>,
+    sender: &mut Sender<'_>,
     limits: &mut ClientLimits,
 ) -> End {
-    while let Some(next) = stream.next().await {
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            () = sender.credentials.expiry.passed() => {
+                return End::Close(CloseReason::TOKEN_EXPIRED);
+            }
+        };
         let message = match next {
-            Ok(message) => message,
-            Err(error) => return read_failure(error),
+            Some(Ok(message)) => message,
+            Some(Err(error)) => return read_failure(error),
+            None => return End::ClientGone,
         };
         limits.liveness.heard();
         let outcome = match message {
@@ -79,7 +84,6 @@ pub(super) async fn read_client(
             return end;
         }
     }
-    End::ClientGone
 }
 
 /// Whether a data frame is within the rate: `Ok(false)` once its
@@ -109,9 +113,12 @@ fn read_failure(error: axum::Error) -> End {
 }
 
 /// One text frame: checked, sent to the core, and answered (`ack` or `error`) when due.
-async fn handle_text(text: &str, out: &Outbound, sender: &Sender<'_>) -> Result<(), End> {
-    let frame = match parse_client_frame(text) {
-        Ok(frame) => frame,
+async fn handle_text(text: &str, out: &Outbound, sender: &mut Sender<'_>) -> Result<(), End> {
+    let frame = match parse_frame(text) {
+        Ok(Incoming::Message(frame)) => frame,
+        Ok(Incoming::Auth(token)) => {
+            return auth::refresh(sender.core, sender.credentials, token, out).await;
+        }
         Err((code, detail)) => return reply_error(out, code, detail).await,
     };
     let client_msg_id = frame.client_msg_id.clone();
@@ -120,7 +127,11 @@ async fn handle_text(text: &str, out: &Outbound, sender: &Sender<'_>) -> Result<
         text: frame.message,
         client_msg_id: frame.client_msg_id,
     };
-    match sender.core.send_message(sender.token, new).await {
+    match sender
+        .core
+        .send_message(&sender.credentials.token, new)
+        .await
+    {
         Ok(sent) => acknowledge(out, client_msg_id, &sent).await,
         Err(error) => send_failure(out, &error).await,
     }
@@ -143,63 +154,6 @@ async fn acknowledge(
             Ok(())
         }
     }
-}
-
-/// A `{"message": "…", "client_msg_id": "…"}` frame with its text trimmed
-/// and both fields checked, or why it is refused.
-pub fn parse_client_frame(text: &str) -> Result<ClientFrame, Refusal> {
-    let not_an_object = (ErrorCode::InvalidJson, "Frames must be JSON objects.");
-    let value: Value = serde_json::from_str(text).map_err(|_| not_an_object)?;
-    let Some(object) = value.as_object() else {
-        return Err(not_an_object);
-    };
-    let not_a_string = (ErrorCode::InvalidMessage, "\"message\" must be a string.");
-    if !object.get("message").is_some_and(Value::is_string) {
-        return Err(not_a_string);
-    }
-    if object
-        .get("client_msg_id")
-        .is_some_and(|id| !id.is_string())
-    {
-        return Err((
-            ErrorCode::InvalidMessage,
-            "\"client_msg_id\" must be a string.",
-        ));
-    }
-    let frame: ClientFrame = serde_json::from_value(value).map_err(|_| not_a_string)?;
-    Ok(ClientFrame {
-        message: message_text(&frame.message)?,
-        client_msg_id: frame.client_msg_id.map(client_msg_id).transpose()?,
-    })
-}
-
-/// The text to store: trimmed, 1 to 4096 characters.
-fn message_text(raw: &str) -> Result<String, Refusal> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return Err((ErrorCode::InvalidMessage, "\"message\" is empty."));
-    }
-    if trimmed.chars().count() > MAX_MESSAGE_CHARS {
-        return Err((
-            ErrorCode::MessageTooLong,
-            "\"message\" is over 4096 characters.",
-        ));
-    }
-    Ok(trimmed.to_owned())
-}
-
-/// An idempotency key: 1 to 64 characters, taken as is (not trimmed).
-fn client_msg_id(raw: String) -> Result<String, Refusal> {
-    if raw.is_empty() {
-        return Err((ErrorCode::InvalidMessage, "\"client_msg_id\" is empty."));
-    }
-    if raw.chars().count() > MAX_CLIENT_MSG_ID_CHARS {
-        return Err((
-            ErrorCode::InvalidMessage,
-            "\"client_msg_id\" is over 64 characters.",
-        ));
-    }
-    Ok(raw)
 }
 
 /// The answer to a failed send: an error frame, or a close when the member may no longer send.
@@ -257,87 +211,12 @@ async fn reply_error(out: &Outbound, code: ErrorCode, detail: &str) -> Result<()
 mod tests {
     use std::time::Duration;
 
+    use serde_json::Value;
+
     use tokio::sync::mpsc;
 
     use super::*;
     use crate::ws::writer::{Frame, queue};
-
-    fn text_of(frame: &str) -> Result<String, Refusal> {
-        parse_client_frame(frame).map(|frame| frame.message)
-    }
-
-    fn refusal(frame: &str) -> ErrorCode {
-        parse_client_frame(frame).expect_err(frame).0
-    }
-
-    #[test]
-    fn a_message_frame_yields_its_trimmed_text() {
-        assert_eq!(text_of(r#"{"message": "  hi  "}"#), Ok("hi".to_owned()));
-    }
-
-    #[test]
-    fn extra_fields_are_ignored() {
-        assert_eq!(text_of(r#"{"message": "hi", "x": 1}"#), Ok("hi".to_owned()));
-    }
-
-    #[test]
-    fn non_json_and_non_objects_are_invalid_json() {
-        for text in ["hello", "[1, 2]", "\"message\"", "42", "null", "{"] {
-            assert_eq!(refusal(text), ErrorCode::InvalidJson, "{text}");
-        }
-    }
-
-    #[test]
-    fn missing_non_string_or_blank_messages_are_invalid_messages() {
-        for text in [
-            r#"{}"#,
-            r#"{"message": 5}"#,
-            r#"{"message": null}"#,
-            r#"{"message": "  \n "}"#,
-        ] {
-            assert_eq!(refusal(text), ErrorCode::InvalidMessage, "{text}");
-        }
-    }
-
-    #[test]
-    fn four_thousand_ninety_six_characters_are_the_limit() {
-        let at_limit = format!(r#"{{"message": "{}"}}"#, "é".repeat(MAX_MESSAGE_CHARS));
-        assert!(parse_client_frame(&at_limit).is_ok());
-        let over = format!(r#"{{"message": "{}"}}"#, "é".repeat(MAX_MESSAGE_CHARS + 1));
-        assert_eq!(refusal(&over), ErrorCode::MessageTooLong);
-    }
-
-    #[test]
-    fn a_client_msg_id_is_kept_as_sent() {
-        let frame = parse_client_frame(r#"{"message": "hi", "client_msg_id": " c-1 "}"#)
-            .expect("a valid frame");
-        assert_eq!(frame.client_msg_id.as_deref(), Some(" c-1 "));
-        let without = parse_client_frame(r#"{"message": "hi"}"#).expect("a valid frame");
-        assert_eq!(without.client_msg_id, None);
-    }
-
-    #[test]
-    fn a_client_msg_id_that_is_no_string_of_1_to_64_characters_is_an_invalid_message() {
-        let over = "é".repeat(MAX_CLIENT_MSG_ID_CHARS + 1);
-        for id in [
-            "5".to_owned(),
-            "null".to_owned(),
-            "{}".to_owned(),
-            r#""""#.to_owned(),
-            format!(r#""{over}""#),
-        ] {
-            let frame = format!(r#"{{"message": "hi", "client_msg_id": {id}}}"#);
-            assert_eq!(refusal(&frame), ErrorCode::InvalidMessage, "{frame}");
-        }
-    }
-
-    #[test]
-    fn sixty_four_characters_are_the_client_msg_id_limit() {
-        let id = "é".repeat(MAX_CLIENT_MSG_ID_CHARS);
-        let frame = format!(r#"{{"message": "hi", "client_msg_id": "{id}"}}"#);
-        let parsed = parse_client_frame(&frame).expect("a valid frame");
-        assert_eq!(parsed.client_msg_id, Some(id));
-    }
 
     fn sent(duplicate: bool) -> pb::SendMessageResponse {
         pb::SendMessageResponse {

@@ -1,4 +1,5 @@
-//! One session per socket: it joins the room through the core's `Subscribe`
+//! One session per socket: it waits for the `auth` frame of a socket opened
+//! without a token (`auth.rs`), joins the room through the core's `Subscribe`
 //! stream (resuming after the client's `last_seq` when it gave one), sends
 //! the first frame — the history array, or `{"type": "resumed"}` — then runs
 //! three loops under one `select!`: the reader (`reader.rs`: client frames →
@@ -17,7 +18,7 @@
 //! | 1012 | the edge is shutting down; reconnect with `?last_seq=` |
 //! | 1008 | the client kept sending over its rate limit after `rate_limited` error frames |
 //! | 1013 | the client did not keep up: its outbound queue (`CHAT_WS_QUEUE` frames) stayed full for `CHAT_WS_STALL_MS`, or the core is overloaded; reconnect with `?last_seq=` and the missed events follow |
-//! | 4401 | no token, or the core refused it (at connect, or on a later send once it expired), or the token's `exp` passed while connected |
+//! | 4401 | no token and no `auth` first frame within 5 s (or another first frame), or the core refused the token (at connect, or on a later send once it expired), or the token's `exp` passed while connected (the `exp` of the latest token an `auth` frame replaced it with) |
 //! | 4403 | the user is not a member of the room |
 //! | 4404 | the room does not exist (or the path holds no room id) |
 //! | 4429 | the user already holds `CHAT_WS_MAX_PER_USER` sockets on this edge |
@@ -36,7 +37,8 @@ use pb::subscribe_response::Item;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Streaming};
 
-use super::limits::{ConnectionSlot, Liveness, RateLimit, TokenClaims, WsPolicy};
+use super::auth::{self, Credentials, Expiry};
+use super::limits::{ConnectionSlot, Liveness, RateLimit, WsPolicy};
 use super::protocol::{HistoryItem, ServerFrame};
 use super::reader::{ClientLimits, Sender, read_client};
 use super::writer::{Outbound, Writer, await_close_echo, queue};
@@ -48,7 +50,8 @@ use crate::error::Error;
 pub struct SessionParams {
     /// The core.
     pub core: CoreClient,
-    /// The caller's token, from the header or `?token=`; `None` closes with 4401.
+    /// The caller's token, from the header or `?token=`; `None`: the first
+    /// frame must be an `auth` frame.
     pub token: Option<BearerToken>,
     /// The room id of the path; `None` when it is no positive integer.
     pub room_id: Option<i64>,
@@ -111,6 +114,12 @@ pub(super) enum End {
     Close(CloseReason),
 }
 
+impl From<CloseReason> for End {
+    fn from(reason: CloseReason) -> Self {
+        End::Close(reason)
+    }
+}
+
 /// The close frame for a core failure, at connect or mid-session.
 pub fn close_for(code: Code) -> CloseReason {
     match code {
@@ -156,12 +165,10 @@ impl From<pb::Snapshot> for Opening {
 
 /// A member who has joined the room.
 struct Joined {
-    token: BearerToken,
+    credentials: Credentials,
     room_id: i64,
     subscription: Streaming<pb::SubscribeResponse>,
     opening: Opening,
-    /// When the token stops working.
-    expires_at: tokio::time::Instant,
     /// This socket's place in the user's connection count.
     _slot: ConnectionSlot,
 }
@@ -197,8 +204,8 @@ async fn open(socket: WebSocket, params: SessionParams) -> Option<Session> {
     let (out, rx) = queue(params.queue, params.stall);
     let writer = Writer::new(sink, rx);
     let opened = tokio::select! {
-        opened = join(&params) => opened,
-        () = params.shutdown.cancelled() => Err(CloseReason::RESTARTING),
+        opened = join(&params, &mut stream) => opened,
+        () = params.shutdown.cancelled() => Err(End::Close(CloseReason::RESTARTING)),
     };
     match opened {
         Ok(joined) => {
@@ -212,9 +219,13 @@ async fn open(socket: WebSocket, params: SessionParams) -> Option<Session> {
                 out,
             })
         }
-        Err(reason) => {
-            tracing::info!(close_code = reason.code, "refused");
-            close(writer, &mut stream, End::Close(reason)).await;
+        Err(end) => {
+            let close_code = match end {
+                End::Close(reason) => Some(reason.code),
+                End::ClientClosed | End::ClientGone => None,
+            };
+            tracing::info!(close_code, "refused");
+            close(writer, &mut stream, end).await;
             None
         }
     }
@@ -258,12 +269,16 @@ async fn close(writer: Writer, stream: &mut SplitStream<WebSocket>, end: End) {
     }
 }
 
-/// Checks the token and the room by opening the room's stream, and takes its snapshot.
-async fn join(params: &SessionParams) -> Result<Joined, CloseReason> {
-    let token = params.token.clone().ok_or(CloseReason::UNAUTHENTICATED)?;
+/// Takes the token (from the connect, else from the `auth` first frame),
+/// checks it and the room by opening the room's stream, and takes its snapshot.
+async fn join(params: &SessionParams, stream: &mut SplitStream<WebSocket>) -> Result<Joined, End> {
+    let token = match params.token.clone() {
+        Some(token) => token,
+        None => auth::first_frame(stream).await?,
+    };
     let Some(room_id) = params.room_id else {
         let error = params.core.after_auth(&token, Error::NotFound).await;
-        return Err(close_for(error.code()));
+        return Err(close_for(error.code()).into());
     };
     let mut subscription = params
         .core
@@ -275,36 +290,43 @@ async fn join(params: &SessionParams) -> Result<Joined, CloseReason> {
         Ok(Ok(Some(pb::SubscribeResponse {
             item: Some(Item::Snapshot(snapshot)),
         }))) => {
-            let (expires_at, slot) = admit(&token, &params.policy)?;
+            let (credentials, slot) = admit(token, &snapshot, &params.policy)?;
             Ok(Joined {
-                token,
+                credentials,
                 room_id,
                 subscription,
                 opening: Opening::from(snapshot),
-                expires_at,
                 _slot: slot,
             })
         }
-        Ok(Err(status)) => Err(close_for(status.code())),
-        Ok(Ok(_)) | Err(_) => Err(CloseReason::CORE_UNAVAILABLE),
+        Ok(Err(status)) => Err(close_for(status.code()).into()),
+        Ok(Ok(_)) | Err(_) => Err(CloseReason::CORE_UNAVAILABLE.into()),
     }
 }
 
-/// The token's expiry and a connection slot for its user. Read from the
-/// payload unverified, after the core accepted the token.
+/// The socket's credentials and a connection slot for its user, from what
+/// the core verified: the snapshot names the user and the token's `exp`.
 fn admit(
-    token: &BearerToken,
+    token: BearerToken,
+    snapshot: &pb::Snapshot,
     policy: &WsPolicy,
-) -> Result<(tokio::time::Instant, ConnectionSlot), CloseReason> {
-    let claims = TokenClaims::read_unverified(token.expose()).ok_or_else(|| {
-        tracing::warn!("an accepted token has no readable sub and exp");
-        CloseReason::UNAUTHENTICATED
-    })?;
+) -> Result<(Credentials, ConnectionSlot), CloseReason> {
+    if snapshot.user_id <= 0 || snapshot.token_exp == 0 {
+        tracing::error!(
+            "the core's snapshot names no user or token expiry; is it older than the edge?"
+        );
+        return Err(CloseReason::CORE_UNAVAILABLE);
+    }
     let slot = policy
         .connections
-        .acquire(&claims.sub, policy.max_per_user)
+        .acquire(snapshot.user_id, policy.max_per_user)
         .ok_or(CloseReason::TOO_MANY_CONNECTIONS)?;
-    Ok((claims.expires_at(), slot))
+    let credentials = Credentials {
+        token,
+        user_id: snapshot.user_id,
+        expiry: Expiry::at_unix(snapshot.token_exp),
+    };
+    Ok((credentials, slot))
 }
 
 /// Sends the first frame, then runs reader, pump and writer until one ends.
@@ -323,9 +345,9 @@ async fn serve(
     if let Err(end) = first {
         return end;
     }
-    let sender = Sender {
+    let mut sender = Sender {
         core: &params.core,
-        token: &joined.token,
+        credentials: &mut joined.credentials,
         room_id: joined.room_id,
     };
     let liveness = Liveness::default();
@@ -336,9 +358,8 @@ async fn serve(
     };
     tokio::select! {
         end = writer.run(policy.ping_interval, &liveness) => end,
-        end = read_client(stream, &out, &sender, &mut limits) => end,
+        end = read_client(stream, &out, &mut sender, &mut limits) => end,
         end = pump_events(&mut joined.subscription, &out) => end,
-        () = tokio::time::sleep_until(joined.expires_at) => End::Close(CloseReason::TOKEN_EXPIRED),
         () = params.shutdown.cancelled() => End::Close(CloseReason::RESTARTING),
     }
 }
@@ -398,6 +419,7 @@ mod tests {
                 ..Default::default()
             }],
             resumed,
+            ..Default::default()
         }
     }
 

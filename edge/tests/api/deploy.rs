@@ -153,6 +153,22 @@ fn compose_runs_two_cores_two_edges_and_a_websocket_balancer() {
     }
     assert!(nginx.contains("proxy_set_header Upgrade $http_upgrade;"));
     assert!(nginx.contains("proxy_http_version 1.1;"));
+    // The edges' Origin check needs the Host with its port, as the browser sent it.
+    assert!(nginx.contains("proxy_set_header Host $http_host;"));
+    let published = at(services, &["lb", "ports"])[0].as_str().unwrap();
+    let published = published.split(':').next().unwrap();
+    for edge in ["edge-1", "edge-2"] {
+        let origins = text(
+            at(services, &[edge]),
+            &["environment", "CHAT_ALLOWED_ORIGINS"],
+        );
+        for page in ["127.0.0.1", "localhost"] {
+            assert!(
+                origins.contains(&format!("http://{page}:{published}")),
+                "{edge} allows pages of the balancer at {page}:{published}: {origins}"
+            );
+        }
+    }
     let mounts = at(services, &["lb", "volumes"]).as_sequence().unwrap();
     let config = mounts[0].as_str().unwrap().split(':').next().unwrap();
     assert!(
