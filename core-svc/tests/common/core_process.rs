@@ -14,6 +14,11 @@ impl CoreProcess {
     /// tokens of `secret` and short cluster timings, and waits until it
     /// serves.
     pub async fn spawn(database_url: &str, secret: &str) -> Self {
+        Self::spawn_with_env(database_url, secret, &[]).await
+    }
+
+    /// [`CoreProcess::spawn`] with these environment variables set.
+    pub async fn spawn_with_env(database_url: &str, secret: &str, env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("a free port")
             .local_addr()
@@ -25,6 +30,7 @@ impl CoreProcess {
             .args(["--jwt-secret", secret, "--instance-ttl-secs", "2"])
             .args(["--poll-interval-ms", "200", "--metrics-addr", "127.0.0.1:0"])
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)

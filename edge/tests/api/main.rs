@@ -7,6 +7,7 @@ mod concurrency;
 mod core_down;
 mod deploy;
 mod dev_mode;
+mod empty_env;
 mod help;
 mod helpers;
 mod history;
