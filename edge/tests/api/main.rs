@@ -15,6 +15,7 @@ mod idempotent_send;
 mod messages;
 mod observability;
 mod openapi;
+mod oversized_tokens;
 mod presence;
 mod resume;
 mod rooms;
