@@ -13,6 +13,7 @@ mod helpers;
 mod history;
 mod idempotent_send;
 mod messages;
+mod nul_characters;
 mod observability;
 mod openapi;
 mod oversized_tokens;
