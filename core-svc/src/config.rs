@@ -4,6 +4,9 @@ use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
+/// Default longest time JWKS keys are trusted after the read that brought them.
+pub const DEFAULT_JWKS_MAX_AGE_SECS: u64 = 300;
+
 /// The chat core: all chat state and rules, served over gRPC on PostgreSQL.
 #[derive(Debug, Parser)]
 #[command(name = "core-svc", version, about)]
@@ -106,6 +109,11 @@ pub struct AuthConfig {
     /// Least time between two reads of the JWKS caused by unknown `kid`s, in seconds.
     #[arg(long, env = "CHAT_JWKS_MIN_REFRESH_SECS", default_value_t = 60)]
     pub jwks_min_refresh_secs: u64,
+    /// Longest time keys read from the JWKS are trusted, in seconds; after it the
+    /// document is read again before any key verifies a token (a failed read refuses tokens).
+    #[arg(long, env = "CHAT_JWKS_MAX_AGE_SECS", default_value_t = DEFAULT_JWKS_MAX_AGE_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub jwks_max_age_secs: u64,
     /// Expected `iss` claim; unset: not checked.
     #[arg(long, env = "CHAT_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
@@ -147,6 +155,7 @@ impl Default for AuthConfig {
             dev_mode: false,
             jwks_url: None,
             jwks_min_refresh_secs: 60,
+            jwks_max_age_secs: DEFAULT_JWKS_MAX_AGE_SECS,
             jwt_issuer: None,
             jwt_audience: None,
             jwt_algorithms: Vec::new(),

@@ -66,7 +66,12 @@ id_type!(
 #[error("{0}")]
 pub struct InvalidInput(pub &'static str);
 
-/// A message text: trimmed, 1 to 4096 characters.
+/// Whether `raw` holds U+0000, which PostgreSQL `text` cannot store.
+pub fn has_nul(raw: &str) -> bool {
+    raw.contains('\0')
+}
+
+/// A message text: trimmed, 1 to 4096 characters, no U+0000.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageText(String);
 
@@ -75,6 +80,9 @@ impl MessageText {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err(InvalidInput("text must not be empty"));
+        }
+        if has_nul(trimmed) {
+            return Err(InvalidInput("text must not contain U+0000"));
         }
         if trimmed.chars().count() > MAX_TEXT_CHARS {
             return Err(InvalidInput("text is longer than 4096 characters"));
@@ -87,7 +95,8 @@ impl MessageText {
     }
 }
 
-/// A client-chosen idempotency key for sends; empty means none.
+/// A client-chosen idempotency key for sends (at most 64 characters, no
+/// U+0000); empty means none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientMsgId(String);
 
@@ -95,6 +104,9 @@ impl ClientMsgId {
     pub fn parse(raw: &str) -> Result<Option<Self>, InvalidInput> {
         if raw.is_empty() {
             return Ok(None);
+        }
+        if has_nul(raw) {
+            return Err(InvalidInput("client_msg_id must not contain U+0000"));
         }
         if raw.chars().count() > MAX_CLIENT_MSG_ID_CHARS {
             return Err(InvalidInput("client_msg_id is longer than 64 characters"));
@@ -264,6 +276,17 @@ mod tests {
     fn surrounding_white_space_does_not_count_toward_the_limit() {
         let padded = format!("  {}  ", "a".repeat(MAX_TEXT_CHARS));
         assert!(MessageText::parse(&padded).is_ok());
+    }
+
+    #[test]
+    fn text_with_a_nul_character_is_rejected() {
+        assert!(MessageText::parse("a\0b").is_err());
+        assert!(MessageText::parse("\0").is_err());
+    }
+
+    #[test]
+    fn a_client_msg_id_with_a_nul_character_is_rejected() {
+        assert!(ClientMsgId::parse("k\0").is_err());
     }
 
     #[test]

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
 use core_svc::Listeners;
 use core_svc::{
     auth::{DEV_JWT_SECRET, dev_token},
@@ -17,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 const LOCAL_DATABASE: &str = "chat";
 
 fn main() -> anyhow::Result<()> {
-    let Cli { command, config } = Cli::parse();
+    let Cli { command, config } = service_kit::settings::parse::<Cli>();
     match command {
         Some(Command::DevToken(args)) => {
             println!("{}", mint(&config, &args));

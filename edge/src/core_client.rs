@@ -19,6 +19,13 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::Error;
 
+/// The longest bearer token the edge forwards. Every call of every client
+/// shares one HTTP/2 connection to the core, and a header block the core's
+/// HTTP/2 server refuses can end that connection for all of them; a longer
+/// token is refused at the edge (401 / close 4401) without a core call.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// The longest `x-request-id` the edge forwards (a longer one is replaced).
+pub const MAX_REQUEST_ID_BYTES: usize = 64;
 /// How many of the latest messages a WebSocket's history frame holds.
 pub const HISTORY_LIMIT: u32 = 50;
 /// HTTP/2 flow-control window of one call. A room stream whose socket has
@@ -34,10 +41,13 @@ const CONNECTION_WINDOW_BYTES: u32 = 256 * 1024 * 1024;
 pub struct BearerToken(AsciiMetadataValue);
 
 impl BearerToken {
-    /// A bare token (`?token=` of a WebSocket URL); `None` when empty or not
-    /// made of visible ASCII characters.
+    /// A bare token (`?token=` of a WebSocket URL); `None` when empty, over
+    /// [`MAX_TOKEN_BYTES`] or not made of visible ASCII characters. Every way
+    /// in (header, query, frame) comes through here.
     pub fn parse(token: &str) -> Option<Self> {
-        let valid = !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic());
+        let valid = !token.is_empty()
+            && token.len() <= MAX_TOKEN_BYTES
+            && token.bytes().all(|b| b.is_ascii_graphic());
         if !valid {
             return None;
         }
@@ -213,9 +223,21 @@ impl CoreClient {
     ) -> Result<T, Error> {
         match tokio::time::timeout(self.deadline, call).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) => Err(Error::Core(status)),
+            Ok(Err(status)) => Err(failure(status)),
             Err(_elapsed) => Err(Error::CoreDeadline(self.deadline)),
         }
+    }
+}
+
+/// The edge's error for a failed call or stream item: the core's own answer,
+/// or, for a status tonic made from a transport failure (it carries the
+/// h2/hyper error as its source, and its message is library text), the
+/// core counts as unavailable.
+pub fn failure(status: Status) -> Error {
+    if std::error::Error::source(&status).is_some() {
+        Error::CoreTransport(status)
+    } else {
+        Error::Core(status)
     }
 }
 
@@ -227,6 +249,7 @@ fn authorized<T>(token: &BearerToken, message: T) -> Request<T> {
     let metadata = request.metadata_mut();
     metadata.insert("authorization", token.0.clone());
     if let Some(id) = crate::metrics::current_request_id()
+        && id.len() <= MAX_REQUEST_ID_BYTES
         && let Ok(value) = AsciiMetadataValue::try_from(id.as_str())
     {
         metadata.insert("x-request-id", value);
@@ -270,6 +293,23 @@ mod tests {
     fn a_token_with_control_characters_is_refused() {
         assert!(BearerToken::parse("abc\ndef").is_none());
         assert!(BearerToken::parse("").is_none());
+    }
+
+    #[test]
+    fn a_token_over_the_size_limit_is_refused() {
+        assert!(BearerToken::parse(&"a".repeat(MAX_TOKEN_BYTES)).is_some());
+        assert!(BearerToken::parse(&"a".repeat(MAX_TOKEN_BYTES + 1)).is_none());
+        let header = format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES + 1));
+        assert!(BearerToken::from_authorization(&header).is_none());
+    }
+
+    #[test]
+    fn a_transport_failure_is_unavailable_whatever_code_tonic_gave_it() {
+        let cause = std::io::Error::other("h2 protocol error: too_many_continuations");
+        let transport = Status::from_error(Box::new(cause));
+        assert_eq!(failure(transport).code(), tonic::Code::Unavailable);
+        let answered = Status::resource_exhausted("slow down");
+        assert_eq!(failure(answered).code(), tonic::Code::ResourceExhausted);
     }
 
     #[test]

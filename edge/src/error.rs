@@ -24,6 +24,10 @@ pub enum Error {
     /// The core answered with a failure status.
     #[error("the core answered {code:?}", code = .0.code())]
     Core(tonic::Status),
+    /// The connection to the core failed under the call (tonic made the
+    /// status from a transport error; its message is library text).
+    #[error("the connection to the core failed: {code:?}", code = .0.code())]
+    CoreTransport(tonic::Status),
     /// The core gave no answer within the deadline.
     #[error("the core did not answer within {0:?}")]
     CoreDeadline(Duration),
@@ -108,6 +112,10 @@ impl Error {
                 };
                 (http, detail.to_owned())
             }
+            Error::CoreTransport(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The chat service is unavailable, try again later.".to_owned(),
+            ),
             Error::CoreDeadline(_) => (
                 StatusCode::GATEWAY_TIMEOUT,
                 "The chat service did not answer in time.".to_owned(),
@@ -126,6 +134,7 @@ impl Error {
             Error::InvalidRequest(_) => Code::InvalidArgument,
             Error::NotFound => Code::NotFound,
             Error::Core(status) => status.code(),
+            Error::CoreTransport(_) => Code::Unavailable,
             Error::CoreDeadline(_) => Code::DeadlineExceeded,
             Error::InvalidCoreUrl(_) => Code::Internal,
         }
@@ -151,7 +160,7 @@ impl IntoResponse for Error {
 /// The core's status message for logs (it carries no tokens and no message texts).
 fn core_message(error: &Error) -> &str {
     match error {
-        Error::Core(status) => status.message(),
+        Error::Core(status) | Error::CoreTransport(status) => status.message(),
         _ => "",
     }
 }
@@ -200,6 +209,14 @@ mod tests {
         let response = Error::MissingCredentials.into_response();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+
+    #[test]
+    fn a_transport_failure_never_shows_library_text() {
+        let status = tonic::Status::resource_exhausted("h2 protocol error: too_many_continuations");
+        let (status, detail) = Error::CoreTransport(status).status_and_detail();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!detail.contains("h2"), "{detail}");
     }
 
     #[test]

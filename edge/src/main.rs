@@ -2,14 +2,13 @@
 //! hand over to [`edge::run`] until Ctrl-C or SIGTERM.
 
 use anyhow::Context;
-use clap::Parser;
 use edge::config::{Config, LogFormat};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+    let config = service_kit::settings::parse::<Config>();
     init_logging(config.log_format);
     let mut listeners = Vec::with_capacity(config.http_addrs.len());
     for addr in &config.http_addrs {

@@ -3,10 +3,16 @@
 //! An unknown `kid` re-reads the document at most once a minute; concurrent
 //! misses wait for one fetch instead of each starting their own. A fetch that
 //! fails or takes too long fails closed.
+//!
+//! Keys have a maximum age: once the last successful read is older, no key
+//! is trusted until the document has been read again, so a key removed from
+//! the JWKS stops verifying within that age. The re-read obeys the same
+//! least interval as the one for unknown `kid`s; while it fails, tokens are
+//! refused (fail closed) rather than checked against the stale keys.
 
 use std::{
     collections::HashMap,
-    sync::RwLock,
+    sync::{PoisonError, RwLock},
     time::{Duration, Instant},
 };
 
@@ -24,11 +30,26 @@ pub(super) struct JwksCache {
     url: String,
     /// Least time between two reads; an unknown `kid` sooner is refused.
     min_refresh: Duration,
+    /// Longest time keys are trusted after the read that brought them.
+    max_age: Duration,
     client: reqwest::Client,
-    keys: RwLock<HashMap<String, CachedKey>>,
+    keys: RwLock<KeySet>,
     /// When the document was last fetched; held across a fetch so that
     /// concurrent misses coalesce into one request.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// The keys of the last successful read, and when it happened.
+#[derive(Default)]
+struct KeySet {
+    keys: HashMap<String, CachedKey>,
+    read_at: Option<Instant>,
+}
+
+impl KeySet {
+    fn is_younger_than(&self, age: Duration) -> bool {
+        self.read_at.is_some_and(|at| at.elapsed() < age)
+    }
 }
 
 #[derive(Clone)]
@@ -44,7 +65,11 @@ enum KeyFamily {
 }
 
 impl JwksCache {
-    pub(super) fn new(url: String, min_refresh: Duration) -> Result<Self, AuthSetupError> {
+    pub(super) fn new(
+        url: String,
+        min_refresh: Duration,
+        max_age: Duration,
+    ) -> Result<Self, AuthSetupError> {
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -52,13 +77,14 @@ impl JwksCache {
         Ok(Self {
             url,
             min_refresh,
+            max_age,
             client,
-            keys: RwLock::new(HashMap::new()),
+            keys: RwLock::new(KeySet::default()),
             last_fetch: tokio::sync::Mutex::new(None),
         })
     }
 
-    /// The key named `kid`, fit for `alg`.
+    /// The key named `kid`, fit for `alg`, from keys younger than the maximum age.
     pub(super) async fn key(&self, kid: &str, alg: Algorithm) -> Result<DecodingKey, AuthError> {
         if let Some(key) = self.cached(kid) {
             return fit(key, alg);
@@ -69,7 +95,11 @@ impl JwksCache {
             return fit(key, alg);
         }
         if last_fetch.is_some_and(|at| at.elapsed() < self.min_refresh) {
-            return Err(AuthError::UnknownKey);
+            return Err(if self.is_fresh() {
+                AuthError::UnknownKey
+            } else {
+                AuthError::KeysUnavailable
+            });
         }
         *last_fetch = Some(Instant::now());
         let fetched = self.fetch().await;
@@ -78,18 +108,26 @@ impl JwksCache {
             AuthError::KeysUnavailable
         })?;
         tracing::info!(keys = keys.len(), "JWKS document read");
-        *self.keys.write().expect("JWKS lock poisoned") = keys;
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = KeySet {
+            keys,
+            read_at: Some(Instant::now()),
+        };
         drop(last_fetch);
         self.cached(kid)
             .map_or(Err(AuthError::UnknownKey), |key| fit(key, alg))
     }
 
+    /// The key named `kid`, unless the keys are older than the maximum age.
     fn cached(&self, kid: &str) -> Option<CachedKey> {
-        self.keys
-            .read()
-            .expect("JWKS lock poisoned")
-            .get(kid)
-            .cloned()
+        let set = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let fresh = set.is_younger_than(self.max_age);
+        fresh.then(|| set.keys.get(kid).cloned()).flatten()
+    }
+
+    /// Whether the last successful read is younger than the maximum age.
+    fn is_fresh(&self) -> bool {
+        let set = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        set.is_younger_than(self.max_age)
     }
 
     async fn fetch(&self) -> Result<HashMap<String, CachedKey>, reqwest::Error> {

@@ -1,8 +1,9 @@
 //! Token verification: `authorization: Bearer <jwt>` in, an [`Identity`] out.
 //!
 //! Algorithms are pinned by configuration and never taken from the token;
-//! `exp` is required, `nbf` honoured, `iss`/`aud` checked when configured.
-//! Tokens are never logged.
+//! `exp` is required, `nbf` honoured, `iss`/`aud` checked when configured;
+//! a header naming `crit` extensions is refused (none are understood).
+//! Tokens are never logged; a refusal logs its reason at debug level.
 
 mod dev_token;
 mod jwks;
@@ -21,6 +22,7 @@ pub use dev_token::{DEV_JWT_SECRET, dev_token};
 use jwks::JwksCache;
 
 use crate::config::AuthConfig;
+use crate::domain::has_nul;
 
 /// Who a verified token speaks for, and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +50,13 @@ pub enum AuthError {
     WrongIssuer,
     #[error("token algorithm not accepted")]
     WrongAlgorithm,
+    /// RFC 7515 §4.1.11: the header names extensions this verifier must
+    /// understand, and it understands none.
+    #[error("token header has critical parameters that are not understood")]
+    UnknownCritical,
+    /// `sub` or `email` holds U+0000, which no user record can store.
+    #[error("token claims hold a NUL character")]
+    NulInClaims,
     #[error("unknown signing key")]
     UnknownKey,
     #[error("signing keys unavailable")]
@@ -116,6 +125,7 @@ impl Verifier {
                 KeySource::Jwks(JwksCache::new(
                     url.clone(),
                     Duration::from_secs(config.jwks_min_refresh_secs),
+                    Duration::from_secs(config.jwks_max_age_secs),
                 )?)
             }
             None => {
@@ -134,10 +144,22 @@ impl Verifier {
         })
     }
 
-    /// Verifies the value of an `authorization` header or metadata entry.
+    /// Verifies the value of an `authorization` header or metadata entry;
+    /// a refusal is logged with its reason (never the token) at debug level.
     pub async fn verify(&self, authorization: Option<&str>) -> Result<Identity, AuthError> {
+        let verified = self.check(authorization).await;
+        if let Err(reason) = &verified {
+            tracing::debug!(%reason, "token refused");
+        }
+        verified
+    }
+
+    async fn check(&self, authorization: Option<&str>) -> Result<Identity, AuthError> {
         let token = bearer_token(authorization)?;
-        let header = decode_header(token).map_err(|_| AuthError::Invalid)?;
+        let header = decode_header(token).map_err(|err| refused(&err))?;
+        if header.crit.is_some() {
+            return Err(AuthError::UnknownCritical);
+        }
         let validation = self
             .inner
             .validations
@@ -151,12 +173,24 @@ impl Verifier {
                 decode_claims(token, &key, validation)?
             }
         };
+        Identity::from_claims(claims)
+    }
+}
+
+impl Identity {
+    /// The identity of verified claims: a `sub` that is not blank, and
+    /// neither `sub` nor `email` holding U+0000 (PostgreSQL cannot store it).
+    fn from_claims(claims: Claims) -> Result<Self, AuthError> {
         if claims.sub.trim().is_empty() {
             return Err(AuthError::Invalid);
         }
-        Ok(Identity {
+        let email = claims.email.unwrap_or_default();
+        if has_nul(&claims.sub) || has_nul(&email) {
+            return Err(AuthError::NulInClaims);
+        }
+        Ok(Self {
             sub: claims.sub,
-            email: claims.email.unwrap_or_default(),
+            email,
             exp: claims.exp,
         })
     }
@@ -175,8 +209,25 @@ fn decode_claims(
             ErrorKind::InvalidAudience => AuthError::WrongAudience,
             ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
             ErrorKind::InvalidAlgorithm => AuthError::WrongAlgorithm,
-            _ => AuthError::Invalid,
+            _ => refused(&err),
         })
+}
+
+/// [`AuthError::Invalid`], with what jsonwebtoken found wrong logged at
+/// debug level: the kind only, since its details may quote claim values.
+fn refused(err: &jsonwebtoken::errors::Error) -> AuthError {
+    let detail = match err.kind() {
+        ErrorKind::InvalidSignature => "signature does not verify",
+        ErrorKind::MissingRequiredClaim(claim) => {
+            tracing::debug!(%claim, "token lacks a required claim");
+            "a required claim is missing"
+        }
+        ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Utf8(_) => "malformed token",
+        ErrorKind::Json(_) => "header or claims of the wrong shape",
+        _ => "token refused by the JWT library",
+    };
+    tracing::debug!(detail, "token invalid");
+    AuthError::Invalid
 }
 
 /// The claim checks for tokens signed with `alg`.

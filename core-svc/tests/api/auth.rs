@@ -474,3 +474,30 @@ async fn a_jwks_answer_that_is_not_a_key_set_fails_closed() {
         assert_refused(&core, &rs256("test-key-1", "auth0|alice")).await;
     }
 }
+
+#[tokio::test]
+async fn a_token_with_a_crit_header_is_refused() {
+    let core = TestCore::start().await;
+    let claims = json!({"sub": "alice", "exp": now() + 600});
+    let key = EncodingKey::from_secret(SECRET.as_bytes());
+    for crit in [vec!["b64".to_owned()], vec!["exp".to_owned()], Vec::new()] {
+        let mut header = Header {
+            crit: Some(crit.clone()),
+            ..Header::default()
+        };
+        header.extras.insert("b64", false);
+        let token = encode(&header, &claims, &key).unwrap();
+        let status = assert_refused(&core, &token).await;
+        assert_eq!(
+            status.message(),
+            "token header has critical parameters that are not understood",
+            "crit {crit:?}"
+        );
+    }
+    let plain = encode(&Header::default(), &claims, &key).unwrap();
+    let client = core.anonymous(Some(format!("Bearer {plain}")));
+    client
+        .who_am_i()
+        .await
+        .expect("the same token without crit verifies");
+}

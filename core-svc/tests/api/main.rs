@@ -7,10 +7,13 @@ mod cluster;
 mod concurrency;
 #[path = "../common/core_process.rs"]
 mod core_process;
+mod empty_env;
 mod help;
 mod helpers;
+mod jwks_max_age;
 mod limits;
 mod messages;
+mod nul_characters;
 mod ops;
 mod properties;
 mod rooms;

@@ -127,7 +127,7 @@ async fn a_restart_on_a_migrated_database_logs_no_database_notice() {
     first.kill().await;
     let log = tempfile::NamedTempFile::new().unwrap();
     let file = log.reopen().unwrap();
-    let mut second = CoreProcess::spawn_logging(&db.connection_string(), secret, file).await;
+    let mut second = CoreProcess::spawn_logging(&db.connection_string(), secret, &[], file).await;
     second.kill().await;
     let text = std::fs::read_to_string(log.path()).unwrap();
     assert!(text.contains("INFO"), "the log was captured: {text}");

@@ -14,11 +14,22 @@ impl CoreProcess {
     /// tokens of `secret` and short cluster timings, and waits until it
     /// serves.
     pub async fn spawn(database_url: &str, secret: &str) -> Self {
-        Self::spawn_logging(database_url, secret, Stdio::null()).await
+        Self::spawn_logging(database_url, secret, &[], Stdio::null()).await
     }
 
-    /// [`CoreProcess::spawn`] with the core's log (`RUST_LOG=info`) going to `log`.
-    pub async fn spawn_logging(database_url: &str, secret: &str, log: impl Into<Stdio>) -> Self {
+    /// [`CoreProcess::spawn`] with these environment variables set.
+    #[allow(dead_code)] // Only the api tests set variables.
+    pub async fn spawn_with_env(database_url: &str, secret: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn_logging(database_url, secret, env, Stdio::null()).await
+    }
+
+    /// [`CoreProcess::spawn_with_env`] with the core's log (`RUST_LOG=info`) going to `log`.
+    pub async fn spawn_logging(
+        database_url: &str,
+        secret: &str,
+        env: &[(&str, &str)],
+        log: impl Into<Stdio>,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("a free port")
             .local_addr()
@@ -30,6 +41,7 @@ impl CoreProcess {
             .args(["--jwt-secret", secret, "--instance-ttl-secs", "2"])
             .args(["--poll-interval-ms", "200", "--metrics-addr", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .kill_on_drop(true)

@@ -93,13 +93,17 @@ async fn edit(
     }))
 }
 
-/// The `text` of an edit body `{"text": "…"}`; the core checks its length.
+/// The `text` of an edit body `{"text": "…"}`, without U+0000 (no message
+/// can hold it); the core checks its length.
 fn edit_text(body: Result<Bytes, BytesRejection>) -> Result<String, Error> {
     let invalid = |detail: &str| Error::InvalidRequest(detail.to_owned());
     let body = body.map_err(|_| invalid("The request body could not be read."))?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|_| invalid("The request body is not valid JSON."))?;
     match value.get("text") {
+        Some(serde_json::Value::String(text)) if text.contains('\0') => {
+            Err(invalid("text must not contain U+0000."))
+        }
         Some(serde_json::Value::String(text)) => Ok(text.clone()),
         Some(_) => Err(invalid("text must be a string.")),
         None => Err(invalid("text is required.")),
@@ -256,7 +260,13 @@ mod tests {
             edit_text(body(r#"{"text": "hi"}"#)).ok().as_deref(),
             Some("hi")
         );
-        for raw in [r#"{"text": 5}"#, r#"{}"#, "not json", "[1]"] {
+        for raw in [
+            r#"{"text": 5}"#,
+            r#"{}"#,
+            "not json",
+            "[1]",
+            r#"{"text": "a\u0000"}"#,
+        ] {
             assert!(edit_text(body(raw)).is_err(), "{raw}");
         }
     }

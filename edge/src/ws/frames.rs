@@ -75,11 +75,17 @@ fn message_frame(value: Value) -> Result<ClientFrame, Refusal> {
     })
 }
 
-/// The text to store: trimmed, 1 to 4096 characters.
+/// The text to store: trimmed, 1 to 4096 characters, no U+0000.
 fn message_text(raw: &str) -> Result<String, Refusal> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Err((ErrorCode::InvalidMessage, "\"message\" is empty."));
+    }
+    if trimmed.contains('\0') {
+        return Err((
+            ErrorCode::InvalidMessage,
+            "\"message\" must not contain U+0000.",
+        ));
     }
     if trimmed.chars().count() > MAX_MESSAGE_CHARS {
         return Err((
@@ -90,8 +96,14 @@ fn message_text(raw: &str) -> Result<String, Refusal> {
     Ok(trimmed.to_owned())
 }
 
-/// An idempotency key: 1 to 64 characters, taken as is (not trimmed).
+/// An idempotency key: 1 to 64 characters, no U+0000, taken as is (not trimmed).
 fn client_msg_id(raw: String) -> Result<String, Refusal> {
+    if raw.contains('\0') {
+        return Err((
+            ErrorCode::InvalidMessage,
+            "\"client_msg_id\" must not contain U+0000.",
+        ));
+    }
     if raw.is_empty() {
         return Err((ErrorCode::InvalidMessage, "\"client_msg_id\" is empty."));
     }
@@ -151,6 +163,16 @@ mod tests {
         assert!(parse_client_frame(&at_limit).is_ok());
         let over = format!(r#"{{"message": "{}"}}"#, "é".repeat(MAX_MESSAGE_CHARS + 1));
         assert_eq!(refusal(&over), ErrorCode::MessageTooLong);
+    }
+
+    #[test]
+    fn a_nul_character_in_the_text_or_the_key_is_an_invalid_message() {
+        for text in [
+            r#"{"message": "a\u0000b"}"#,
+            r#"{"message": "hi", "client_msg_id": "k\u0000"}"#,
+        ] {
+            assert_eq!(refusal(text), ErrorCode::InvalidMessage, "{text}");
+        }
     }
 
     #[test]

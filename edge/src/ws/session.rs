@@ -42,7 +42,7 @@ use super::limits::{ConnectionSlot, Liveness, RateLimit, WsPolicy};
 use super::protocol::{HistoryItem, ServerFrame};
 use super::reader::{ClientLimits, Sender, read_client};
 use super::writer::{Outbound, Writer, await_close_echo, queue};
-use crate::core_client::{BearerToken, CoreClient, convert};
+use crate::core_client::{self, BearerToken, CoreClient, convert};
 use crate::error::Error;
 
 /// What a session needs, gathered before the upgrade.
@@ -299,7 +299,7 @@ async fn join(params: &SessionParams, stream: &mut SplitStream<WebSocket>) -> Re
                 _slot: slot,
             })
         }
-        Ok(Err(status)) => Err(close_for(status.code()).into()),
+        Ok(Err(status)) => Err(close_for(core_client::failure(status).code()).into()),
         Ok(Ok(_)) | Err(_) => Err(CloseReason::CORE_UNAVAILABLE.into()),
     }
 }
@@ -374,8 +374,9 @@ async fn pump_events(subscription: &mut Streaming<pb::SubscribeResponse>, out: &
                 return End::Close(CloseReason::CORE_UNAVAILABLE);
             }
             Err(status) => {
-                tracing::warn!(code = ?status.code(), "room stream broke");
-                return End::Close(close_for(status.code()));
+                let code = core_client::failure(status).code();
+                tracing::warn!(?code, "room stream broke");
+                return End::Close(close_for(code));
             }
         };
         let Some(Item::Event(event)) = item else {
