@@ -4,7 +4,9 @@
 mod auth;
 mod authorization;
 mod concurrency;
+mod conn_limits;
 mod core_down;
+mod cors;
 mod deploy;
 mod dev_mode;
 mod help;
@@ -15,6 +17,7 @@ mod messages;
 mod observability;
 mod openapi;
 mod presence;
+mod rest_rate_limit;
 mod resume;
 mod rooms;
 mod shutdown;
