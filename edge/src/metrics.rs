@@ -145,6 +145,15 @@ impl Drop for ConnectionGuard {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus metrics of this edge", body = String, content_type = "application/openmetrics-text"),
+        (status = 500, description = "The metrics could not be rendered"),
+    ),
+)]
 pub async fn scrape(State(state): State<AppState>) -> Response {
     match state.metrics.render() {
         Ok(text) => (

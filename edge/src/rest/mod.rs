@@ -5,6 +5,7 @@
 pub mod cors;
 pub mod messages;
 pub mod openapi;
+mod openapi_shared;
 pub mod rate_limit;
 pub mod rooms;
 pub mod users;

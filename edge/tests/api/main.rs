@@ -20,6 +20,7 @@ mod presence;
 mod rest_rate_limit;
 mod resume;
 mod rooms;
+mod schemathesis;
 mod shutdown;
 mod slow_client;
 mod ws_connect;
