@@ -193,14 +193,17 @@ async fn verified_user(state: &AppState, token: &BearerToken) -> Result<i64, Err
 
 /// `429` with `Retry-After` in whole seconds (at least 1) and a `detail`.
 fn too_many_requests(wait: Duration) -> Response {
-    let seconds = wait.as_secs_f64().ceil().max(1.0);
+    let seconds = wait
+        .as_secs()
+        .saturating_add(u64::from(wait.subsec_nanos() > 0))
+        .max(1);
     let body = ErrorBody {
-        detail: format!("Request was throttled. Expected available in {seconds} seconds."),
+        detail: format!("Too many requests; retry in {seconds} s."),
     };
     let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
     response
         .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(seconds as u64));
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     response
 }
 
@@ -217,6 +220,19 @@ mod tests {
         }
         assert_eq!(rate.check(7, now), Err(Duration::from_millis(500)));
         assert_eq!(rate.check(7, now + Duration::from_millis(500)), Ok(()));
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        for (wait, expected) in [(0, "1"), (200, "1"), (1_000, "1"), (1_001, "2")] {
+            let response = too_many_requests(Duration::from_millis(wait));
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(
+                response.headers()[header::RETRY_AFTER],
+                expected,
+                "{wait} ms"
+            );
+        }
     }
 
     #[test]
