@@ -49,13 +49,14 @@ pub(crate) struct Updated {
 #[derive(Debug, utoipa::ToSchema)]
 pub(crate) struct EditBody {
     /// The new text: trimmed of white space, then 1 to 4096 characters
-    /// (Unicode code points); the pattern asks for one character trimming
-    /// keeps (none of Unicode's `White_Space`).
+    /// (Unicode code points). The pattern asks for one character trimming
+    /// keeps (none of Unicode's `White_Space`) and no NUL (PostgreSQL text
+    /// cannot hold one).
     #[allow(dead_code)]
     #[schema(
         min_length = 1,
         max_length = 4096,
-        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+        pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$"
     )]
     text: String,
 }
