@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::rest::rate_limit::RestRate;
+use crate::serve::ConnLimits;
 use crate::ws::limits::{UserConnections, WsPolicy};
 use crate::ws::origin::{AllowedOrigins, DEVELOPMENT_ORIGINS, Origin};
 
@@ -21,6 +23,17 @@ pub const DEFAULT_WS_RATE_PER_SEC: u32 = 10;
 pub const DEFAULT_WS_RATE_BURST: u32 = 20;
 /// Default WebSockets one user may hold on one edge.
 pub const DEFAULT_WS_MAX_PER_USER: usize = 20;
+/// Default time a client has to send each request head, in milliseconds.
+pub const DEFAULT_HTTP_HEADER_TIMEOUT_MS: u64 = 10_000;
+/// Default time a connection may move no byte before it is closed, in milliseconds.
+pub const DEFAULT_HTTP_IDLE_TIMEOUT_MS: u64 = 60_000;
+/// Default connections per source address (0: no limit; behind a proxy every
+/// client shares the proxy's address).
+pub const DEFAULT_HTTP_MAX_CONNS_PER_ADDR: usize = 0;
+/// Default sustained REST writes per second of one user.
+pub const DEFAULT_REST_RATE_PER_SEC: u32 = 5;
+/// Default burst of REST writes of one user.
+pub const DEFAULT_REST_RATE_BURST: u32 = 20;
 
 /// Settings of the edge binary.
 #[derive(Debug, Clone, clap::Parser)]
@@ -77,6 +90,30 @@ pub struct Config {
     /// WebSockets one user may hold on this edge at once; one more is closed with 4429.
     #[arg(long, env = "CHAT_WS_MAX_PER_USER", default_value_t = DEFAULT_WS_MAX_PER_USER)]
     pub ws_max_per_user: usize,
+
+    /// Time a client has to send each request head (also the longest an idle keep-alive connection stays open), in milliseconds.
+    #[arg(long, env = "CHAT_HTTP_HEADER_TIMEOUT_MS", default_value_t = DEFAULT_HTTP_HEADER_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_header_timeout_ms: u64,
+
+    /// Time an HTTP connection may move no byte either way, also in the middle of a request, before it is closed, in milliseconds (WebSockets are exempt: they have pings).
+    #[arg(long, env = "CHAT_HTTP_IDLE_TIMEOUT_MS", default_value_t = DEFAULT_HTTP_IDLE_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_idle_timeout_ms: u64,
+
+    /// Connections (WebSockets included) one source address may hold at once; more are closed at accept. 0: no limit (right behind a proxy, where every client has the proxy's address).
+    #[arg(long, env = "CHAT_HTTP_MAX_CONNS_PER_ADDR", default_value_t = DEFAULT_HTTP_MAX_CONNS_PER_ADDR)]
+    pub http_max_conns_per_addr: usize,
+
+    /// Sustained REST writes (POST, PUT, DELETE) per second of one user on this edge; more get 429 with Retry-After.
+    #[arg(long, env = "CHAT_REST_RATE_PER_SEC", default_value_t = DEFAULT_REST_RATE_PER_SEC,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rest_rate_per_sec: u32,
+
+    /// REST writes one user may make at once after a quiet spell.
+    #[arg(long, env = "CHAT_REST_RATE_BURST", default_value_t = DEFAULT_REST_RATE_BURST,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rest_rate_burst: u32,
 
     /// Log format: `human` (readable lines) or `json` (one object per line).
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
@@ -153,6 +190,11 @@ impl Config {
             ws_rate_per_sec: DEFAULT_WS_RATE_PER_SEC,
             ws_rate_burst: DEFAULT_WS_RATE_BURST,
             ws_max_per_user: DEFAULT_WS_MAX_PER_USER,
+            http_header_timeout_ms: DEFAULT_HTTP_HEADER_TIMEOUT_MS,
+            http_idle_timeout_ms: DEFAULT_HTTP_IDLE_TIMEOUT_MS,
+            http_max_conns_per_addr: DEFAULT_HTTP_MAX_CONNS_PER_ADDR,
+            rest_rate_per_sec: DEFAULT_REST_RATE_PER_SEC,
+            rest_rate_burst: DEFAULT_REST_RATE_BURST,
         }
     }
 
@@ -164,6 +206,20 @@ impl Config {
     /// How long a WebSocket's outbound queue may stay full.
     pub fn ws_stall(&self) -> Duration {
         Duration::from_millis(self.ws_stall_ms)
+    }
+
+    /// The limits of every HTTP connection.
+    pub fn conn_limits(&self) -> ConnLimits {
+        ConnLimits {
+            header_read_timeout: Duration::from_millis(self.http_header_timeout_ms),
+            idle_timeout: Duration::from_millis(self.http_idle_timeout_ms),
+            max_per_address: self.http_max_conns_per_addr,
+        }
+    }
+
+    /// The per-user limit of REST writes.
+    pub fn rest_rate(&self) -> RestRate {
+        RestRate::new(self.rest_rate_per_sec, self.rest_rate_burst)
     }
 
     /// The limits of every WebSocket session.

@@ -9,9 +9,9 @@ pub mod error;
 pub mod metrics;
 pub mod probes;
 pub mod rest;
+pub mod serve;
 pub mod ws;
 
-use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +19,6 @@ use anyhow::Context;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -55,6 +54,8 @@ pub struct AppState {
     pub dev_secret: Option<Secret>,
     /// Origins, rates, pings and per-user caps of WebSocket sessions.
     pub ws_policy: Arc<ws::limits::WsPolicy>,
+    /// The per-user limit of REST writes.
+    pub rest_rate: Arc<rest::rate_limit::RestRate>,
 }
 
 /// Every route of the edge, ready to serve.
@@ -64,9 +65,10 @@ pub fn app(state: AppState) -> Router {
     } else {
         Router::new()
     };
+    let rest = rest::router(&state, state.ws_policy.origins.clone());
     Router::new()
         .merge(dev)
-        .merge(rest::router())
+        .merge(rest)
         .merge(ws::router())
         .route("/metrics", get(metrics::scrape))
         .route("/healthz", get(probes::healthz))
@@ -100,6 +102,7 @@ pub async fn run(
         dev_mode: config.dev_mode,
         dev_secret: config.jwt_secret.clone(),
         ws_policy: Arc::new(config.ws_policy()),
+        rest_rate: Arc::new(config.rest_rate()),
     };
     if config.dev_mode {
         tracing::warn!(
@@ -108,21 +111,21 @@ pub async fn run(
         );
     }
     let app = app(state);
+    let limits = Arc::new(config.conn_limits());
     let mut servers = Vec::with_capacity(listeners.len());
     for listener in listeners {
         let addr = listener
             .local_addr()
             .context("reading a listener's address")?;
         tracing::info!(%addr, core_url = %config.core_url, "edge listening");
-        let listener = listener.tap_io(tune_socket);
-        let server = axum::serve(listener, app.clone())
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future();
-        servers.push(server);
+        servers.push(serve::serve(
+            listener,
+            app.clone(),
+            Arc::clone(&limits),
+            shutdown.clone(),
+        ));
     }
-    futures::future::try_join_all(servers)
-        .await
-        .context("serving HTTP")?;
+    futures::future::join_all(servers).await;
     sessions.close();
     if tokio::time::timeout(SESSION_GRACE, sessions.wait())
         .await
@@ -140,26 +143,10 @@ async fn not_found() -> Response {
     Error::NotFound.into_response()
 }
 
-async fn method_not_allowed() -> Response {
+/// `405` with a `detail`; axum adds the `Allow` header.
+pub(crate) async fn method_not_allowed() -> Response {
     let body = ErrorBody {
         detail: "Method not allowed.".to_owned(),
     };
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
-}
-
-/// The kernel's send buffer of one client socket. A fixed size turns off
-/// autotuning, which would otherwise let a client that stopped reading pin
-/// up to `tcp_wmem`'s maximum (megabytes) before the session notices; 64 KiB
-/// is hundreds of chat frames.
-const SOCKET_SEND_BUFFER: usize = 64 * 1024;
-
-/// Nagle's algorithm off (small frames must not wait for a delayed ACK) and
-/// a bounded send buffer, on every accepted connection.
-fn tune_socket(tcp: &mut tokio::net::TcpStream) {
-    if let Err(error) = tcp.set_nodelay(true) {
-        tracing::debug!(%error, "could not turn Nagle's algorithm off");
-    }
-    if let Err(error) = socket2::SockRef::from(&*tcp).set_send_buffer_size(SOCKET_SEND_BUFFER) {
-        tracing::debug!(%error, "could not size the send buffer");
-    }
 }

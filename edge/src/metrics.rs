@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::{EncodeLabelSet, text::encode};
@@ -50,8 +50,8 @@ static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
 pub struct RouteLabels {
     /// The matched route, e.g. `/{lang}/api/v1/messages/{message_id}/edit`, or `unmatched`.
     pub route: String,
-    /// The HTTP method.
-    pub method: String,
+    /// The HTTP method when it is a standard one (`GET`, `POST`, …), otherwise `other`.
+    pub method: &'static str,
     /// The response status code.
     pub status: u16,
 }
@@ -145,6 +145,15 @@ impl Drop for ConnectionGuard {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus metrics of this edge", body = String, content_type = "application/openmetrics-text"),
+        (status = 500, description = "The metrics could not be rendered"),
+    ),
+)]
 pub async fn scrape(State(state): State<AppState>) -> Response {
     match state.metrics.render() {
         Ok(text) => (
@@ -171,7 +180,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let request_id = request_id(&request);
     let span = tracing::info_span!("request", %request_id, %method, %route);
     let started = Instant::now();
@@ -206,6 +215,26 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     response
 }
 
+/// A standard method's name; any other method (`FOOBAR1`) is `other`, so
+/// clients cannot add series by inventing methods.
+fn method_label(method: &Method) -> &'static str {
+    static STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::CONNECT,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PATCH,
+    ];
+    STANDARD
+        .iter()
+        .find(|standard| *standard == method)
+        .map_or("other", Method::as_str)
+}
+
 /// The caller's `x-request-id` (1 to 64 visible ASCII characters), or a number of this process.
 fn request_id(request: &Request) -> String {
     request
@@ -217,4 +246,23 @@ fn request_id(request: &Request) -> String {
             || format!("edge-{}", NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)),
             str::to_owned,
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_methods_label_themselves() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+    }
+
+    #[test]
+    fn invented_methods_are_other() {
+        for raw in ["FOOBAR1", "get", "PROPFIND"] {
+            let method = Method::from_bytes(raw.as_bytes()).expect("a token");
+            assert_eq!(method_label(&method), "other", "{raw}");
+        }
+    }
 }

@@ -14,12 +14,14 @@ use prometheus_client::{
     registry::Registry,
 };
 
+use super::rpc_methods::ServedMethods;
 use crate::domain::{EventKind, RoomEvent};
 
 /// Labels of the per-RPC latency histogram.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {
-    /// The gRPC path, e.g. `/chat.v1.MessageService/SendMessage`.
+    /// The gRPC path of a served method, e.g. `/chat.v1.MessageService/SendMessage`,
+    /// or `other` for any path this core does not serve.
     pub method: String,
 }
 
@@ -45,6 +47,7 @@ struct Inner {
     delivery_delay: Histogram,
     notify_lag: Histogram,
     rpc_duration: RpcFamily,
+    served: ServedMethods,
     pool_size: Gauge,
     pool_available: Gauge,
 }
@@ -67,6 +70,7 @@ impl Metrics {
             delivery_delay: latency_histogram(),
             notify_lag: latency_histogram(),
             rpc_duration: RpcFamily::new_with_constructor(latency_histogram),
+            served: ServedMethods::of_this_server(),
             pool_size: Gauge::default(),
             pool_available: Gauge::default(),
             registry: Registry::default(),
@@ -109,13 +113,13 @@ impl Metrics {
         self.inner.notify_lag.observe(lag.as_secs_f64());
     }
 
-    /// How long one RPC took until its response (headers, for streams).
-    pub fn rpc_finished(&self, method: &str, elapsed: Duration) {
+    /// How long one RPC took until its response (headers, for streams);
+    /// `path` is labelled `other` unless it is a served method.
+    pub fn rpc_finished(&self, path: &str, elapsed: Duration) {
+        let method = self.inner.served.label(path).to_owned();
         self.inner
             .rpc_duration
-            .get_or_create(&RpcLabels {
-                method: method.to_owned(),
-            })
+            .get_or_create(&RpcLabels { method })
             .observe(elapsed.as_secs_f64());
     }
 
@@ -209,6 +213,17 @@ mod tests {
         ] {
             assert!(text.contains(name), "{name} missing from\n{text}");
         }
+    }
+
+    #[test]
+    fn calls_to_unserved_paths_share_one_other_series() {
+        let metrics = Metrics::new();
+        for i in 0..50 {
+            metrics.rpc_finished(&format!("/x.Y/Z{i}"), Duration::from_millis(1));
+        }
+        let text = metrics.render((0, 0)).unwrap();
+        assert!(text.contains("chat_rpc_duration_seconds_count{method=\"other\"} 50"));
+        assert!(!text.contains("/x.Y/"), "{text}");
     }
 
     #[test]

@@ -90,6 +90,39 @@ async fn metrics_count_traffic_across_two_instances() {
     scrape_until(b.ops_addr.unwrap(), &[("chat_subscriptions", 0.0)]).await;
 }
 
+/// Calls `path` on the core with an empty message, as any client could.
+async fn call_path(core: &TestCore, path: &str) -> tonic::Status {
+    let mut grpc = tonic::client::Grpc::new(core.channel.clone());
+    grpc.ready().await.expect("the core accepts calls");
+    let codec = chat_proto::codec::CompactCodec::<(), ()>::default();
+    let path = path.parse().expect("a valid path");
+    grpc.unary(tonic::Request::new(()), path, codec)
+        .await
+        .expect_err("no such method")
+}
+
+#[tokio::test]
+async fn calls_to_invented_paths_do_not_grow_the_metrics() {
+    let core = TestCore::start().await;
+    for i in 0..40 {
+        let status = call_path(&core, &format!("/x{i}.Y/Z{i}")).await;
+        assert_eq!(status.code(), tonic::Code::Unimplemented);
+    }
+    core.user("alice").await;
+    let text = scrape_until(
+        core.ops_addr.unwrap(),
+        &[
+            ("chat_rpc_duration_seconds_count{method=\"other\"}", 40.0),
+            (
+                "chat_rpc_duration_seconds_count{method=\"/chat.v1.UserService/WhoAmI\"}",
+                1.0,
+            ),
+        ],
+    )
+    .await;
+    assert!(!text.contains("/x1.Y"), "{text}");
+}
+
 #[tokio::test]
 async fn liveness_and_readiness_answer_on_a_healthy_core() {
     let core = TestCore::start().await;

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::error::Error;
+use crate::error::{Error, ErrorBody};
 
 /// The demo page: plain HTML and JavaScript, no build step.
 const INDEX_HTML: &str = include_str!("index.html");
@@ -32,20 +32,38 @@ async fn index() -> Html<&'static str> {
 }
 
 /// `{"sub": "dev-alice", "email": "alice@example.com"}`.
-#[derive(Debug, Deserialize)]
-struct TokenRequest {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct TokenRequest {
+    /// The token's `sub`, 1 to 254 characters.
+    #[schema(min_length = 1, max_length = 254)]
     sub: String,
+    /// The token's `email` claim (not checked), 1 to 254 characters.
+    #[schema(min_length = 1, max_length = 254)]
     email: String,
 }
 
 /// `{"token": "<jwt>"}`.
-#[derive(Debug, Serialize)]
-struct TokenResponse {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct TokenResponse {
+    /// An HS256 JWT, valid for 24 hours.
     token: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/dev/token",
+    tag = "development",
+    description = "Development mode only (`--dev-mode`): mints a development token. \
+                   Outside development mode this path does not exist (404).",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "A development token", body = TokenResponse),
+        (status = 400, description = "Not a JSON object with `sub` and `email` of 1 to 254 characters", body = ErrorBody),
+        (status = 404, description = "Not in development mode", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(name = "dev_token", skip_all)]
-async fn dev_token(
+pub(crate) async fn dev_token(
     State(state): State<AppState>,
     request: Result<Json<TokenRequest>, JsonRejection>,
 ) -> Result<Json<TokenResponse>, Error> {

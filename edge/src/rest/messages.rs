@@ -48,8 +48,16 @@ pub(crate) struct Updated {
 /// so every mistake gets a clear 400).
 #[derive(Debug, utoipa::ToSchema)]
 pub(crate) struct EditBody {
-    /// The new text: trimmed, then 1 to 4096 characters.
+    /// The new text: trimmed of white space, then 1 to 4096 characters
+    /// (Unicode code points). The pattern asks for one character trimming
+    /// keeps (none of Unicode's `White_Space`) and no NUL (PostgreSQL text
+    /// cannot hold one).
     #[allow(dead_code)]
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$"
+    )]
     text: String,
 }
 
@@ -58,17 +66,15 @@ pub(crate) struct EditBody {
     path = "/{lang}/api/v1/messages/{id}/edit",
     tag = "messages",
     params(
-        ("lang" = String, Path, description = "Language prefix, e.g. `en`"),
-        ("id" = i64, Path, description = "The message id"),
+        ("lang" = String, Path, description = "Language prefix, e.g. `en`", pattern = r"^[A-Za-z][A-Za-z_-]{1,6}$"),
+        ("id" = i64, Path, description = "The message id", minimum = 1),
     ),
     request_body = EditBody,
     responses(
         (status = 200, description = "Edited; the room receives `message_edited`", body = Updated),
         (status = 400, description = "Missing, empty or too long `text`, or bad JSON", body = ErrorBody),
-        (status = 401, description = "No token, or a refused one", body = ErrorBody),
         (status = 403, description = "A message of the other member", body = ErrorBody),
         (status = 404, description = "No such message, a deleted one, or one in a room the caller is not in", body = ErrorBody),
-        (status = 503, description = "The core is unreachable", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
@@ -115,16 +121,14 @@ fn edit_text(body: Result<Bytes, BytesRejection>) -> Result<String, Error> {
     path = "/{lang}/api/v1/messages/{id}/delete",
     tag = "messages",
     params(
-        ("lang" = String, Path, description = "Language prefix, e.g. `en`"),
-        ("id" = i64, Path, description = "The message id"),
+        ("lang" = String, Path, description = "Language prefix, e.g. `en`", pattern = r"^[A-Za-z][A-Za-z_-]{1,6}$"),
+        ("id" = i64, Path, description = "The message id", minimum = 1),
     ),
     responses(
         (status = 204, description = "Deleted (text erased from storage); the room receives `message_deleted`"),
         (status = 400, description = "As for edit (the contract's error set)", body = ErrorBody),
-        (status = 401, description = "No token, or a refused one", body = ErrorBody),
         (status = 403, description = "A message of the other member", body = ErrorBody),
         (status = 404, description = "No such message, a deleted one, or one in a room the caller is not in", body = ErrorBody),
-        (status = 503, description = "The core is unreachable", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
@@ -153,18 +157,16 @@ struct PageQuery {
     path = "/{lang}/api/v1/chatrooms/{room_id}/messages/",
     tag = "messages",
     params(
-        ("lang" = String, Path, description = "Language prefix, e.g. `en`"),
-        ("room_id" = i64, Path, description = "The room id"),
-        ("before" = Option<i64>, Query, description = "Only messages older than this message id"),
-        ("limit" = Option<u32>, Query, description = "Page size, 1 to 100 (default 50)"),
+        ("lang" = String, Path, description = "Language prefix, e.g. `en`", pattern = r"^[A-Za-z][A-Za-z_-]{1,6}$"),
+        ("room_id" = i64, Path, description = "The room id", minimum = 1),
+        ("before" = Option<i64>, Query, description = "Only messages older than this message id", minimum = 1),
+        ("limit" = Option<i32>, Query, description = "Page size, 1 to 100 (default 50)", minimum = 1, maximum = 100),
     ),
     responses(
         (status = 200, description = "Messages, newest first", body = Vec<HistoryItem>),
         (status = 400, description = "A bad `before` or `limit`", body = ErrorBody),
-        (status = 401, description = "No token, or a refused one", body = ErrorBody),
         (status = 403, description = "The caller is not a member", body = ErrorBody),
         (status = 404, description = "No such room", body = ErrorBody),
-        (status = 503, description = "The core is unreachable", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]

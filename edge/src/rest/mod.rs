@@ -2,8 +2,11 @@
 //! its `router()`, plus what they share: the bearer-token extractor, the
 //! language check and optional trailing slashes.
 
+pub mod cors;
 pub mod messages;
 pub mod openapi;
+mod openapi_shared;
+pub mod rate_limit;
 pub mod rooms;
 pub mod users;
 
@@ -18,17 +21,27 @@ use axum::routing::MethodRouter;
 use crate::AppState;
 use crate::core_client::BearerToken;
 use crate::error::Error;
+use crate::ws::origin::AllowedOrigins;
 
-/// Every REST route, behind the language prefix.
-pub fn router() -> Router<AppState> {
+/// Every REST route, behind the language prefix, with CORS for `origins`
+/// and the write rate limit of `state`.
+pub fn router(state: &AppState, origins: AllowedOrigins) -> Router<AppState> {
     let api = Router::new()
         .merge(rooms::router())
         .merge(messages::router())
-        .merge(users::router());
+        .merge(users::router())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit_writes,
+        ));
     Router::new()
         .nest("/{lang}/api/v1", api)
         .route_layer(middleware::from_fn(check_lang))
         .route("/openapi.json", axum::routing::get(openapi::serve))
+        // Set here, under the CORS layer: a fallback the app sets later would
+        // not be layered, and preflights (OPTIONS) would get its 405.
+        .method_not_allowed_fallback(crate::method_not_allowed)
+        .layer(cors::layer(origins))
 }
 
 /// Routes `path` both with and without a trailing slash.

@@ -6,10 +6,13 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorBody;
+use crate::rest::openapi_shared::SharedResponses;
 use crate::rest::{messages, rooms, users};
 use crate::ws::protocol::{HistoryItem, Status};
+use crate::{dev, metrics, probes};
 
-/// The REST API: every path of PROTOCOL.md's REST table plus `users/me`.
+/// The REST API (every path of PROTOCOL.md's REST table plus `users/me`),
+/// the operator probes and metrics, this document, and `POST /dev/token`.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -17,6 +20,10 @@ use crate::ws::protocol::{HistoryItem, Status};
         description = "REST paths of the chat edge. Every path also works without (or with) \
                        the trailing slash, under any language prefix such as `en`. Errors are \
                        `{\"detail\": \"…\"}`; 401 answers carry `WWW-Authenticate: Bearer`. \
+                       Writes (POST, PUT, DELETE) over the caller's rate get 429 with \
+                       `Retry-After` (seconds). Browser pages on the allowed origins \
+                       (`CHAT_ALLOWED_ORIGINS`) get CORS answers, preflights (OPTIONS) \
+                       included, on every REST path; other origins get no CORS headers. \
                        The WebSocket protocol is described in docs/websocket.md."
     ),
     paths(
@@ -25,6 +32,11 @@ use crate::ws::protocol::{HistoryItem, Status};
         messages::remove,
         messages::list,
         users::me,
+        serve,
+        probes::healthz,
+        probes::readyz,
+        metrics::scrape,
+        dev::dev_token,
     ),
     components(schemas(
         ErrorBody,
@@ -33,9 +45,11 @@ use crate::ws::protocol::{HistoryItem, Status};
         rooms::RoomBody,
         messages::Updated,
         messages::EditBody,
-        users::Me
+        users::Me,
+        dev::TokenRequest,
+        dev::TokenResponse,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &SharedResponses),
 )]
 pub struct ApiDoc;
 
@@ -56,6 +70,12 @@ impl Modify for BearerAuth {
 }
 
 /// `GET /openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "This OpenAPI document", body = Object)),
+)]
 pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }

@@ -38,17 +38,15 @@ pub(crate) struct RoomBody {
     path = "/{lang}/api/v1/chatrooms/get_or_create_room/",
     tag = "rooms",
     params(
-        ("lang" = String, Path, description = "Language prefix, e.g. `en`"),
-        ("user_id_1" = i64, Query, description = "One member"),
-        ("user_id_2" = i64, Query, description = "The other member"),
+        ("lang" = String, Path, description = "Language prefix, e.g. `en`", pattern = r"^[A-Za-z][A-Za-z_-]{1,6}$"),
+        ("user_id_1" = i64, Query, description = "One member", minimum = 1),
+        ("user_id_2" = i64, Query, description = "The other member (not the same user)", minimum = 1),
     ),
     responses(
         (status = 200, description = "The direct room of the two users (the same for either order)", body = RoomBody),
         (status = 400, description = "A missing, non-integer or repeated user id", body = ErrorBody),
-        (status = 401, description = "No token, or a refused one", body = ErrorBody),
         (status = 403, description = "The caller is neither user", body = ErrorBody),
         (status = 404, description = "A user does not exist", body = ErrorBody),
-        (status = 503, description = "The core is unreachable", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]

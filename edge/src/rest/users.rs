@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::AppState;
 use crate::core_client::convert::wire_time;
-use crate::error::{Error, ErrorBody};
+use crate::error::Error;
 use crate::rest::{Bearer, route_with_optional_slash};
 
 /// The user routes.
@@ -40,11 +40,9 @@ impl From<pb::User> for Me {
     get,
     path = "/{lang}/api/v1/users/me",
     tag = "users",
-    params(("lang" = String, Path, description = "Language prefix, e.g. `en`")),
+    params(("lang" = String, Path, description = "Language prefix, e.g. `en`", pattern = r"^[A-Za-z][A-Za-z_-]{1,6}$")),
     responses(
         (status = 200, description = "The caller's profile and presence", body = Me),
-        (status = 401, description = "No token, or a refused one", body = ErrorBody),
-        (status = 503, description = "The core is unreachable", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]

@@ -32,12 +32,14 @@ pub async fn within<T>(future: impl Future<Output = T>) -> T {
         .expect("timed out waiting")
 }
 
-/// The edge's defaults, except a message rate no test of other things hits
-/// (tests of the rate limit set their own).
+/// The edge's defaults, except message and REST write rates no test of other
+/// things hits (tests of the rate limits set their own).
 pub fn edge_config(core_url: String) -> EdgeConfig {
     EdgeConfig {
         ws_rate_per_sec: 100_000,
         ws_rate_burst: 100_000,
+        rest_rate_per_sec: 100_000,
+        rest_rate_burst: 100_000,
         ..EdgeConfig::new(core_url)
     }
 }

@@ -65,3 +65,24 @@ async fn probes_answer_while_serving() {
         assert_eq!(response.text().await.unwrap(), body);
     }
 }
+
+#[tokio::test]
+async fn invented_methods_and_paths_share_bounded_series() {
+    let app = TestApp::spawn().await;
+    for i in 0..30 {
+        let method = Method::from_bytes(format!("FOOBAR{i}").as_bytes()).expect("a method");
+        let path = format!("/en/api/v1/users/me?x={i}");
+        app.send(app.request(method, &path, None)).await;
+        app.send(app.request(Method::GET, &format!("/nothing/{i}"), None))
+            .await;
+    }
+    let text = scrape(&app).await;
+    assert!(!text.contains("FOOBAR"), "{text}");
+    assert!(!text.contains("/nothing/"), "{text}");
+    let count = "chat_edge_http_request_duration_seconds_count";
+    assert_eq!(value(&text, count, &["method=\"other\""]), Some(30.0));
+    assert_eq!(
+        value(&text, count, &["route=\"unmatched\"", "method=\"GET\""]),
+        Some(30.0)
+    );
+}
