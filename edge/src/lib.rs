@@ -1,4 +1,4 @@
-//! The chat edge: the REST paths and WebSocket protocol of PROTOCOL.md,
+//! The chat edge: the REST paths and WebSocket protocol of docs/protocol.md,
 //! each request turned into gRPC calls on the core. It holds no database and
 //! verifies nothing itself beyond forwarding the caller's bearer token.
 

@@ -11,7 +11,7 @@ use crate::rest::{messages, rooms, users};
 use crate::ws::protocol::{HistoryItem, Status};
 use crate::{dev, metrics, probes};
 
-/// The REST API (every path of PROTOCOL.md's REST table plus `users/me`),
+/// The REST API (every path of the REST table in docs/protocol.md),
 /// the operator probes and metrics, this document, and `POST /dev/token`.
 #[derive(OpenApi)]
 #[openapi(

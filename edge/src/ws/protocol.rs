@@ -1,5 +1,5 @@
 //! The JSON shapes clients see, as serde types: the WebSocket frames of
-//! PROTOCOL.md (with the additive `resumed` and `ack` frames of the resume
+//! docs/protocol.md (with the additive `resumed` and `ack` frames of the resume
 //! and idempotent-send handshakes, and the `auth` / `auth_ok` frames of
 //! tokens on long-lived sockets) and the message items the REST paging
 //! endpoint shares with the history frame. No logic lives here.
@@ -220,7 +220,7 @@ mod tests {
     }
 
     #[test]
-    fn status_frames_are_named_as_the_seeds_name_them() {
+    fn status_frames_are_named_as_the_original_protocol_names_them() {
         let delivered = round_trip(&ServerFrame::MarkMessageAsDelivered {
             message: view(Status::Delivered),
             seq: 8,
