@@ -68,6 +68,13 @@ impl BearerToken {
         }
         Self::parse(token)
     }
+
+    /// The bare token, for keying the REST rate limiter's cache by a keyed
+    /// hash of it; keep it out of logs.
+    pub(crate) fn expose(&self) -> &str {
+        let value = self.0.to_str().unwrap_or_default();
+        value.strip_prefix("Bearer ").unwrap_or_default()
+    }
 }
 
 impl fmt::Debug for BearerToken {
