@@ -14,6 +14,11 @@ impl CoreProcess {
     /// tokens of `secret` and short cluster timings, and waits until it
     /// serves.
     pub async fn spawn(database_url: &str, secret: &str) -> Self {
+        Self::spawn_with(database_url, secret, &[]).await
+    }
+
+    /// [`Self::spawn`], with `extra` arguments after the others.
+    pub async fn spawn_with(database_url: &str, secret: &str, extra: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("a free port")
             .local_addr()
@@ -24,6 +29,7 @@ impl CoreProcess {
             .args(["--grpc-addr", &addr, "--database-url", database_url])
             .args(["--jwt-secret", secret, "--instance-ttl-secs", "2"])
             .args(["--poll-interval-ms", "200", "--metrics-addr", "127.0.0.1:0"])
+            .args(extra)
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -54,13 +60,31 @@ impl CoreProcess {
     /// SIGTERM, then the exit status, waiting at most `grace`.
     #[allow(dead_code)] // Only the api tests stop a core politely.
     pub async fn terminate(&mut self, grace: Duration) -> std::process::ExitStatus {
-        let pid = self.child.id().expect("the core is running");
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a pid fits i32"));
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM is sent");
+        self.signal(nix::sys::signal::Signal::SIGTERM);
         tokio::time::timeout(grace, self.child.wait())
             .await
             .expect("the core exits within the grace period")
             .expect("the exit status")
+    }
+
+    /// SIGSTOP: the process stalls (a long GC-like pause, a frozen VM)
+    /// with its connections open, until [`Self::resume`].
+    #[allow(dead_code)] // Only the api tests stall a core.
+    pub fn pause(&self) {
+        self.signal(nix::sys::signal::Signal::SIGSTOP);
+    }
+
+    /// SIGCONT: a paused process carries on where it stopped.
+    #[allow(dead_code)] // Only the api tests stall a core.
+    pub fn resume(&self) {
+        self.signal(nix::sys::signal::Signal::SIGCONT);
+    }
+
+    #[allow(dead_code)] // The checker only kills.
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = self.child.id().expect("the core is running");
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a pid fits i32"));
+        nix::sys::signal::kill(pid, signal).expect("the signal is sent");
     }
 
     /// SIGKILL: no goodbye, no cleanup.
