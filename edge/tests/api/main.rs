@@ -17,6 +17,7 @@ mod openapi;
 mod presence;
 mod resume;
 mod rooms;
+mod send_deadline;
 mod shutdown;
 mod slow_client;
 mod ws_connect;
