@@ -19,6 +19,10 @@ pub enum Error {
     /// The service is stopping; the caller should reconnect elsewhere.
     #[error("server shutting down")]
     ShuttingDown,
+    /// The request's deadline passed (or its caller went away) before the
+    /// work committed; nothing was changed.
+    #[error("deadline exceeded")]
+    DeadlineExceeded,
     /// The database cannot be reached; the caller may retry.
     #[error("storage unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -44,6 +48,10 @@ impl From<Error> for Status {
             Error::InvalidArgument(_) => Code::InvalidArgument,
             Error::ResourceExhausted(_) => Code::ResourceExhausted,
             Error::ShuttingDown => Code::Unavailable,
+            Error::DeadlineExceeded => {
+                tracing::warn!("gave up at the deadline");
+                Code::DeadlineExceeded
+            }
             Error::Unavailable(cause) => {
                 tracing::warn!(error = %ErrorChain(cause.as_ref()), "storage unavailable");
                 Code::Unavailable

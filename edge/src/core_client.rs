@@ -15,7 +15,7 @@ use pb::room_service_client::RoomServiceClient;
 use pb::user_service_client::UserServiceClient;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Response, Status, Streaming};
+use tonic::{Code, Request, Response, Status, Streaming};
 
 use crate::error::Error;
 
@@ -126,7 +126,7 @@ impl CoreClient {
     /// `UserService.WhoAmI`: the caller's profile; also how the edge verifies a token.
     pub async fn who_am_i(&self, token: &BearerToken) -> Result<pb::User, Error> {
         let mut client = UserServiceClient::new(self.channel.clone());
-        let request = authorized(token, pb::WhoAmIRequest {});
+        let request = self.deadlined(token, pb::WhoAmIRequest {});
         self.unary(client.who_am_i(request)).await
     }
 
@@ -151,7 +151,7 @@ impl CoreClient {
             user_id_1,
             user_id_2,
         };
-        self.unary(client.get_or_create_direct_room(authorized(token, message)))
+        self.unary(client.get_or_create_direct_room(self.deadlined(token, message)))
             .await
     }
 
@@ -164,7 +164,7 @@ impl CoreClient {
     ) -> Result<pb::Message, Error> {
         let mut client = MessageServiceClient::new(self.channel.clone());
         let message = pb::EditMessageRequest { message_id, text };
-        self.unary(client.edit_message(authorized(token, message)))
+        self.unary(client.edit_message(self.deadlined(token, message)))
             .await
     }
 
@@ -172,7 +172,7 @@ impl CoreClient {
     pub async fn delete_message(&self, token: &BearerToken, message_id: i64) -> Result<(), Error> {
         let mut client = MessageServiceClient::new(self.channel.clone());
         let message = pb::DeleteMessageRequest { message_id };
-        self.unary(client.delete_message(authorized(token, message)))
+        self.unary(client.delete_message(self.deadlined(token, message)))
             .await
             .map(|_| ())
     }
@@ -184,7 +184,7 @@ impl CoreClient {
         message: pb::ListMessagesRequest,
     ) -> Result<Vec<pb::Message>, Error> {
         let mut client = MessageServiceClient::new(self.channel.clone());
-        self.unary(client.list_messages(authorized(token, message)))
+        self.unary(client.list_messages(self.deadlined(token, message)))
             .await
             .map(|response| response.messages)
     }
@@ -201,7 +201,7 @@ impl CoreClient {
             text: new.text,
             client_msg_id: new.client_msg_id.unwrap_or_default(),
         };
-        self.unary(client.send_message(authorized(token, message)))
+        self.unary(client.send_message(self.deadlined(token, message)))
             .await
     }
 
@@ -223,6 +223,15 @@ impl CoreClient {
             .await
     }
 
+    /// [`authorized`], with the deadline sent along as `grpc-timeout`: the
+    /// core gives up on the call when the edge does, and does not commit a
+    /// write the edge has already answered as failed.
+    fn deadlined<T>(&self, token: &BearerToken, message: T) -> Request<T> {
+        let mut request = authorized(token, message);
+        request.set_timeout(self.deadline);
+        request
+    }
+
     /// Awaits one call within the deadline; dropping it on expiry cancels the call.
     async fn unary<T>(
         &self,
@@ -230,6 +239,11 @@ impl CoreClient {
     ) -> Result<T, Error> {
         match tokio::time::timeout(self.deadline, call).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
+            // The channel and the core enforce the `grpc-timeout` too, and
+            // answer CANCELLED when theirs fires first.
+            Ok(Err(status)) if status.code() == Code::Cancelled => {
+                Err(Error::CoreDeadline(self.deadline))
+            }
             Ok(Err(status)) => Err(failure(status)),
             Err(_elapsed) => Err(Error::CoreDeadline(self.deadline)),
         }

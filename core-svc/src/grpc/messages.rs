@@ -3,7 +3,7 @@
 use chat_proto::v1::{self as pb, message_service_server::MessageService};
 use tonic::{Request, Response, Status};
 
-use super::{Authenticator, Writer};
+use super::{Authenticator, Writer, deadline};
 use crate::{
     domain::{ClientMsgId, InvalidInput, MessageId, MessageText, RoomId},
     error::Error,
@@ -37,6 +37,7 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::SendMessageRequest>,
     ) -> Result<Response<pb::SendMessageResponse>, Status> {
+        let deadline = deadline(&request);
         let caller = self.auth.caller(&request).await?;
         let request = request.into_inner();
         let new = NewMessage {
@@ -48,8 +49,8 @@ impl MessageService for MessageApi {
         let store = self.store.clone();
         let sent = self
             .writer
-            .commit(async move {
-                let sent = store.send_message(&new).await?;
+            .commit(&deadline, |deadline| async move {
+                let sent = store.send_message(&new, &deadline).await?;
                 let events = sent.events.clone();
                 Ok((sent, events))
             })
@@ -66,6 +67,7 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::EditMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
+        let deadline = deadline(&request);
         let caller = self.auth.caller(&request).await?;
         let request = request.into_inner();
         let id = MessageId::parse(request.message_id).map_err(Error::from)?;
@@ -73,7 +75,9 @@ impl MessageService for MessageApi {
         let store = self.store.clone();
         let message = self
             .writer
-            .commit(async move { store.edit_message(id, caller, &text).await })
+            .commit(&deadline, |deadline| async move {
+                store.edit_message(id, caller, &text, &deadline).await
+            })
             .await?;
         Ok(Response::new(message.into()))
     }
@@ -83,11 +87,14 @@ impl MessageService for MessageApi {
         &self,
         request: Request<pb::DeleteMessageRequest>,
     ) -> Result<Response<pb::DeleteMessageResponse>, Status> {
+        let deadline = deadline(&request);
         let caller = self.auth.caller(&request).await?;
         let id = MessageId::parse(request.get_ref().message_id).map_err(Error::from)?;
         let store = self.store.clone();
         self.writer
-            .commit(async move { Ok(((), store.delete_message(id, caller).await?)) })
+            .commit(&deadline, |deadline| async move {
+                Ok(((), store.delete_message(id, caller, &deadline).await?))
+            })
             .await?;
         Ok(Response::new(pb::DeleteMessageResponse {
             message_id: id.get(),

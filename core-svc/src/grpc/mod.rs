@@ -16,7 +16,7 @@ pub use messages::MessageApi;
 pub use rooms::RoomApi;
 pub use users::UserApi;
 
-use crate::{domain::RoomEvent, error::Error, fanout::Fanout};
+use crate::{deadline::Deadline, domain::RoomEvent, error::Error, fanout::Fanout};
 
 /// Largest request message a client may send (a message text is at most
 /// 4096 characters, 16 KiB of UTF-8).
@@ -24,8 +24,16 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// Largest response message the core sends (100 messages of history).
 pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
+/// The deadline of `request`: its `grpc-timeout`, from now.
+pub fn deadline<T>(request: &tonic::Request<T>) -> Deadline {
+    let header = request.metadata().get("grpc-timeout");
+    Deadline::from_grpc_timeout(header.and_then(|value| value.to_str().ok()))
+}
+
 /// Runs a write and publishes its committed events, in a task of its own so
-/// a caller that goes away cannot stop it between commit and publish.
+/// a caller that goes away cannot stop it between commit and publish. Until
+/// it commits, the write gives up when its caller does: the deadline it is
+/// handed counts as passed once the request is dropped.
 #[derive(Clone)]
 pub struct Writer {
     fanout: Fanout,
@@ -37,11 +45,17 @@ impl Writer {
         Self { fanout, tasks }
     }
 
-    pub async fn commit<T, F>(&self, work: F) -> Result<T, Error>
+    pub async fn commit<T, F>(
+        &self,
+        deadline: &Deadline,
+        work: impl FnOnce(Deadline) -> F,
+    ) -> Result<T, Error>
     where
         T: Send + 'static,
         F: Future<Output = Result<(T, Vec<RoomEvent>), Error>> + Send + 'static,
     {
+        let _abandon_on_drop = deadline.abandon_on_drop();
+        let work = work(deadline.clone());
         let fanout = self.fanout.clone();
         let task = self.tasks.spawn(async move {
             let (outcome, events) = work.await?;

@@ -31,23 +31,22 @@ impl Store {
         client.execute(&beat, &[&instance]).await?;
         let stale = client
             .prepare_cached(
-                "WITH gone AS (
-                     DELETE FROM room_sessions
+                "SELECT chat_end_sessions(ARRAY(
+                     SELECT id FROM room_sessions
                      WHERE instance_id = $1 AND NOT (id = ANY($2))
                        AND opened_at < now() - make_interval(secs => $3)
-                     RETURNING user_id
-                 )
-                 UPDATE users SET last_seen = now() WHERE id IN (SELECT user_id FROM gone)",
+                 ))",
             )
             .await?;
-        Ok(client
-            .execute(&stale, &[&instance, &live, &grace.as_secs_f64()])
-            .await?)
+        let row = client
+            .query_one(&stale, &[&instance, &live, &grace.as_secs_f64()])
+            .await?;
+        ended(&row)
     }
 
     /// Removes instances whose last heartbeat is older than `ttl`, with
-    /// their sessions; their users' `last_seen` becomes now. Returns how
-    /// many sessions ended.
+    /// their sessions; the users left with no session go offline. Returns
+    /// how many sessions ended.
     pub async fn reap_instances(&self, ttl: Duration) -> Result<u64, Error> {
         let client = self.client().await?;
         let reap = client
@@ -56,15 +55,13 @@ impl Store {
                      DELETE FROM core_instances
                      WHERE heartbeat_at < now() - make_interval(secs => $1)
                      RETURNING id
-                 ), gone AS (
-                     DELETE FROM room_sessions s USING dead
-                     WHERE s.instance_id = dead.id
-                     RETURNING s.user_id
                  )
-                 UPDATE users SET last_seen = now() WHERE id IN (SELECT user_id FROM gone)",
+                 SELECT chat_end_sessions(ARRAY(
+                     SELECT s.id FROM room_sessions s JOIN dead ON s.instance_id = dead.id
+                 ))",
             )
             .await?;
-        Ok(client.execute(&reap, &[&ttl.as_secs_f64()]).await?)
+        ended(&client.query_one(&reap, &[&ttl.as_secs_f64()]).await?)
     }
 
     /// Removes a stopping instance and whatever sessions it still holds.
@@ -72,12 +69,12 @@ impl Store {
         let client = self.client().await?;
         let retire = client
             .prepare_cached(
-                "WITH gone AS (
-                     DELETE FROM room_sessions WHERE instance_id = $1 RETURNING user_id
-                 ), dead AS (
+                "WITH dead AS (
                      DELETE FROM core_instances WHERE id = $1
                  )
-                 UPDATE users SET last_seen = now() WHERE id IN (SELECT user_id FROM gone)",
+                 SELECT chat_end_sessions(ARRAY(
+                     SELECT id FROM room_sessions WHERE instance_id = $1
+                 ))",
             )
             .await?;
         client.execute(&retire, &[&instance]).await?;
@@ -130,4 +127,9 @@ impl Store {
     pub fn connection_config(&self) -> &tokio_postgres::Config {
         &self.config
     }
+}
+
+/// The count `chat_end_sessions` (migrations/0004) returns.
+fn ended(row: &tokio_postgres::Row) -> Result<u64, Error> {
+    u64::try_from(row.get::<_, i64>(0)).map_err(|err| Error::Internal(err.into()))
 }

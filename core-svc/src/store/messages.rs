@@ -1,7 +1,8 @@
 //! Messages: send, edit, delete and history, each with its room events.
 
-use super::{Store, events, rooms, rows};
+use super::{Store, events, local_timeouts, rooms, rows, transaction_by};
 use crate::{
+    deadline::Deadline,
     domain::{
         ClientMsgId, EventKind, Message, MessageId, MessageStatus, MessageText, Room, RoomEvent,
         RoomId, UserId,
@@ -33,11 +34,14 @@ pub struct Sent {
 impl Store {
     /// Stores a message and appends created, delivered and (when the
     /// recipient is subscribed to the room right now) read events, all in
-    /// one transaction under the room lock.
-    pub async fn send_message(&self, new: &NewMessage) -> Result<Sent, Error> {
-        let client = self.client().await?;
-        // One round trip: the function (migrations/0003) runs the lock, the
-        // insert and the append in one transaction of its own.
+    /// one transaction under the room lock, committed before `deadline` or
+    /// not at all.
+    pub async fn send_message(&self, new: &NewMessage, deadline: &Deadline) -> Result<Sent, Error> {
+        let client = self.client_by(deadline).await?;
+        // The function (migrations/0003) runs the lock, the insert and the
+        // append; BEGIN, the timeouts, the call and COMMIT go out together,
+        // one round trip, so no stall of this process comes between the
+        // call and its COMMIT: the statement timeout decides, up to COMMIT.
         let send = client
             .prepare_cached("SELECT * FROM chat_send_message($1, $2, $3, $4)")
             .await?;
@@ -48,7 +52,15 @@ impl Store {
             &new.text.as_str(),
             &key,
         ];
-        let row = client.query_one(&send, &params).await?;
+        let begin = format!("BEGIN; {}", local_timeouts(deadline)?);
+        let (begun, row, committed) = tokio::join!(
+            client.batch_execute(&begin),
+            client.query_one(&send, &params),
+            client.batch_execute("COMMIT"),
+        );
+        begun?;
+        let row = row?;
+        committed?;
         match row.get::<_, &str>(0) {
             "sent" => sent(&row),
             "duplicate" => self.original_send(&client, new).await,
@@ -88,9 +100,10 @@ impl Store {
         id: MessageId,
         caller: UserId,
         text: &MessageText,
+        deadline: &Deadline,
     ) -> Result<(Message, Vec<RoomEvent>), Error> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
+        let mut client = self.client_by(deadline).await?;
+        let tx = transaction_by(&mut client, deadline).await?;
         let room = lock_own_message(&tx, id, caller).await?;
         let update = tx
             .prepare_cached(&format!(
@@ -108,6 +121,7 @@ impl Store {
             updated_at: message.updated_at,
         };
         let events = events::append(&tx, &room, vec![edited]).await?;
+        deadline.check()?;
         tx.commit().await?;
         Ok((message, events))
     }
@@ -117,9 +131,10 @@ impl Store {
         &self,
         id: MessageId,
         caller: UserId,
+        deadline: &Deadline,
     ) -> Result<Vec<RoomEvent>, Error> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
+        let mut client = self.client_by(deadline).await?;
+        let tx = transaction_by(&mut client, deadline).await?;
         let room = lock_own_message(&tx, id, caller).await?;
         let update = tx
             .prepare_cached("UPDATE messages SET text = NULL, deleted_at = now() WHERE id = $1")
@@ -127,6 +142,7 @@ impl Store {
         tx.execute(&update, &[&id.get()]).await?;
         let events =
             events::append(&tx, &room, vec![EventKind::Deleted { message_id: id }]).await?;
+        deadline.check()?;
         tx.commit().await?;
         Ok(events)
     }

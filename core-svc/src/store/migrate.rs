@@ -20,6 +20,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "send_function",
         include_str!("../../../migrations/0003_send_function.sql"),
     ),
+    (
+        4,
+        "end_sessions",
+        include_str!("../../../migrations/0004_end_sessions.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming this service's migration lock.

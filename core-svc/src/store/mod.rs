@@ -16,14 +16,16 @@ mod users;
 
 use std::{str::FromStr, time::Duration};
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Timeouts,
+};
 use tokio_postgres::{NoTls, error::SqlState};
 
 pub use instances::EVENTS_CHANNEL;
 pub use messages::{NewMessage, Sent};
 pub use sessions::{Opened, SessionId, Start};
 
-use crate::error::Error;
+use crate::{deadline::Deadline, error::Error};
 
 /// How long a request waits for a pooled connection before failing UNAVAILABLE.
 const POOL_WAIT: Duration = Duration::from_secs(5);
@@ -67,6 +69,21 @@ impl Store {
         Ok(self.pool.get().await?)
     }
 
+    /// A pooled connection, waiting no longer than the deadline leaves.
+    async fn client_by(&self, deadline: &Deadline) -> Result<deadpool_postgres::Object, Error> {
+        let wait = Some(deadline.remaining()?.min(POOL_WAIT));
+        let timeouts = Timeouts {
+            wait,
+            create: wait,
+            recycle: wait,
+        };
+        match self.pool.timeout_get(&timeouts).await {
+            Ok(client) => Ok(client),
+            Err(PoolError::Timeout(_)) if deadline.check().is_err() => Err(Error::DeadlineExceeded),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Succeeds when PostgreSQL answers a trivial query.
     pub async fn ping(&self) -> Result<(), Error> {
         self.client().await?.simple_query("SELECT 1").await?;
@@ -80,9 +97,33 @@ impl Store {
     }
 }
 
+/// The current transaction's lock, statement and idle timeouts, each what
+/// is left of `deadline`: PostgreSQL itself then gives up in time, even
+/// while this process is stalled.
+fn local_timeouts(deadline: &Deadline) -> Result<String, Error> {
+    let ms = deadline.remaining()?.as_millis();
+    Ok(format!(
+        "SET LOCAL lock_timeout = {ms}; SET LOCAL statement_timeout = {ms}; \
+         SET LOCAL idle_in_transaction_session_timeout = {ms}"
+    ))
+}
+
+/// A transaction bounded by `deadline` (see [`local_timeouts`]); check the
+/// deadline again right before committing it.
+async fn transaction_by<'a>(
+    client: &'a mut deadpool_postgres::Object,
+    deadline: &Deadline,
+) -> Result<deadpool_postgres::Transaction<'a>, Error> {
+    let tx = client.transaction().await?;
+    tx.batch_execute(&local_timeouts(deadline)?).await?;
+    Ok(tx)
+}
+
 impl From<tokio_postgres::Error> for Error {
     fn from(err: tokio_postgres::Error) -> Self {
-        if is_unavailable(&err) {
+        if gave_up_in_time(&err) {
+            Self::DeadlineExceeded
+        } else if is_unavailable(&err) {
             Self::Unavailable(err.into())
         } else {
             Self::Internal(err.into())
@@ -118,6 +159,13 @@ fn is_unavailable(err: &tokio_postgres::Error) -> bool {
         // No server error: the failure happened on the wire.
         None => std::error::Error::source(err).is_some_and(|source| source.is::<std::io::Error>()),
     }
+}
+
+/// A lock or statement timeout (set from a deadline) fired.
+fn gave_up_in_time(err: &tokio_postgres::Error) -> bool {
+    err.code().is_some_and(|code| {
+        *code == SqlState::QUERY_CANCELED || *code == SqlState::LOCK_NOT_AVAILABLE
+    })
 }
 
 /// True when `err` is a violation of the named constraint.

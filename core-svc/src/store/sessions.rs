@@ -62,9 +62,12 @@ impl Store {
         let snapshot = take_snapshot(&tx, &room, start).await?;
         let read = mark_read(&tx, &room, user).await?;
         let read_events = events::append(&tx, &room, read).await?;
+        // The user's row is locked: the end of their other sessions
+        // (migrations/0004) waits for this one to be recorded, or this for it.
         let insert = tx
             .prepare_cached(
-                "INSERT INTO room_sessions (room_id, user_id, instance_id) VALUES ($1, $2, $3)
+                "INSERT INTO room_sessions (room_id, user_id, instance_id)
+                 SELECT $1, u.id, $3 FROM users u WHERE u.id = $2 FOR NO KEY UPDATE
                  RETURNING id",
             )
             .await?;
@@ -80,18 +83,15 @@ impl Store {
         })
     }
 
-    /// Ends subscriptions, in one statement however many; their users'
-    /// `last_seen` becomes now.
+    /// Ends subscriptions, in one statement however many; the users left
+    /// with no session go offline (`last_seen` becomes now).
     pub async fn close_sessions(&self, sessions: &[SessionId]) -> Result<(), Error> {
         let ids: Vec<i64> = sessions.iter().map(|session| session.0).collect();
         let client = self.client().await?;
-        let delete = client
-            .prepare_cached(
-                "WITH gone AS (DELETE FROM room_sessions WHERE id = ANY($1) RETURNING user_id)
-                 UPDATE users SET last_seen = now() WHERE id IN (SELECT user_id FROM gone)",
-            )
+        let end = client
+            .prepare_cached("SELECT chat_end_sessions($1)")
             .await?;
-        client.execute(&delete, &[&ids]).await?;
+        client.execute(&end, &[&ids]).await?;
         Ok(())
     }
 }

@@ -151,6 +151,73 @@ async fn users_of_a_killed_instance_go_offline_within_thirty_seconds() {
 }
 
 #[tokio::test]
+async fn a_killed_instance_leaves_last_seen_alone_while_the_user_is_online_elsewhere() {
+    let first = TestCore::start().await;
+    let a = first.join_ttl().await;
+    let (_alice, bob_on_a, room) = a.pair().await;
+    let mut doomed = CoreProcess::spawn(&a.url, SECRET).await;
+    let doomed_core = TestCore::remote(&doomed.addr).await;
+    let bob = doomed_core.same_user(&bob_on_a);
+    let mut stays = bob_on_a.subscribe(room).await.unwrap();
+    stays.snapshot().await;
+    let mut dies = bob.subscribe(room).await.unwrap();
+    dies.snapshot().await;
+
+    doomed.kill().await;
+    let sql = a.sql().await;
+    within(async {
+        loop {
+            let row = sql
+                .query_one(
+                    "SELECT count(*) FROM room_sessions WHERE user_id = $1",
+                    &[&bob_on_a.id],
+                )
+                .await
+                .unwrap();
+            if row.get::<_, i64>(0) == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let me = bob_on_a.who_am_i().await.unwrap();
+    assert!(me.is_online);
+    assert_eq!(me.last_seen, None, "still online on the other instance");
+}
+
+/// The last two streams of a user end at once on two instances: whichever
+/// ends second sees the other gone, and the user goes offline with
+/// `last_seen` set.
+#[tokio::test]
+async fn the_last_streams_ending_at_once_on_two_instances_set_last_seen() {
+    let a = TestCore::start().await;
+    let b = a.join(|_| {}).await;
+    let (alice, _bob, room) = a.pair().await;
+    let alice_on_b = b.same_user(&alice);
+    for _ in 0..5 {
+        let mut on_a = alice.subscribe(room).await.unwrap();
+        on_a.snapshot().await;
+        let mut on_b = alice_on_b.subscribe(room).await.unwrap();
+        on_b.snapshot().await;
+        let before = alice.who_am_i().await.unwrap().last_seen;
+        drop((on_a, on_b));
+        let me = within(async {
+            loop {
+                let me = alice.who_am_i().await.unwrap();
+                if !me.is_online {
+                    return me;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(me.last_seen.is_some());
+        assert_ne!(me.last_seen, before, "going offline sets last_seen");
+    }
+}
+
+#[tokio::test]
 async fn the_core_survives_a_database_restart() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -7,6 +7,7 @@ mod cluster;
 mod concurrency;
 #[path = "../common/core_process.rs"]
 mod core_process;
+mod deadlines;
 mod empty_env;
 mod help;
 mod helpers;

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use core_svc::auth::dev_token;
 
-use crate::helpers::{SECRET, TestCore, within};
+use crate::helpers::{Client, SECRET, TestCore, within};
 
 #[tokio::test]
 async fn the_first_call_of_a_new_sub_creates_the_user_with_the_next_id() {
@@ -58,6 +58,66 @@ async fn a_user_is_online_while_a_stream_is_open_and_offline_after() {
         me.last_seen.is_some(),
         "last_seen is set when going offline"
     );
+}
+
+/// `user`'s open sessions, as the database counts them.
+async fn sessions_of(core: &TestCore, user: &Client) -> i64 {
+    core.sql()
+        .await
+        .query_one(
+            "SELECT count(*) FROM room_sessions WHERE user_id = $1",
+            &[&user.id],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Waits until the database counts `count` open sessions of `user`.
+async fn until_sessions(core: &TestCore, user: &Client, count: i64) {
+    within(async {
+        while sessions_of(core, user).await != count {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn last_seen_changes_only_when_the_last_of_two_streams_ends() {
+    let core = TestCore::start().await;
+    let (alice, _bob, room) = core.pair().await;
+    let mut first = alice.subscribe(room).await.unwrap();
+    first.snapshot().await;
+    let mut second = alice.subscribe(room).await.unwrap();
+    second.snapshot().await;
+
+    drop(first);
+    until_sessions(&core, &alice, 1).await;
+    let me = alice.who_am_i().await.unwrap();
+    assert!(me.is_online);
+    assert_eq!(me.last_seen, None, "never offline yet");
+
+    drop(second);
+    until_sessions(&core, &alice, 0).await;
+    let went_offline = alice.who_am_i().await.unwrap().last_seen;
+    assert!(went_offline.is_some());
+
+    let mut first = alice.subscribe(room).await.unwrap();
+    first.snapshot().await;
+    let mut second = alice.subscribe(room).await.unwrap();
+    second.snapshot().await;
+    drop(second);
+    until_sessions(&core, &alice, 1).await;
+    let me = alice.who_am_i().await.unwrap();
+    assert!(me.is_online);
+    assert_eq!(me.last_seen, went_offline, "still online: unchanged");
+
+    drop(first);
+    until_sessions(&core, &alice, 0).await;
+    let me = alice.who_am_i().await.unwrap();
+    assert!(!me.is_online);
+    assert_ne!(me.last_seen, went_offline, "offline again: now");
 }
 
 /// Everyone whose stream ends at once (an edge restarting drops all of its

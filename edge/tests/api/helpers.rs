@@ -33,13 +33,15 @@ pub async fn within<T>(future: impl Future<Output = T>) -> T {
 }
 
 /// The edge's defaults, except message and REST write rates no test of other
-/// things hits (tests of the rate limits set their own).
+/// things hits (tests of the rate limits set their own) and a deadline on the
+/// core that a busy test machine does not hit (tests of deadlines set their own).
 pub fn edge_config(core_url: String) -> EdgeConfig {
     EdgeConfig {
         ws_rate_per_sec: 100_000,
         ws_rate_burst: 100_000,
         rest_rate_per_sec: 100_000,
         rest_rate_burst: 100_000,
+        core_deadline_ms: 10_000,
         ..EdgeConfig::new(core_url)
     }
 }
@@ -84,8 +86,7 @@ impl TestApp {
         let rest = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let ws = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let (rest_addr, ws_addr) = (rest.local_addr().unwrap(), ws.local_addr().unwrap());
-        let mut edge_config = edge_config(format!("http://{core_addr}"));
-        edge_config.core_deadline_ms = 10_000;
+        let edge_config = edge_config(format!("http://{core_addr}"));
         let edge_shutdown = CancellationToken::new();
         let edge_task = tokio::spawn(edge::run(
             vec![rest, ws],
@@ -103,6 +104,16 @@ impl TestApp {
             edge: Some(edge_task),
             _db: db,
         }
+    }
+
+    /// A direct connection to the test database, for checks behind the API.
+    pub async fn sql(&self) -> tokio_postgres::Client {
+        let url = self._db.connection_string();
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("a connection to the test database");
+        tokio::spawn(connection);
+        client
     }
 
     /// A signed token for `sub` (email `<sub>@example.com`).

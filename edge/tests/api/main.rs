@@ -25,6 +25,7 @@ mod rest_rate_limit;
 mod resume;
 mod rooms;
 mod schemathesis;
+mod send_deadline;
 mod shutdown;
 mod slow_client;
 mod ws_auth;
