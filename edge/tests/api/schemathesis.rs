@@ -18,6 +18,10 @@ const INSTALL: &str = "pip install 'schemathesis==4.32.5'";
 const MAX_EXAMPLES: &str = "30";
 /// The whole run's budget before the test gives up.
 const RUN_LIMIT: Duration = Duration::from_secs(240);
+/// A CPython 3.11 bug inside the tool's own test-case generation (its
+/// threads compiling at once), not a finding about the service: such a run
+/// is repeated once.
+const INTERPRETER_BUG: &str = "SystemError: AST constructor recursion depth mismatch";
 
 /// Cross-field rules OpenAPI cannot state: a room of a user with themself
 /// is a 400 for ids that each match the schema.
@@ -70,10 +74,16 @@ async fn schemathesis_finds_no_schema_violation_and_no_server_error() {
         format!("--max-examples={MAX_EXAMPLES}"),
         "--phases=examples,coverage,fuzzing".to_owned(),
         "--seed=1".to_owned(),
-        "--workers=2".to_owned(),
+        // One worker: the interpreter bug above needs two threads.
+        "--workers=1".to_owned(),
         "--request-timeout=10".to_owned(),
     ];
-    let output = schemathesis(&args, dir.path()).await;
+    let mut output = schemathesis(&args, dir.path()).await;
+    if String::from_utf8_lossy(&output.stderr).contains(INTERPRETER_BUG)
+        || String::from_utf8_lossy(&output.stdout).contains(INTERPRETER_BUG)
+    {
+        output = schemathesis(&args, dir.path()).await;
+    }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
