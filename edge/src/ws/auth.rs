@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 use tonic::Code;
 
+use super::close::{CloseReason, End};
 use super::protocol::{ControlFrame, ErrorCode, ServerFrame};
-use super::session::{CloseReason, End};
 use super::writer::Outbound;
 use crate::core_client::{BearerToken, CoreClient};
 use crate::error::Error;

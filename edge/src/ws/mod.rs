@@ -7,6 +7,7 @@
 //! many idle sockets, and hands the socket to a [`session`].
 
 pub mod auth;
+pub mod close;
 mod frames;
 pub mod limits;
 pub mod origin;

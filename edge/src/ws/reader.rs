@@ -14,10 +14,10 @@ use futures::stream::SplitStream;
 use tonic::Code;
 
 use super::auth::{self, Credentials};
+use super::close::{CloseReason, End, close_for};
 use super::frames::{Incoming, parse_frame};
 use super::limits::{Liveness, RateLimit, Verdict};
 use super::protocol::{ErrorCode, ServerFrame};
-use super::session::{CloseReason, End, close_for};
 use super::writer::Outbound;
 use crate::core_client::{CoreClient, NewMessage, convert};
 use crate::error::Error;
