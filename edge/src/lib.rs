@@ -7,6 +7,7 @@ pub mod core_client;
 pub mod dev;
 pub mod error;
 pub mod metrics;
+pub mod path;
 pub mod probes;
 pub mod rest;
 pub mod serve;
