@@ -6,6 +6,7 @@ pub mod config;
 pub mod core_client;
 pub mod dev;
 pub mod error;
+pub mod failure;
 pub mod metrics;
 pub mod path;
 pub mod probes;

@@ -1,7 +1,8 @@
 //! How a session ends ([`End`]) and the close frames it sends
 //! ([`CloseReason`]): the vocabulary the session, its reader, its writer and
 //! the `auth` frame share, and the one table of close codes. It depends on
-//! no other part of the session.
+//! no other part of the session. Which core failure closes with which code
+//! is the table in `failure.rs`.
 //!
 //! # Close codes
 //!
@@ -17,8 +18,6 @@
 //! | 4403 | the user is not a member of the room |
 //! | 4404 | the room does not exist (or the path holds no room id) |
 //! | 4429 | the user already holds `CHAT_WS_MAX_PER_USER` sockets on this edge |
-
-use tonic::Code;
 
 /// A close frame the session sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,41 +69,5 @@ pub(super) enum End {
 impl From<CloseReason> for End {
     fn from(reason: CloseReason) -> Self {
         End::Close(reason)
-    }
-}
-
-/// The close frame for a core failure, at connect or mid-session.
-pub fn close_for(code: Code) -> CloseReason {
-    match code {
-        Code::Unauthenticated => CloseReason::UNAUTHENTICATED,
-        Code::PermissionDenied => CloseReason::FORBIDDEN,
-        Code::NotFound | Code::InvalidArgument => CloseReason::ROOM_NOT_FOUND,
-        Code::ResourceExhausted => CloseReason::TOO_SLOW,
-        Code::Ok
-        | Code::Cancelled
-        | Code::Unknown
-        | Code::DeadlineExceeded
-        | Code::AlreadyExists
-        | Code::FailedPrecondition
-        | Code::Aborted
-        | Code::OutOfRange
-        | Code::Unimplemented
-        | Code::Internal
-        | Code::Unavailable
-        | Code::DataLoss => CloseReason::CORE_UNAVAILABLE,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refusals_map_to_the_documented_close_codes() {
-        assert_eq!(close_for(Code::Unauthenticated).code, 4401);
-        assert_eq!(close_for(Code::PermissionDenied).code, 4403);
-        assert_eq!(close_for(Code::NotFound).code, 4404);
-        assert_eq!(close_for(Code::Unavailable).code, 1011);
-        assert_eq!(close_for(Code::ResourceExhausted).code, 1013);
     }
 }

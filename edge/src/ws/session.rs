@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::Streaming;
 
 use super::auth::{self, Credentials, Expiry};
-use super::close::{CloseReason, End, close_for};
+use super::close::{CloseReason, End};
 use super::limits::{ConnectionSlot, Liveness, RateLimit, WsPolicy};
 use super::protocol::{HistoryItem, ServerFrame};
 use super::reader::{ClientLimits, Sender, read_client};
@@ -190,13 +190,13 @@ async fn join(params: &SessionParams, stream: &mut SplitStream<WebSocket>) -> Re
     };
     let Some(room_id) = params.room_id else {
         let error = params.core.after_auth(&token, Error::NotFound).await;
-        return Err(close_for(error.code()).into());
+        return Err(error.failure().close_reason().into());
     };
     let mut subscription = params
         .core
         .subscribe(&token, room_id, params.last_seq)
         .await
-        .map_err(|error| close_for(error.code()))?;
+        .map_err(|error| error.failure().close_reason())?;
     let first = tokio::time::timeout(params.core.deadline(), subscription.message()).await;
     match first {
         Ok(Ok(Some(pb::SubscribeResponse {
@@ -211,7 +211,10 @@ async fn join(params: &SessionParams, stream: &mut SplitStream<WebSocket>) -> Re
                 _slot: slot,
             })
         }
-        Ok(Err(status)) => Err(close_for(core_client::failure(status).code()).into()),
+        Ok(Err(status)) => {
+            let error = core_client::failure(status);
+            Err(error.failure().close_reason().into())
+        }
         Ok(Ok(_)) | Err(_) => Err(CloseReason::CORE_UNAVAILABLE.into()),
     }
 }
@@ -286,9 +289,9 @@ async fn pump_events(subscription: &mut Streaming<pb::SubscribeResponse>, out: &
                 return End::Close(CloseReason::CORE_UNAVAILABLE);
             }
             Err(status) => {
-                let code = core_client::failure(status).code();
-                tracing::warn!(?code, "room stream broke");
-                return End::Close(close_for(code));
+                let error = core_client::failure(status);
+                tracing::warn!(code = ?error.code(), "room stream broke");
+                return End::Close(error.failure().close_reason());
             }
         };
         let Some(Item::Event(event)) = item else {
