@@ -68,7 +68,7 @@ impl Error {
         Failure::of(self.code())
     }
 
-    /// The gRPC code behind this error, as the WebSocket side needs it.
+    /// The gRPC code behind this error: what [`Error::failure`] reads, and what logs name.
     pub fn code(&self) -> Code {
         match self {
             Error::MissingCredentials => Code::Unauthenticated,
