@@ -253,7 +253,8 @@ impl CoreClient {
 /// The edge's error for a failed call or stream item: the core's own answer,
 /// or, for a status tonic made from a transport failure (it carries the
 /// h2/hyper error as its source, and its message is library text), the
-/// core counts as unavailable.
+/// core counts as unavailable. What the client then sees is the table in
+/// `failure.rs`.
 pub fn failure(status: Status) -> Error {
     if std::error::Error::source(&status).is_some() {
         Error::CoreTransport(status)

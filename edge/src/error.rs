@@ -1,5 +1,6 @@
 //! The edge's one error type, and its translation into REST answers:
-//! `{"detail": …}` bodies, with gRPC codes mapped by Google's table.
+//! `{"detail": …}` bodies. A failure of the core is answered as the table in
+//! `failure.rs` says (Google's gRPC → HTTP table).
 
 use std::time::Duration;
 
@@ -8,6 +9,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tonic::Code;
+
+use crate::failure::{Detail, Failure};
 
 /// Everything that can stop an edge request.
 #[derive(Debug, thiserror::Error)]
@@ -43,56 +46,6 @@ pub struct ErrorBody {
     pub detail: String,
 }
 
-/// Where the `detail` of a mapped gRPC failure comes from.
-enum Detail {
-    /// The core's own status message (written for clients), or this text when it is empty.
-    FromCore(&'static str),
-    /// Always this text: the core's message may hold internals.
-    Fixed(&'static str),
-}
-
-/// Google's `google.rpc.Code` → HTTP table, the one place it is written down.
-fn http_for(code: Code) -> (StatusCode, Detail) {
-    use Detail::{Fixed, FromCore};
-    match code {
-        Code::InvalidArgument => (StatusCode::BAD_REQUEST, FromCore("Invalid request.")),
-        Code::Unauthenticated => (
-            StatusCode::UNAUTHORIZED,
-            FromCore("Given token not valid for any token type."),
-        ),
-        Code::PermissionDenied => (
-            StatusCode::FORBIDDEN,
-            FromCore("You do not have permission to perform this action."),
-        ),
-        Code::NotFound => (StatusCode::NOT_FOUND, FromCore("Not found.")),
-        Code::AlreadyExists => (StatusCode::CONFLICT, FromCore("Already exists.")),
-        Code::ResourceExhausted => (
-            StatusCode::TOO_MANY_REQUESTS,
-            FromCore("Request was throttled."),
-        ),
-        Code::Unavailable => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Fixed("The chat service is unavailable, try again later."),
-        ),
-        Code::DeadlineExceeded => (
-            StatusCode::GATEWAY_TIMEOUT,
-            Fixed("The chat service did not answer in time."),
-        ),
-        Code::Ok
-        | Code::Cancelled
-        | Code::Unknown
-        | Code::FailedPrecondition
-        | Code::Aborted
-        | Code::OutOfRange
-        | Code::Unimplemented
-        | Code::Internal
-        | Code::DataLoss => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Fixed("Internal server error."),
-        ),
-    }
-}
-
 impl Error {
     /// The HTTP status and the client-safe detail of this error.
     pub fn status_and_detail(&self) -> (StatusCode, String) {
@@ -103,31 +56,19 @@ impl Error {
             ),
             Error::InvalidRequest(detail) => (StatusCode::BAD_REQUEST, detail.clone()),
             Error::NotFound => (StatusCode::NOT_FOUND, "Not found.".to_owned()),
-            Error::Core(status) => {
-                let (http, detail) = http_for(status.code());
-                let detail = match detail {
-                    Detail::FromCore(fallback) if status.message().trim().is_empty() => fallback,
-                    Detail::FromCore(_) => status.message(),
-                    Detail::Fixed(text) => text,
-                };
-                (http, detail.to_owned())
+            Error::Core(status) => answer(self.failure(), status.message()),
+            Error::CoreTransport(_) | Error::CoreDeadline(_) | Error::InvalidCoreUrl(_) => {
+                answer(self.failure(), "")
             }
-            Error::CoreTransport(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The chat service is unavailable, try again later.".to_owned(),
-            ),
-            Error::CoreDeadline(_) => (
-                StatusCode::GATEWAY_TIMEOUT,
-                "The chat service did not answer in time.".to_owned(),
-            ),
-            Error::InvalidCoreUrl(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal server error.".to_owned(),
-            ),
         }
     }
 
-    /// The gRPC code behind this error, as the WebSocket side needs it.
+    /// What kind of failure this is for the client (see `failure.rs`).
+    pub fn failure(&self) -> Failure {
+        Failure::of(self.code())
+    }
+
+    /// The gRPC code behind this error: what [`Error::failure`] reads, and what logs name.
     pub fn code(&self) -> Code {
         match self {
             Error::MissingCredentials => Code::Unauthenticated,
@@ -157,6 +98,18 @@ impl IntoResponse for Error {
     }
 }
 
+/// The REST answer for `failure`; `core_message` is the detail when the
+/// table lets the core's message through.
+fn answer(failure: Failure, core_message: &str) -> (StatusCode, String) {
+    let (status, detail) = failure.http();
+    let detail = match detail {
+        Detail::FromCore(fallback) if core_message.trim().is_empty() => fallback,
+        Detail::FromCore(_) => core_message,
+        Detail::Fixed(text) => text,
+    };
+    (status, detail.to_owned())
+}
+
 /// The core's status message for logs (it carries no tokens and no message texts).
 fn core_message(error: &Error) -> &str {
     match error {
@@ -168,25 +121,6 @@ fn core_message(error: &Error) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn google_table_maps_client_codes() {
-        let pairs = [
-            (Code::InvalidArgument, 400),
-            (Code::Unauthenticated, 401),
-            (Code::PermissionDenied, 403),
-            (Code::NotFound, 404),
-            (Code::AlreadyExists, 409),
-            (Code::ResourceExhausted, 429),
-            (Code::Unavailable, 503),
-            (Code::DeadlineExceeded, 504),
-            (Code::Internal, 500),
-            (Code::Unknown, 500),
-        ];
-        for (code, http) in pairs {
-            assert_eq!(http_for(code).0.as_u16(), http, "{code:?}");
-        }
-    }
 
     #[test]
     fn server_failures_never_leak_the_core_message() {

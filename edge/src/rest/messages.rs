@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::error::{Error, ErrorBody};
-use crate::rest::{Bearer, positive_id, route_with_optional_slash};
+use crate::path::positive_id;
+use crate::rest::{Bearer, route_with_optional_slash};
 use crate::ws::protocol::HistoryItem;
 
 /// Largest page of `GET …/messages/`.

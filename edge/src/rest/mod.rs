@@ -1,6 +1,7 @@
 //! The REST API under `/{lang}/api/v1`: one module per resource, each owning
 //! its `router()`, plus what they share: the bearer-token extractor, the
-//! language check and optional trailing slashes.
+//! language check and optional trailing slashes. The path helpers the
+//! WebSocket route needs too live in `path.rs`.
 
 pub mod cors;
 pub mod messages;
@@ -21,6 +22,7 @@ use axum::routing::MethodRouter;
 use crate::AppState;
 use crate::core_client::BearerToken;
 use crate::error::Error;
+use crate::path::is_language_code;
 use crate::ws::origin::AllowedOrigins;
 
 /// Every REST route, behind the language prefix, with CORS for `origins`
@@ -74,19 +76,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     }
 }
 
-/// A positive integer id from a path or query; anything else is `None`.
-pub(crate) fn positive_id(raw: &str) -> Option<i64> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0)
-}
-
-/// A language code such as `en`, `uk` or `pt-br`.
-pub(crate) fn is_language_code(code: &str) -> bool {
-    let mut chars = code.chars();
-    (2..=7).contains(&code.len())
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphabetic() || c == '-' || c == '_')
-}
-
 /// Answers 404 for a first path segment that is no language code.
 async fn check_lang(request: Request, next: Next) -> Response {
     let lang = request.uri().path().split('/').nth(1).unwrap_or_default();
@@ -94,32 +83,5 @@ async fn check_lang(request: Request, next: Next) -> Response {
         next.run(request).await
     } else {
         Error::NotFound.into_response()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_language_codes_are_accepted() {
-        for code in ["en", "uk", "pt-br", "zh-hans", "en_GB"] {
-            assert!(is_language_code(code), "{code}");
-        }
-    }
-
-    #[test]
-    fn other_first_segments_are_not_language_codes() {
-        for code in ["", "e", "english-long", "12", "-en"] {
-            assert!(!is_language_code(code), "{code}");
-        }
-    }
-
-    #[test]
-    fn ids_must_be_positive_integers() {
-        assert_eq!(positive_id("42"), Some(42));
-        for raw in ["0", "-1", "abc", "1.5", "", "99999999999999999999"] {
-            assert_eq!(positive_id(raw), None, "{raw}");
-        }
     }
 }

@@ -14,10 +14,9 @@ use futures::StreamExt;
 use futures::stream::SplitStream;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
-use tonic::Code;
 
+use super::close::{CloseReason, End};
 use super::protocol::{ControlFrame, ErrorCode, ServerFrame};
-use super::session::{CloseReason, End};
 use super::writer::Outbound;
 use crate::core_client::{BearerToken, CoreClient};
 use crate::error::Error;
@@ -152,37 +151,13 @@ pub(super) async fn refresh(
     .await
 }
 
-/// The error frame for a replacement token the core did not take.
+/// The error frame for a replacement token the core did not take (`Failure::on_auth`).
 async fn refresh_failure(out: &Outbound, error: &Error) -> Result<(), End> {
-    let code = error.code();
-    match code {
-        Code::Unauthenticated | Code::PermissionDenied => {
-            let detail = "The token failed verification.";
-            reply(out, ErrorCode::InvalidToken, detail).await
-        }
-        Code::Unavailable | Code::DeadlineExceeded => {
-            tracing::warn!(?code, "token check failed");
-            let detail = "The chat service is unavailable; the socket keeps its token.";
-            reply(out, ErrorCode::Unavailable, detail).await
-        }
-        Code::Ok
-        | Code::Cancelled
-        | Code::Unknown
-        | Code::InvalidArgument
-        | Code::NotFound
-        | Code::AlreadyExists
-        | Code::ResourceExhausted
-        | Code::FailedPrecondition
-        | Code::Aborted
-        | Code::OutOfRange
-        | Code::Unimplemented
-        | Code::Internal
-        | Code::DataLoss => {
-            tracing::warn!(?code, "token check failed");
-            let detail = "The token could not be checked; the socket keeps its token.";
-            reply(out, ErrorCode::Internal, detail).await
-        }
+    let (code, detail) = error.failure().on_auth();
+    if code != ErrorCode::InvalidToken {
+        tracing::warn!(code = ?error.code(), "token check failed");
     }
+    reply(out, code, detail).await
 }
 
 async fn reply(out: &Outbound, code: ErrorCode, detail: &str) -> Result<(), End> {

@@ -7,6 +7,7 @@
 //! many idle sockets, and hands the socket to a [`session`].
 
 pub mod auth;
+pub mod close;
 mod frames;
 pub mod limits;
 pub mod origin;
@@ -35,7 +36,7 @@ use tracing::Instrument;
 use crate::AppState;
 use crate::core_client::BearerToken;
 use crate::error::{Error, ErrorBody};
-use crate::rest::{is_language_code, positive_id};
+use crate::path::{is_language_code, positive_id};
 pub use frames::{Refusal, parse_client_frame};
 use session::SessionParams;
 

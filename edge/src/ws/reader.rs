@@ -11,16 +11,16 @@ use axum::extract::ws::{Message, WebSocket};
 use chat_proto::v1 as pb;
 use futures::StreamExt;
 use futures::stream::SplitStream;
-use tonic::Code;
 
 use super::auth::{self, Credentials};
+use super::close::{CloseReason, End};
 use super::frames::{Incoming, parse_frame};
 use super::limits::{Liveness, RateLimit, Verdict};
 use super::protocol::{ErrorCode, ServerFrame};
-use super::session::{CloseReason, End, close_for};
 use super::writer::Outbound;
 use crate::core_client::{CoreClient, NewMessage, convert};
 use crate::error::Error;
+use crate::failure::SocketAnswer;
 
 /// Sends a member's messages to their room.
 pub(super) struct Sender<'a> {
@@ -156,46 +156,17 @@ async fn acknowledge(
     }
 }
 
-/// The answer to a failed send: an error frame, or a close when the member may no longer send.
+/// The answer to a failed send (`Failure::on_send`): an error frame, or a
+/// close when the member may no longer send.
 async fn send_failure(out: &Outbound, error: &Error) -> Result<(), End> {
-    let code = error.code();
-    match code {
-        Code::InvalidArgument => {
-            reply_error(out, ErrorCode::InvalidMessage, "The message was refused.").await
+    match error.failure().on_send() {
+        SocketAnswer::Frame(code, detail) => {
+            if matches!(code, ErrorCode::Unavailable | ErrorCode::Internal) {
+                tracing::warn!(code = ?error.code(), "send failed");
+            }
+            reply_error(out, code, detail).await
         }
-        Code::ResourceExhausted => {
-            reply_error(out, ErrorCode::RateLimited, "Too many messages; slow down.").await
-        }
-        Code::Unauthenticated | Code::PermissionDenied | Code::NotFound => {
-            Err(End::Close(close_for(code)))
-        }
-        Code::Unavailable | Code::DeadlineExceeded => {
-            tracing::warn!(?code, "send failed");
-            reply_error(
-                out,
-                ErrorCode::Unavailable,
-                "The chat service is unavailable; the message may not have been sent.",
-            )
-            .await
-        }
-        Code::Ok
-        | Code::Cancelled
-        | Code::Unknown
-        | Code::AlreadyExists
-        | Code::FailedPrecondition
-        | Code::Aborted
-        | Code::OutOfRange
-        | Code::Unimplemented
-        | Code::Internal
-        | Code::DataLoss => {
-            tracing::warn!(?code, "send failed");
-            reply_error(
-                out,
-                ErrorCode::Internal,
-                "The message may not have been sent.",
-            )
-            .await
-        }
+        SocketAnswer::Close(reason) => Err(End::Close(reason)),
     }
 }
 
@@ -214,6 +185,7 @@ mod tests {
     use serde_json::Value;
 
     use tokio::sync::mpsc;
+    use tonic::Code;
 
     use super::*;
     use crate::ws::writer::{Frame, queue};

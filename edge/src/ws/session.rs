@@ -6,22 +6,8 @@
 //! `SendMessage`), the event pump (room events → frames) and the writer
 //! (`writer.rs`), which alone owns the sink and drains a bounded queue.
 //! Whichever ends first ends the others; the session then drops the room
-//! stream (ending presence) and sends its close frame.
-//!
-//! # Close codes
-//!
-//! | code | reason |
-//! | ---- | ------ |
-//! | 1000 | the client closed the socket (the echo of its close frame) |
-//! | 1009 | a client message over 64 KiB, one frame or several fragments together |
-//! | 1011 | the core is unreachable or failed: at connect (nothing else is sent) or when the room's event stream breaks mid-session; reconnect later with `?last_seq=` |
-//! | 1012 | the edge is shutting down; reconnect with `?last_seq=` |
-//! | 1008 | the client kept sending over its rate limit after `rate_limited` error frames |
-//! | 1013 | the client did not keep up: its outbound queue (`CHAT_WS_QUEUE` frames) stayed full for `CHAT_WS_STALL_MS`, or the core is overloaded; reconnect with `?last_seq=` and the missed events follow |
-//! | 4401 | no token and no `auth` first frame within 5 s (or another first frame), or the core refused the token (at connect, or on a later send once it expired), or the token's `exp` passed while connected (the `exp` of the latest token an `auth` frame replaced it with) |
-//! | 4403 | the user is not a member of the room |
-//! | 4404 | the room does not exist (or the path holds no room id) |
-//! | 4429 | the user already holds `CHAT_WS_MAX_PER_USER` sockets on this edge |
+//! stream (ending presence) and sends its close frame (the close codes are
+//! listed in `close.rs`).
 //!
 //! A refused socket receives only its close frame: no history, no events.
 //! A peer that answers none of two pings in a row is dropped without one.
@@ -35,9 +21,10 @@ use futures::StreamExt;
 use futures::stream::SplitStream;
 use pb::subscribe_response::Item;
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Streaming};
+use tonic::Streaming;
 
 use super::auth::{self, Credentials, Expiry};
+use super::close::{CloseReason, End};
 use super::limits::{ConnectionSlot, Liveness, RateLimit, WsPolicy};
 use super::protocol::{HistoryItem, ServerFrame};
 use super::reader::{ClientLimits, Sender, read_client};
@@ -65,81 +52,6 @@ pub struct SessionParams {
     pub shutdown: CancellationToken,
     /// Rates, pings and per-user caps.
     pub policy: Arc<WsPolicy>,
-}
-
-/// A close frame the session sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CloseReason {
-    /// The close code (see the module docs).
-    pub code: u16,
-    /// A short reason for people.
-    pub reason: &'static str,
-}
-
-impl CloseReason {
-    /// 4401: no token, or the core refused it.
-    pub const UNAUTHENTICATED: Self = Self::new(4401, "unauthenticated");
-    /// 4403: not a member of the room.
-    pub const FORBIDDEN: Self = Self::new(4403, "not a member of this room");
-    /// 4404: no such room.
-    pub const ROOM_NOT_FOUND: Self = Self::new(4404, "room not found");
-    /// 1009: a client message over 64 KiB.
-    pub const MESSAGE_TOO_BIG: Self = Self::new(1009, "message over 64 KiB");
-    /// 1011: the core is unreachable or failed.
-    pub const CORE_UNAVAILABLE: Self = Self::new(1011, "chat service unavailable, reconnect later");
-    /// 1012: the edge is shutting down.
-    pub const RESTARTING: Self = Self::new(1012, "server restarting, reconnect");
-    /// 4401: the token's `exp` passed while connected.
-    pub const TOKEN_EXPIRED: Self = Self::new(4401, "token expired");
-    /// 4429: the user holds as many sockets as this edge allows.
-    pub const TOO_MANY_CONNECTIONS: Self = Self::new(4429, "too many connections");
-    /// 1008: sustained sending over the rate limit.
-    pub const ABUSIVE: Self = Self::new(1008, "too many messages");
-    /// 1013: the client could not keep up, or the core is overloaded.
-    pub const TOO_SLOW: Self = Self::new(1013, "too far behind, reconnect with last_seq");
-
-    const fn new(code: u16, reason: &'static str) -> Self {
-        Self { code, reason }
-    }
-}
-
-/// How a session ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum End {
-    /// The client sent a close frame; tungstenite has queued the echo.
-    ClientClosed,
-    /// The connection is gone (reset, end of stream, a failed write).
-    ClientGone,
-    /// The session closes the socket with this frame.
-    Close(CloseReason),
-}
-
-impl From<CloseReason> for End {
-    fn from(reason: CloseReason) -> Self {
-        End::Close(reason)
-    }
-}
-
-/// The close frame for a core failure, at connect or mid-session.
-pub fn close_for(code: Code) -> CloseReason {
-    match code {
-        Code::Unauthenticated => CloseReason::UNAUTHENTICATED,
-        Code::PermissionDenied => CloseReason::FORBIDDEN,
-        Code::NotFound | Code::InvalidArgument => CloseReason::ROOM_NOT_FOUND,
-        Code::ResourceExhausted => CloseReason::TOO_SLOW,
-        Code::Ok
-        | Code::Cancelled
-        | Code::Unknown
-        | Code::DeadlineExceeded
-        | Code::AlreadyExists
-        | Code::FailedPrecondition
-        | Code::Aborted
-        | Code::OutOfRange
-        | Code::Unimplemented
-        | Code::Internal
-        | Code::Unavailable
-        | Code::DataLoss => CloseReason::CORE_UNAVAILABLE,
-    }
 }
 
 /// The first frame of a joined session.
@@ -278,13 +190,13 @@ async fn join(params: &SessionParams, stream: &mut SplitStream<WebSocket>) -> Re
     };
     let Some(room_id) = params.room_id else {
         let error = params.core.after_auth(&token, Error::NotFound).await;
-        return Err(close_for(error.code()).into());
+        return Err(error.failure().close_reason().into());
     };
     let mut subscription = params
         .core
         .subscribe(&token, room_id, params.last_seq)
         .await
-        .map_err(|error| close_for(error.code()))?;
+        .map_err(|error| error.failure().close_reason())?;
     let first = tokio::time::timeout(params.core.deadline(), subscription.message()).await;
     match first {
         Ok(Ok(Some(pb::SubscribeResponse {
@@ -299,7 +211,10 @@ async fn join(params: &SessionParams, stream: &mut SplitStream<WebSocket>) -> Re
                 _slot: slot,
             })
         }
-        Ok(Err(status)) => Err(close_for(core_client::failure(status).code()).into()),
+        Ok(Err(status)) => {
+            let error = core_client::failure(status);
+            Err(error.failure().close_reason().into())
+        }
         Ok(Ok(_)) | Err(_) => Err(CloseReason::CORE_UNAVAILABLE.into()),
     }
 }
@@ -374,9 +289,9 @@ async fn pump_events(subscription: &mut Streaming<pb::SubscribeResponse>, out: &
                 return End::Close(CloseReason::CORE_UNAVAILABLE);
             }
             Err(status) => {
-                let code = core_client::failure(status).code();
-                tracing::warn!(?code, "room stream broke");
-                return End::Close(close_for(code));
+                let error = core_client::failure(status);
+                tracing::warn!(code = ?error.code(), "room stream broke");
+                return End::Close(error.failure().close_reason());
             }
         };
         let Some(Item::Event(event)) = item else {
@@ -401,15 +316,6 @@ async fn pump_events(subscription: &mut Streaming<pb::SubscribeResponse>, out: &
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn refusals_map_to_the_documented_close_codes() {
-        assert_eq!(close_for(Code::Unauthenticated).code, 4401);
-        assert_eq!(close_for(Code::PermissionDenied).code, 4403);
-        assert_eq!(close_for(Code::NotFound).code, 4404);
-        assert_eq!(close_for(Code::Unavailable).code, 1011);
-        assert_eq!(close_for(Code::ResourceExhausted).code, 1013);
-    }
 
     fn snapshot(resumed: bool) -> pb::Snapshot {
         pb::Snapshot {

@@ -13,8 +13,8 @@ use futures::{SinkExt, StreamExt};
 use serde::Serialize;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
+use super::close::{CloseReason, End};
 use super::limits::Liveness;
-use super::session::{CloseReason, End};
 
 /// The most frames written with one flush.
 const BATCH: usize = 64;
