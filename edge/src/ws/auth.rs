@@ -129,7 +129,7 @@ pub(super) async fn refresh(
 ) -> Result<(), End> {
     let token = match token {
         Ok(token) => token,
-        Err(detail) => return reply(out, ErrorCode::InvalidToken, detail).await,
+        Err(detail) => return out.push_error(ErrorCode::InvalidToken, detail).await,
     };
     let user = match core.who_am_i(&token).await {
         Ok(user) => user,
@@ -137,7 +137,7 @@ pub(super) async fn refresh(
     };
     if user.id != credentials.user_id {
         let detail = "The token names another user.";
-        return reply(out, ErrorCode::InvalidToken, detail).await;
+        return out.push_error(ErrorCode::InvalidToken, detail).await;
     }
     *credentials = Credentials {
         token,
@@ -157,15 +157,7 @@ async fn refresh_failure(out: &Outbound, error: &Error) -> Result<(), End> {
     if code != ErrorCode::InvalidToken {
         tracing::warn!(code = ?error.code(), "token check failed");
     }
-    reply(out, code, detail).await
-}
-
-async fn reply(out: &Outbound, code: ErrorCode, detail: &str) -> Result<(), End> {
-    let frame = ServerFrame::Error {
-        code,
-        detail: detail.to_owned(),
-    };
-    out.push(&frame).await
+    out.push_error(code, detail).await
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use super::auth::{self, Credentials};
 use super::close::{CloseReason, End};
 use super::frames::{Incoming, parse_frame};
 use super::limits::{Liveness, RateLimit, Verdict};
-use super::protocol::{ErrorCode, ServerFrame};
+use super::protocol::ErrorCode;
 use super::writer::Outbound;
 use crate::core_client::{CoreClient, NewMessage, convert};
 use crate::error::Error;
@@ -72,7 +72,8 @@ pub(super) async fn read_client(
             },
             Message::Binary(_) => match throttle(&mut limits.rate, out).await {
                 Ok(true) => {
-                    reply_error(out, ErrorCode::InvalidJson, "Frames must be JSON text.").await
+                    out.push_error(ErrorCode::InvalidJson, "Frames must be JSON text.")
+                        .await
                 }
                 Ok(false) => Ok(()),
                 Err(end) => Err(end),
@@ -92,7 +93,8 @@ async fn throttle(rate: &mut RateLimit, out: &Outbound) -> Result<bool, End> {
     match rate.check(tokio::time::Instant::now()) {
         Verdict::Allowed => Ok(true),
         Verdict::Limited => {
-            reply_error(out, ErrorCode::RateLimited, "Too many messages; slow down.").await?;
+            out.push_error(ErrorCode::RateLimited, "Too many messages; slow down.")
+                .await?;
             Ok(false)
         }
         Verdict::Abusive => {
@@ -119,7 +121,7 @@ async fn handle_text(text: &str, out: &Outbound, sender: &mut Sender<'_>) -> Res
         Ok(Incoming::Auth(token)) => {
             return auth::refresh(sender.core, sender.credentials, token, out).await;
         }
-        Err((code, detail)) => return reply_error(out, code, detail).await,
+        Err((code, detail)) => return out.push_error(code, detail).await,
     };
     let client_msg_id = frame.client_msg_id.clone();
     let new = NewMessage {
@@ -164,18 +166,10 @@ async fn send_failure(out: &Outbound, error: &Error) -> Result<(), End> {
             if matches!(code, ErrorCode::Unavailable | ErrorCode::Internal) {
                 tracing::warn!(code = ?error.code(), "send failed");
             }
-            reply_error(out, code, detail).await
+            out.push_error(code, detail).await
         }
         SocketAnswer::Close(reason) => Err(End::Close(reason)),
     }
-}
-
-async fn reply_error(out: &Outbound, code: ErrorCode, detail: &str) -> Result<(), End> {
-    let frame = ServerFrame::Error {
-        code,
-        detail: detail.to_owned(),
-    };
-    out.push(&frame).await
 }
 
 #[cfg(test)]

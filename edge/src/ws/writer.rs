@@ -15,6 +15,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 
 use super::close::{CloseReason, End};
 use super::limits::Liveness;
+use super::protocol::{ErrorCode, ServerFrame};
 
 /// The most frames written with one flush.
 const BATCH: usize = 64;
@@ -60,6 +61,15 @@ impl Outbound {
                 Err(end) => Err(end),
             }
         }
+    }
+
+    /// Queues `{"type": "error", "code": …, "detail": …}`, as [`Outbound::push`].
+    pub(super) async fn push_error(&self, code: ErrorCode, detail: &str) -> Result<(), End> {
+        let frame = ServerFrame::Error {
+            code,
+            detail: detail.to_owned(),
+        };
+        self.push(&frame).await
     }
 
     /// Serializes `frame` and queues it if there is room: `Ok(None)` when
