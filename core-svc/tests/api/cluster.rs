@@ -202,16 +202,7 @@ async fn the_last_streams_ending_at_once_on_two_instances_set_last_seen() {
         on_b.snapshot().await;
         let before = alice.who_am_i().await.unwrap().last_seen;
         drop((on_a, on_b));
-        let me = within(async {
-            loop {
-                let me = alice.who_am_i().await.unwrap();
-                if !me.is_online {
-                    return me;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await;
+        let me = alice.until_offline().await;
         assert!(me.last_seen.is_some());
         assert_ne!(me.last_seen, before, "going offline sets last_seen");
     }

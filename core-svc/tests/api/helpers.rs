@@ -219,6 +219,20 @@ impl Client {
         Ok(self.users.clone().who_am_i(request).await?.into_inner())
     }
 
+    /// The caller as `WhoAmI` answers once they are offline (polled).
+    pub async fn until_offline(&self) -> pb::User {
+        within(async {
+            loop {
+                let me = self.who_am_i().await.unwrap();
+                if !me.is_online {
+                    return me;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+    }
+
     pub async fn room_with(&self, other: i64) -> Result<i64, Status> {
         let request = self.req(pb::GetOrCreateDirectRoomRequest {
             user_id_1: self.id,

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use core_svc::auth::dev_token;
 
-use crate::helpers::{Client, SECRET, TestCore, within};
+use crate::helpers::{Client, SECRET, Subscription, TestCore, within};
 
 #[tokio::test]
 async fn the_first_call_of_a_new_sub_creates_the_user_with_the_next_id() {
@@ -33,27 +33,14 @@ async fn a_changed_email_claim_is_stored() {
 async fn a_user_is_online_while_a_stream_is_open_and_offline_after() {
     let core = TestCore::start().await;
     let (alice, _bob, room) = core.pair().await;
-    let mut first = alice.subscribe(room).await.unwrap();
-    first.snapshot().await;
-    let mut second = alice.subscribe(room).await.unwrap();
-    second.snapshot().await;
+    let (first, second) = two_streams(&alice, room).await;
     assert!(alice.who_am_i().await.unwrap().is_online);
 
     drop(first);
     // Still online: one stream remains.
-    let me = alice.who_am_i().await.unwrap();
-    assert!(me.is_online || me.last_seen.is_some());
+    assert!(alice.who_am_i().await.unwrap().is_online);
     drop(second);
-    let me = within(async {
-        loop {
-            let me = alice.who_am_i().await.unwrap();
-            if !me.is_online {
-                return me;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    let me = alice.until_offline().await;
     assert!(
         me.last_seen.is_some(),
         "last_seen is set when going offline"
@@ -83,14 +70,20 @@ async fn until_sessions(core: &TestCore, user: &Client, count: i64) {
     .await;
 }
 
+/// Two open streams of `user` on `room`, each past its snapshot.
+async fn two_streams(user: &Client, room: i64) -> (Subscription, Subscription) {
+    let mut first = user.subscribe(room).await.unwrap();
+    first.snapshot().await;
+    let mut second = user.subscribe(room).await.unwrap();
+    second.snapshot().await;
+    (first, second)
+}
+
 #[tokio::test]
 async fn last_seen_changes_only_when_the_last_of_two_streams_ends() {
     let core = TestCore::start().await;
     let (alice, _bob, room) = core.pair().await;
-    let mut first = alice.subscribe(room).await.unwrap();
-    first.snapshot().await;
-    let mut second = alice.subscribe(room).await.unwrap();
-    second.snapshot().await;
+    let (first, second) = two_streams(&alice, room).await;
 
     drop(first);
     until_sessions(&core, &alice, 1).await;
@@ -103,10 +96,7 @@ async fn last_seen_changes_only_when_the_last_of_two_streams_ends() {
     let went_offline = alice.who_am_i().await.unwrap().last_seen;
     assert!(went_offline.is_some());
 
-    let mut first = alice.subscribe(room).await.unwrap();
-    first.snapshot().await;
-    let mut second = alice.subscribe(room).await.unwrap();
-    second.snapshot().await;
+    let (first, second) = two_streams(&alice, room).await;
     drop(second);
     until_sessions(&core, &alice, 1).await;
     let me = alice.who_am_i().await.unwrap();
