@@ -25,11 +25,11 @@ async fn world(core: &TestCore) -> World {
     let carol = core.user("carol").await;
     let dave = core.user("dave").await;
     let cd = carol.room_with(dave.id).await.unwrap();
-    let ab_msg = alice.send(ab, "alice to bob").await.unwrap();
-    let cd_msg = carol.send(cd, "carol to dave").await.unwrap();
+    let ab_msg = alice.send_id(ab, "alice to bob").await;
+    let cd_msg = carol.send_id(cd, "carol to dave").await;
     World {
-        ab_msg: ab_msg.message.unwrap().message_id,
-        cd_msg: cd_msg.message.unwrap().message_id,
+        ab_msg,
+        cd_msg,
         alice,
         bob,
         carol,
@@ -268,8 +268,7 @@ async fn events_and_receipts_reach_members_only() {
     let mut member = w.bob.subscribe(w.ab).await.unwrap();
     member.snapshot().await;
     // Bob's subscription read alice's message: that receipt stays in ab.
-    let sent = w.alice.send(w.ab, "private").await.unwrap();
-    let id = sent.message.unwrap().message_id;
+    let id = w.alice.send_id(w.ab, "private").await;
     w.alice.edit(id, "private, edited").await.unwrap();
     w.alice.delete(id).await.unwrap();
     let events = member.events(6).await;

@@ -1,3 +1,5 @@
+//! Concurrent senders in one room: every subscriber sees the same gapless order.
+
 use std::collections::HashMap;
 
 use chat_proto::v1 as pb;

@@ -1,3 +1,6 @@
+//! Sending, editing, deleting and paging messages over gRPC: trimming, the
+//! refusals that change nothing, idempotent resends, and who may change what.
+
 use chat_proto::v1 as pb;
 use tonic::Code;
 
@@ -87,13 +90,7 @@ async fn only_the_sender_may_edit_or_delete() {
     let core = TestCore::start().await;
     let (alice, bob, room) = core.pair().await;
     let carol = core.user("carol").await;
-    let id = alice
-        .send(room, "mine")
-        .await
-        .unwrap()
-        .message
-        .unwrap()
-        .message_id;
+    let id = alice.send_id(room, "mine").await;
     let seq = last_seq(&core, room).await;
     assert_code(bob.edit(id, "hijacked").await, Code::PermissionDenied);
     assert_code(bob.delete(id).await, Code::PermissionDenied);
@@ -115,13 +112,7 @@ async fn only_the_sender_may_edit_or_delete() {
 async fn deleting_erases_the_text_from_storage() {
     let core = TestCore::start().await;
     let (alice, _bob, room) = core.pair().await;
-    let id = alice
-        .send(room, "secret")
-        .await
-        .unwrap()
-        .message
-        .unwrap()
-        .message_id;
+    let id = alice.send_id(room, "secret").await;
     alice.delete(id).await.unwrap();
     let row = core
         .sql()
@@ -148,15 +139,7 @@ async fn history_pages_newest_first_before_an_id() {
     let mut ids = Vec::new();
     for i in 0..7 {
         let sender = if i % 2 == 0 { &alice } else { &bob };
-        ids.push(
-            sender
-                .send(room, &format!("m{i}"))
-                .await
-                .unwrap()
-                .message
-                .unwrap()
-                .message_id,
-        );
+        ids.push(sender.send_id(room, &format!("m{i}")).await);
     }
     alice.delete(ids[6]).await.unwrap();
     let newest = alice.list(room, 0, 3).await.unwrap();

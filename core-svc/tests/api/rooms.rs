@@ -1,3 +1,6 @@
+//! Direct rooms: one room per pair whatever the order or concurrency, and the
+//! codes for bad room requests.
+
 use chat_proto::v1 as pb;
 use tonic::Code;
 

@@ -1,3 +1,6 @@
+//! The schema behind the API: migrations applied once by racing instances,
+//! room heads, the constraints the database itself enforces, quiet restarts.
+
 use core_svc::{domain::RoomId, store::Store};
 use pg_local::TestDatabase;
 

@@ -1,3 +1,7 @@
+//! `Subscribe`: the snapshot, then every event of the room in order, receipts
+//! for the subscribed recipient, resume by `after_seq`, and the end of streams
+//! at shutdown.
+
 use chat_proto::v1::{self as pb, room_event::Kind};
 use tonic::Code;
 
@@ -21,15 +25,7 @@ async fn the_snapshot_holds_the_latest_messages_that_are_not_deleted() {
     let (alice, _bob, room) = core.pair().await;
     let mut ids = Vec::new();
     for i in 0..55 {
-        ids.push(
-            alice
-                .send(room, &format!("m{i}"))
-                .await
-                .unwrap()
-                .message
-                .unwrap()
-                .message_id,
-        );
+        ids.push(alice.send_id(room, &format!("m{i}")).await);
     }
     alice.delete(ids[54]).await.unwrap();
     let mut stream = alice.subscribe(room).await.unwrap();
@@ -165,13 +161,7 @@ async fn messages_sent_while_away_become_read_when_the_recipient_subscribes() {
 async fn edits_and_deletes_reach_subscribers_in_order() {
     let core = TestCore::start().await;
     let (alice, bob, room) = core.pair().await;
-    let id = alice
-        .send(room, "draft")
-        .await
-        .unwrap()
-        .message
-        .unwrap()
-        .message_id;
+    let id = alice.send_id(room, "draft").await;
     let mut bobs = bob.subscribe(room).await.unwrap();
     bobs.snapshot().await;
     assert_eq!(kind(&bobs.event().await), "read");

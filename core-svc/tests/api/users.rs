@@ -1,3 +1,6 @@
+//! Users and presence: created by their first call, email kept current, online
+//! while a stream is open, `last_seen` set when the last one ends.
+
 use std::time::Duration;
 
 use core_svc::auth::dev_token;

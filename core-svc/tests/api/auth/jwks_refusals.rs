@@ -1,249 +1,25 @@
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+//! What a JWKS core refuses: HS256 signed with the public key, key material
+//! carried in the header, entries of the wrong type or use, floods of unknown
+//! kids, `crit` headers; and failing closed when the document is unreachable
+//! or not a key set.
 
-use axum::{Router, routing::get};
-use core_svc::{auth::dev_token, config::AuthConfig};
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+use std::time::Duration;
+
+use axum::Router;
+use core_svc::config::AuthConfig;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::json;
 use tonic::Code;
 
+use super::{
+    jwks::{jwks_server, rs256},
+    now,
+};
 use crate::helpers::{SECRET, TestCore, assert_code};
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-#[tokio::test]
-async fn calls_without_a_valid_token_are_unauthenticated() {
-    let core = TestCore::start().await;
-    let expired = encode(
-        &Header::default(),
-        &json!({"sub": "alice", "exp": now() - 600}),
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap();
-    let forged = dev_token(
-        "some-other-secret-of-enough-length",
-        "alice",
-        "",
-        Duration::from_secs(60),
-    );
-    let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6OTk5OTk5OTk5OX0.";
-    let cases = [
-        None,
-        Some("Basic YWxpY2U6cHc=".to_string()),
-        Some("Bearer".to_string()),
-        Some(format!("Bearer {expired}")),
-        Some(format!("Bearer {forged}")),
-        Some(format!("Bearer {none}")),
-        Some("Bearer not.a.jwt".to_string()),
-    ];
-    for authorization in cases {
-        let client = core.anonymous(authorization.clone());
-        let result = client.who_am_i().await;
-        assert_code(result, Code::Unauthenticated);
-        let send = client.send(1, "hello").await;
-        assert_code(send, Code::Unauthenticated);
-    }
-    // Nothing was created by refused calls.
-    let users: i64 = core
-        .sql()
-        .await
-        .query_one("SELECT count(*) FROM users", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(users, 0);
-}
-
-#[tokio::test]
-async fn the_audience_is_checked_when_configured() {
-    let mut auth = AuthConfig::hs256(SECRET);
-    auth.jwt_audience = Some("chat-api".into());
-    let core = TestCore::start_with(auth).await;
-    let sign = |aud: &str| {
-        let claims = json!({"sub": "alice", "exp": now() + 600, "aud": aud});
-        encode(
-            &Header::default(),
-            &claims,
-            &EncodingKey::from_secret(SECRET.as_bytes()),
-        )
-        .unwrap()
-    };
-    let right = core.anonymous(Some(format!("Bearer {}", sign("chat-api"))));
-    assert!(right.who_am_i().await.is_ok());
-    let wrong = core.anonymous(Some(format!("Bearer {}", sign("another-api"))));
-    let status = wrong.who_am_i().await.unwrap_err();
-    assert_eq!(status.code(), Code::Unauthenticated);
-    assert_eq!(status.message(), "token audience not accepted");
-}
-
-/// Serves the fixture JWKS and counts how often it is read.
-async fn jwks_server() -> (String, Arc<AtomicUsize>) {
-    let reads = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&reads);
-    let app = Router::new().route(
-        "/.well-known/jwks.json",
-        get(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            async { include_str!("../fixtures/jwks.json") }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/.well-known/jwks.json",
-        listener.local_addr().unwrap()
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, reads)
-}
-
-fn rs256(kid: &str, sub: &str) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(kid.into());
-    let claims = json!({
-        "sub": sub, "email": "rsa@example.com", "exp": now() + 600,
-        "iss": "https://issuer.test/", "aud": "chat-api",
-    });
-    let key = EncodingKey::from_rsa_pem(include_bytes!("../fixtures/rsa_private.pem")).unwrap();
-    encode(&header, &claims, &key).unwrap()
-}
-
-#[tokio::test]
-async fn rs256_tokens_verify_against_a_jwks_and_unknown_kids_reread_it_once() {
-    let (url, reads) = jwks_server().await;
-    let auth = AuthConfig {
-        jwks_url: Some(url),
-        jwt_issuer: Some("https://issuer.test/".into()),
-        jwt_audience: Some("chat-api".into()),
-        ..AuthConfig::default()
-    };
-    let core = TestCore::start_with(auth).await;
-
-    let known = core.anonymous(Some(format!(
-        "Bearer {}",
-        rs256("test-key-1", "auth0|alice")
-    )));
-    let me = known.who_am_i().await.unwrap();
-    assert_eq!(me.email, "rsa@example.com");
-    assert_eq!(
-        reads.load(Ordering::SeqCst),
-        1,
-        "the first token reads the JWKS"
-    );
-    known.who_am_i().await.unwrap();
-    assert_eq!(reads.load(Ordering::SeqCst), 1, "a known kid needs no read");
-
-    let unknown = core.anonymous(Some(format!(
-        "Bearer {}",
-        rs256("rotated-key", "auth0|alice")
-    )));
-    let status = unknown.who_am_i().await.unwrap_err();
-    assert_eq!(status.code(), Code::Unauthenticated);
-    // Within the minute, the first miss was served by the first read.
-    assert_eq!(reads.load(Ordering::SeqCst), 1);
-    let status = unknown.who_am_i().await.unwrap_err();
-    assert_eq!(status.message(), "unknown signing key");
-    assert_eq!(
-        reads.load(Ordering::SeqCst),
-        1,
-        "misses within a minute read nothing"
-    );
-
-    // An HS256 token is refused outright in JWKS mode (no key confusion).
-    let hs = dev_token(SECRET, "auth0|alice", "", Duration::from_secs(60));
-    assert_code(
-        core.anonymous(Some(format!("Bearer {hs}")))
-            .who_am_i()
-            .await,
-        Code::Unauthenticated,
-    );
-}
-
-#[tokio::test]
-async fn an_unknown_kid_rereads_the_jwks_when_the_last_read_is_old_enough() {
-    let (url, reads) = jwks_server().await;
-    let auth = AuthConfig {
-        jwks_url: Some(url),
-        ..AuthConfig::default()
-    };
-    let core = TestCore::start_with(auth).await;
-    // First sight of a kid that is not in the document: exactly one read.
-    let unknown = core.anonymous(Some(format!(
-        "Bearer {}",
-        rs256("rotated-key", "auth0|bob")
-    )));
-    assert_code(unknown.who_am_i().await, Code::Unauthenticated);
-    assert_eq!(reads.load(Ordering::SeqCst), 1);
-    // Concurrent misses are coalesced and rate limited: still one read.
-    let misses = (0..20).map(|_| {
-        let client = unknown.clone();
-        async move { client.who_am_i().await }
-    });
-    for result in futures::future::join_all(misses).await {
-        assert_code(result, Code::Unauthenticated);
-    }
-    assert_eq!(reads.load(Ordering::SeqCst), 1);
-}
-
-#[tokio::test]
-async fn a_rotated_kid_triggers_exactly_one_reread() {
-    // The document names the key `test-key-1` until rotation renames it.
-    let rotated = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reads = Arc::new(AtomicUsize::new(0));
-    let (flag, counter) = (Arc::clone(&rotated), Arc::clone(&reads));
-    let app = Router::new().route(
-        "/jwks.json",
-        get(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let document = include_str!("../fixtures/jwks.json");
-            let document = if flag.load(Ordering::SeqCst) {
-                document.replace("test-key-1", "test-key-2")
-            } else {
-                document.to_string()
-            };
-            async move { document }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let auth = AuthConfig {
-        jwks_url: Some(url),
-        jwks_min_refresh_secs: 0,
-        ..AuthConfig::default()
-    };
-    let core = TestCore::start_with(auth).await;
-    let old = core.anonymous(Some(format!(
-        "Bearer {}",
-        rs256("test-key-1", "auth0|carol")
-    )));
-    old.who_am_i().await.unwrap();
-    assert_eq!(reads.load(Ordering::SeqCst), 1);
-
-    rotated.store(true, Ordering::SeqCst);
-    let new = core.anonymous(Some(format!(
-        "Bearer {}",
-        rs256("test-key-2", "auth0|carol")
-    )));
-    let me = new.who_am_i().await.unwrap();
-    assert_eq!(
-        reads.load(Ordering::SeqCst),
-        2,
-        "one re-read found the new kid"
-    );
-    new.who_am_i().await.unwrap();
-    assert_eq!(reads.load(Ordering::SeqCst), 2, "the new kid is cached");
-    assert_eq!(me.email, "rsa@example.com");
-}
 
 /// Serves `body` at `/jwks.json` and counts requests; the URL and the count.
 async fn counting_server(body: String) -> (String, Arc<AtomicUsize>) {
@@ -262,7 +38,7 @@ async fn counting_server(body: String) -> (String, Arc<AtomicUsize>) {
 
 fn fixture_jwk(kid: &str) -> serde_json::Value {
     let mut set: serde_json::Value =
-        serde_json::from_str(include_str!("../fixtures/jwks.json")).unwrap();
+        serde_json::from_str(include_str!("../../fixtures/jwks.json")).unwrap();
     let mut key = set["keys"][0].take();
     key["kid"] = json!(kid);
     key
@@ -277,7 +53,7 @@ fn jwks_config(url: String) -> AuthConfig {
 
 fn rs256_with(header: Header) -> String {
     let claims = json!({"sub": "auth0|mallory", "exp": now() + 600});
-    let key = EncodingKey::from_rsa_pem(include_bytes!("../fixtures/rsa_private.pem")).unwrap();
+    let key = EncodingKey::from_rsa_pem(include_bytes!("../../fixtures/rsa_private.pem")).unwrap();
     encode(&header, &claims, &key).unwrap()
 }
 
@@ -296,7 +72,7 @@ async fn an_hs256_token_signed_with_the_public_key_is_refused_by_a_jwks_core() {
     // (and its JWK modulus) as the HMAC secret, naming the real kid.
     let jwk = fixture_jwk("x");
     let secrets: [&[u8]; 2] = [
-        include_bytes!("../fixtures/rsa_public.pem"),
+        include_bytes!("../../fixtures/rsa_public.pem"),
         jwk["n"].as_str().unwrap().as_bytes(),
     ];
     for secret in secrets {

@@ -1,0 +1,66 @@
+//! Starts a real core on 127.0.0.1:0 against a fresh database, and gives
+//! tests authenticated clients: [`TestCore`] (the core), [`Client`] (its
+//! callers), [`Subscription`] (an open stream), and small assertions.
+
+mod client;
+mod subscription;
+mod test_core;
+
+use std::{future::Future, time::Duration};
+
+use chat_proto::v1 as pb;
+use tonic::{Code, Status};
+
+pub use client::Client;
+pub use subscription::Subscription;
+pub use test_core::TestCore;
+
+pub const SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+/// How long a test waits for something that should happen at once.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// Awaits `future`, failing the test if it takes longer than [`PATIENCE`].
+pub async fn within<F: Future>(future: F) -> F::Output {
+    tokio::time::timeout(PATIENCE, future)
+        .await
+        .expect("timed out")
+}
+
+/// The name of an event's kind, for compact assertions.
+pub fn kind(event: &pb::RoomEvent) -> &'static str {
+    use pb::room_event::Kind;
+    match event.kind.as_ref().expect("kind set") {
+        Kind::MessageCreated(_) => "created",
+        Kind::MessageDelivered(_) => "delivered",
+        Kind::MessageRead(_) => "read",
+        Kind::MessageEdited(_) => "edited",
+        Kind::MessageDeleted(_) => "deleted",
+    }
+}
+
+/// The message an event is about.
+pub fn message_id(event: &pb::RoomEvent) -> i64 {
+    use pb::room_event::Kind;
+    match event.kind.as_ref().expect("kind set") {
+        Kind::MessageCreated(m) | Kind::MessageDelivered(m) | Kind::MessageRead(m) => m.message_id,
+        Kind::MessageEdited(e) => e.message_id,
+        Kind::MessageDeleted(d) => d.message_id,
+    }
+}
+
+pub fn assert_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) {
+    match result {
+        Err(status) => assert_eq!(status.code(), code, "{status:?}"),
+        Ok(value) => panic!("expected {code:?}, got {value:?}"),
+    }
+}
+
+/// The room's event counter, read behind the API.
+pub async fn last_seq(core: &TestCore, room: i64) -> i64 {
+    core.sql()
+        .await
+        .query_one("SELECT last_seq FROM rooms WHERE id = $1", &[&room])
+        .await
+        .unwrap()
+        .get(0)
+}
