@@ -4,8 +4,8 @@
 //! few `Runtime.evaluate` calls on the page's WebSocket); `.ci/run` installs
 //! Debian's `chromium` when it is missing.
 
-#[allow(dead_code)]
-#[path = "api/helpers.rs"]
+#[allow(dead_code, unused_imports)]
+#[path = "api/helpers/mod.rs"]
 mod helpers;
 
 use std::path::PathBuf;

@@ -2,8 +2,8 @@
 //! TRACE level, with the token in the URL, in headers, valid and forged.
 //! A binary of its own, so its subscriber can be the global one.
 
-#[allow(dead_code)]
-#[path = "api/helpers.rs"]
+#[allow(dead_code, unused_imports)]
+#[path = "api/helpers/mod.rs"]
 mod helpers;
 
 use std::io::Write;

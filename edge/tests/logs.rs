@@ -2,8 +2,8 @@
 //! capturing subscriber is the process's global one, so it sees every task of
 //! the edge and the core whatever thread runs them.
 
-#[allow(dead_code)]
-#[path = "api/helpers.rs"]
+#[allow(dead_code, unused_imports)]
+#[path = "api/helpers/mod.rs"]
 mod helpers;
 
 use std::io::Write;
