@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod close;
+mod events;
 mod frames;
 pub mod limits;
 pub mod origin;

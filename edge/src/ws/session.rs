@@ -1,10 +1,11 @@
 //! One session per socket: it waits for the `auth` frame of a socket opened
-//! without a token (`auth.rs`), joins the room through the core's `Subscribe`
-//! stream (resuming after the client's `last_seq` when it gave one), sends
-//! the first frame — the history array, or `{"type": "resumed"}` — then runs
-//! three loops under one `select!`: the reader (`reader.rs`: client frames →
-//! `SendMessage`), the event pump (room events → frames) and the writer
-//! (`writer.rs`), which alone owns the sink and drains a bounded queue.
+//! without a token (`auth.rs`), joins the room by opening its room stream
+//! (`core_client::RoomStream`, resuming after the client's `last_seq` when
+//! it gave one), sends the first frame — the history array, or
+//! `{"type": "resumed"}` — then runs three loops under one `select!`: the
+//! reader (`reader.rs`: client frames → `SendMessage`), the event pump
+//! (`events.rs`: room events → frames) and the writer (`writer.rs`), which
+//! alone owns the sink and drains a bounded queue.
 //! Whichever ends first ends the others; the session then drops the room
 //! stream (ending presence) and sends its close frame (the close codes are
 //! listed in `close.rs`).
@@ -22,15 +23,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::auth::{self, Credentials, Expiry};
 use super::close::{CloseReason, End};
+use super::events::pump_events;
 use super::limits::{ConnectionSlot, Liveness, RateLimit, WsPolicy};
 use super::protocol::ServerFrame;
 use super::reader::{ClientLimits, Sender, read_client};
 use super::writer::{Outbound, Writer, await_close_echo, queue};
-use crate::core_client::{
-    BearerToken, Change, CoreClient, Opening, RoomEvent, RoomStream, Snapshot, StreamEnd,
-};
+use crate::core_client::{BearerToken, CoreClient, Opening, RoomStream, Snapshot, StreamEnd};
 use crate::error::Error;
-use crate::wire::{HistoryItem, MessageView, Status};
+use crate::wire::HistoryItem;
 
 /// What a session needs, gathered before the upgrade.
 #[derive(Debug)]
@@ -265,121 +265,9 @@ async fn serve(
     }
 }
 
-/// Room events from the core → frames, in the core's order.
-async fn pump_events(subscription: &mut RoomStream, out: &Outbound) -> End {
-    loop {
-        let event = match subscription.next_event().await {
-            Ok(event) => event,
-            Err(StreamEnd::Ended) => {
-                tracing::warn!("room stream ended");
-                return End::Close(CloseReason::CORE_UNAVAILABLE);
-            }
-            Err(StreamEnd::Failed(error)) => {
-                tracing::warn!(code = ?error.code(), "room stream broke");
-                return End::Close(error.failure().close_reason());
-            }
-            Err(StreamEnd::Unexpected) => {
-                tracing::warn!("unexpected item on the room stream");
-                return End::Close(CloseReason::CORE_UNAVAILABLE);
-            }
-        };
-        // The frame is dropped before the await: `push` keeps only its text.
-        let pushed = {
-            let frame = event_frame(event);
-            out.push(&frame)
-        };
-        if let Err(end) = pushed.await {
-            return end;
-        }
-    }
-}
-
-/// The frame of one room event; a message's status is the one its frame type stands for.
-fn event_frame(event: RoomEvent) -> ServerFrame {
-    let seq = event.seq;
-    match event.change {
-        Change::Created(message) => ServerFrame::ChatMessage {
-            message: MessageView::with_status(message, Status::Send),
-            seq,
-        },
-        Change::Delivered(message) => ServerFrame::MarkMessageAsDelivered {
-            message: MessageView::with_status(message, Status::Delivered),
-            seq,
-        },
-        Change::Read(message) => ServerFrame::MarkMessageAsRead {
-            message: MessageView::with_status(message, Status::Read),
-            seq,
-        },
-        Change::Edited { message_id, text } => ServerFrame::MessageEdited {
-            message_id,
-            text,
-            seq,
-        },
-        Change::Deleted { message_id } => ServerFrame::MessageDeleted { message_id, seq },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core_client::{Message, MessageStatus};
-
-    fn message() -> Message {
-        Message {
-            message_id: 4,
-            sender_id: 3,
-            sender_email: "a@example.com".into(),
-            text: "hi".into(),
-            status: MessageStatus::Send,
-            created_at: None,
-            updated_at: None,
-        }
-    }
-
-    #[test]
-    fn an_event_frame_takes_its_status_from_the_event_kind() {
-        let event = RoomEvent {
-            seq: 9,
-            change: Change::Delivered(message()),
-        };
-        let ServerFrame::MarkMessageAsDelivered { message, seq } = event_frame(event) else {
-            panic!("expected a delivered frame");
-        };
-        assert_eq!(
-            (message.status, message.message_id, seq),
-            (Status::Delivered, 4, 9)
-        );
-    }
-
-    #[test]
-    fn edits_and_deletions_keep_their_seq() {
-        let edited = RoomEvent {
-            seq: 3,
-            change: Change::Edited {
-                message_id: 55,
-                text: "new".into(),
-            },
-        };
-        assert_eq!(
-            event_frame(edited),
-            ServerFrame::MessageEdited {
-                message_id: 55,
-                text: "new".into(),
-                seq: 3,
-            }
-        );
-        let deleted = RoomEvent {
-            seq: 4,
-            change: Change::Deleted { message_id: 56 },
-        };
-        assert_eq!(
-            event_frame(deleted),
-            ServerFrame::MessageDeleted {
-                message_id: 56,
-                seq: 4,
-            }
-        );
-    }
 
     #[test]
     fn a_stream_the_core_ended_or_garbled_closes_as_unavailable() {
