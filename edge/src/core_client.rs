@@ -1,9 +1,13 @@
 //! The edge's only way to the core: one lazily connected tonic `Channel`,
 //! the caller's bearer token forwarded as `authorization` metadata, and a
-//! deadline on every unary call. Generated `pb` types stop here: `convert`
-//! turns them into the wire shapes of `ws::protocol`.
+//! deadline on every unary call. Generated `pb` types stop here: every
+//! method takes and answers the edge's own types of [`model`] (`convert`
+//! translates), and a room's stream is read as a [`RoomStream`]. Nothing
+//! else in the edge names `pb` (a test below checks it).
 
-pub mod convert;
+mod convert;
+pub mod model;
+mod room_stream;
 
 use std::fmt;
 use std::future::Future;
@@ -15,9 +19,14 @@ use pb::room_service_client::RoomServiceClient;
 use pb::user_service_client::UserServiceClient;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Request, Response, Status, Streaming};
+use tonic::{Code, Request, Response, Status};
 
 use crate::error::Error;
+pub use model::{
+    Change, HistoryQuery, Message, MessageStatus, NewMessage, Opening, Room, RoomEvent,
+    SentMessage, Snapshot, User,
+};
+pub use room_stream::{RoomStream, StreamEnd};
 
 /// The longest bearer token the edge forwards. Every call of every client
 /// shares one HTTP/2 connection to the core, and a header block the core's
@@ -83,16 +92,6 @@ impl fmt::Debug for BearerToken {
     }
 }
 
-/// A message to send. Not `Debug`: message texts stay out of logs.
-pub struct NewMessage {
-    /// The room to send to.
-    pub room_id: i64,
-    /// The trimmed text.
-    pub text: String,
-    /// The client's idempotency key, if it gave one.
-    pub client_msg_id: Option<String>,
-}
-
 /// A cheap-to-clone client of the core's three services.
 #[derive(Clone, Debug)]
 pub struct CoreClient {
@@ -124,10 +123,10 @@ impl CoreClient {
     }
 
     /// `UserService.WhoAmI`: the caller's profile; also how the edge verifies a token.
-    pub async fn who_am_i(&self, token: &BearerToken) -> Result<pb::User, Error> {
+    pub async fn who_am_i(&self, token: &BearerToken) -> Result<User, Error> {
         let mut client = UserServiceClient::new(self.channel.clone());
         let request = self.deadlined(token, pb::WhoAmIRequest {});
-        self.unary(client.who_am_i(request)).await
+        self.unary(client.who_am_i(request)).await.map(User::from)
     }
 
     /// Answers `error` only once the token is known to be good: a bad token
@@ -145,7 +144,7 @@ impl CoreClient {
         token: &BearerToken,
         user_id_1: i64,
         user_id_2: i64,
-    ) -> Result<pb::Room, Error> {
+    ) -> Result<Room, Error> {
         let mut client = RoomServiceClient::new(self.channel.clone());
         let message = pb::GetOrCreateDirectRoomRequest {
             user_id_1,
@@ -153,19 +152,21 @@ impl CoreClient {
         };
         self.unary(client.get_or_create_direct_room(self.deadlined(token, message)))
             .await
+            .map(Room::from)
     }
 
-    /// `MessageService.EditMessage`.
+    /// `MessageService.EditMessage`: the message as edited.
     pub async fn edit_message(
         &self,
         token: &BearerToken,
         message_id: i64,
         text: String,
-    ) -> Result<pb::Message, Error> {
+    ) -> Result<Message, Error> {
         let mut client = MessageServiceClient::new(self.channel.clone());
         let message = pb::EditMessageRequest { message_id, text };
         self.unary(client.edit_message(self.deadlined(token, message)))
             .await
+            .map(Message::from)
     }
 
     /// `MessageService.DeleteMessage`.
@@ -177,32 +178,34 @@ impl CoreClient {
             .map(|_| ())
     }
 
-    /// `MessageService.ListMessages`: newest first; `before_message_id` 0 means the newest.
+    /// `MessageService.ListMessages`: one page of a room's history, newest first.
     pub async fn list_messages(
         &self,
         token: &BearerToken,
-        message: pb::ListMessagesRequest,
-    ) -> Result<Vec<pb::Message>, Error> {
+        query: HistoryQuery,
+    ) -> Result<Vec<Message>, Error> {
         let mut client = MessageServiceClient::new(self.channel.clone());
-        self.unary(client.list_messages(self.deadlined(token, message)))
-            .await
-            .map(|response| response.messages)
+        let message = pb::ListMessagesRequest::from(query);
+        let response = self
+            .unary(client.list_messages(self.deadlined(token, message)))
+            .await?;
+        Ok(response.messages.into_iter().map(Message::from).collect())
     }
 
-    /// `MessageService.SendMessage`; the room's events come back on `Subscribe` streams.
+    /// `MessageService.SendMessage`; the room's events come back on room
+    /// streams. `None`: stored, but the core's answer names no message (it
+    /// always should).
     pub async fn send_message(
         &self,
         token: &BearerToken,
         new: NewMessage,
-    ) -> Result<pb::SendMessageResponse, Error> {
+    ) -> Result<Option<SentMessage>, Error> {
         let mut client = MessageServiceClient::new(self.channel.clone());
-        let message = pb::SendMessageRequest {
-            room_id: new.room_id,
-            text: new.text,
-            client_msg_id: new.client_msg_id.unwrap_or_default(),
-        };
-        self.unary(client.send_message(self.deadlined(token, message)))
-            .await
+        let message = pb::SendMessageRequest::from(new);
+        let response = self
+            .unary(client.send_message(self.deadlined(token, message)))
+            .await?;
+        Ok(convert::sent_message(&response))
     }
 
     /// `RoomService.Subscribe` with the 50-message history, resuming after
@@ -212,7 +215,7 @@ impl CoreClient {
         token: &BearerToken,
         room_id: i64,
         after_seq: Option<i64>,
-    ) -> Result<Streaming<pb::SubscribeResponse>, Error> {
+    ) -> Result<RoomStream, Error> {
         let mut client = RoomServiceClient::new(self.channel.clone());
         let message = pb::SubscribeRequest {
             room_id,
@@ -221,6 +224,7 @@ impl CoreClient {
         };
         self.unary(client.subscribe(authorized(token, message)))
             .await
+            .map(RoomStream::new)
     }
 
     /// [`authorized`], with the deadline sent along as `grpc-timeout`: the
@@ -332,6 +336,42 @@ mod tests {
         assert_eq!(failure(transport).code(), tonic::Code::Unavailable);
         let answered = Status::resource_exhausted("slow down");
         assert_eq!(failure(answered).code(), tonic::Code::ResourceExhausted);
+    }
+
+    /// The files under `dir` that name generated types, leaving out the core
+    /// client's own (`core_client.rs` and `core_client/` of `src`).
+    fn naming_generated_types(src: &std::path::Path, dir: &std::path::Path) -> Vec<String> {
+        let mut found = Vec::new();
+        let entries = std::fs::read_dir(dir).expect("the source tree is readable");
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            let relative = path.strip_prefix(src).expect("under src");
+            if relative == std::path::Path::new("core_client")
+                || relative == std::path::Path::new("core_client.rs")
+            {
+                continue;
+            }
+            if path.is_dir() {
+                found.extend(naming_generated_types(src, &path));
+                continue;
+            }
+            let bytes = std::fs::read(&path).expect("a source file is readable");
+            let text = String::from_utf8_lossy(&bytes);
+            if text.contains("pb::") || text.contains("chat_proto") {
+                found.push(relative.display().to_string());
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn only_the_core_client_names_generated_types() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let found = naming_generated_types(&src, &src);
+        assert!(
+            found.is_empty(),
+            "generated `pb` types named outside core_client: {found:?}"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod path;
 pub mod probes;
 pub mod rest;
 pub mod serve;
+pub mod wire;
 pub mod ws;
 
 use std::sync::Arc;

@@ -1,140 +1,155 @@
-//! Core replies → the wire shapes of `ws::protocol` (history items, event
-//! and `ack` frames), and the one time format clients see: RFC 3339 in UTC
-//! with exactly six fractional digits and `+00:00`.
+//! Core replies → the edge's own types of [`super::model`], and the edge's
+//! inputs → core requests. The one place generated `pb` types are read or
+//! built, apart from the calls themselves in `core_client.rs`.
 
 use chat_proto::v1 as pb;
 use pb::room_event::Kind;
 use prost_types::Timestamp;
 use time::OffsetDateTime;
-use time::format_description::FormatItem;
-use time::macros::format_description;
 
-use crate::ws::protocol::{HistoryItem, MessageView, ServerFrame, Status};
+use super::model::{
+    Change, HistoryQuery, Message, MessageStatus, NewMessage, Opening, Room, RoomEvent,
+    SentMessage, Snapshot, User,
+};
 
-/// `2025-02-18T18:28:52.258755+00:00`.
-const WIRE_TIME: &[FormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]+00:00");
-
-/// A core timestamp as clients see it; `None` when unset or out of range.
-pub fn wire_time(timestamp: Option<&Timestamp>) -> Option<String> {
+/// A core timestamp as a UTC time; `None` when unset or out of range.
+pub fn time(timestamp: Option<&Timestamp>) -> Option<OffsetDateTime> {
     let timestamp = timestamp?;
     let nanos = i128::from(timestamp.seconds) * 1_000_000_000 + i128::from(timestamp.nanos);
-    let utc = OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?;
-    utc.format(WIRE_TIME).ok()
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
 }
 
-/// The core's status enum; an unset status reads as `send`.
-fn status(message: &pb::Message) -> Status {
+/// The core's status enum; an unset status reads as `Send`.
+fn status(message: &pb::Message) -> MessageStatus {
     match message.status() {
-        pb::MessageStatus::Unspecified | pb::MessageStatus::Send => Status::Send,
-        pb::MessageStatus::Delivered => Status::Delivered,
-        pb::MessageStatus::Read => Status::Read,
+        pb::MessageStatus::Unspecified | pb::MessageStatus::Send => MessageStatus::Send,
+        pb::MessageStatus::Delivered => MessageStatus::Delivered,
+        pb::MessageStatus::Read => MessageStatus::Read,
     }
 }
 
-impl From<pb::Message> for HistoryItem {
+impl From<pb::Message> for Message {
     fn from(message: pb::Message) -> Self {
         Self {
             message_id: message.message_id,
             sender_id: message.sender_id,
             status: status(&message),
-            created_at: wire_time(message.created_at.as_ref()),
-            updated_at: wire_time(message.updated_at.as_ref()),
+            created_at: time(message.created_at.as_ref()),
+            updated_at: time(message.updated_at.as_ref()),
             sender_email: message.sender_email,
             text: message.text,
         }
     }
 }
 
-/// `M` of an event frame; its status is the one the frame type stands for.
-fn message_view(message: pb::Message, status: Status) -> MessageView {
-    MessageView {
-        message_id: message.message_id,
-        sender_id: message.sender_id,
-        status,
-        created_at: wire_time(message.created_at.as_ref()),
-        updated_at: wire_time(message.updated_at.as_ref()),
-        text: message.text,
+impl From<pb::User> for User {
+    fn from(user: pb::User) -> Self {
+        Self {
+            id: user.id,
+            is_online: user.is_online,
+            last_seen: time(user.last_seen.as_ref()),
+            token_exp: user.token_exp,
+            email: user.email,
+        }
     }
 }
 
-/// The frame of one room event; `None` for an event of a kind this edge does not know.
-pub fn event_frame(event: pb::RoomEvent) -> Option<ServerFrame> {
-    let seq = event.seq;
-    let frame = match event.kind? {
-        Kind::MessageCreated(message) => ServerFrame::ChatMessage {
-            message: message_view(message, Status::Send),
-            seq,
-        },
-        Kind::MessageDelivered(message) => ServerFrame::MarkMessageAsDelivered {
-            message: message_view(message, Status::Delivered),
-            seq,
-        },
-        Kind::MessageRead(message) => ServerFrame::MarkMessageAsRead {
-            message: message_view(message, Status::Read),
-            seq,
-        },
-        Kind::MessageEdited(edited) => ServerFrame::MessageEdited {
-            message_id: edited.message_id,
-            text: edited.text,
-            seq,
-        },
-        Kind::MessageDeleted(deleted) => ServerFrame::MessageDeleted {
-            message_id: deleted.message_id,
-            seq,
-        },
-    };
-    Some(frame)
+impl From<pb::Room> for Room {
+    fn from(room: pb::Room) -> Self {
+        Self {
+            room_id: room.room_id,
+        }
+    }
 }
 
-/// The `ack` frame of a send that carried `client_msg_id`; `None` when the
-/// core's answer holds no message (it always should).
-pub fn ack_frame(client_msg_id: String, sent: &pb::SendMessageResponse) -> Option<ServerFrame> {
+impl From<pb::Snapshot> for Snapshot {
+    fn from(snapshot: pb::Snapshot) -> Self {
+        let opening = if snapshot.resumed {
+            Opening::Resumed {
+                last_seq: snapshot.seq,
+            }
+        } else {
+            let history = snapshot.messages.into_iter().map(Message::from);
+            Opening::History(history.collect())
+        };
+        Self {
+            user_id: snapshot.user_id,
+            token_exp: snapshot.token_exp,
+            opening,
+        }
+    }
+}
+
+/// A send's answer; `None` when it holds no message (it always should).
+pub fn sent_message(sent: &pb::SendMessageResponse) -> Option<SentMessage> {
     let message = sent.message.as_ref()?;
-    Some(ServerFrame::Ack {
-        client_msg_id,
+    Some(SentMessage {
         message_id: message.message_id,
         seq: sent.seq,
         duplicate: sent.duplicate,
     })
 }
 
+/// One room event; `None` for an event of a kind this edge does not know.
+pub fn event(event: pb::RoomEvent) -> Option<RoomEvent> {
+    let change = match event.kind? {
+        Kind::MessageCreated(message) => Change::Created(message.into()),
+        Kind::MessageDelivered(message) => Change::Delivered(message.into()),
+        Kind::MessageRead(message) => Change::Read(message.into()),
+        Kind::MessageEdited(edited) => Change::Edited {
+            message_id: edited.message_id,
+            text: edited.text,
+        },
+        Kind::MessageDeleted(deleted) => Change::Deleted {
+            message_id: deleted.message_id,
+        },
+    };
+    Some(RoomEvent {
+        seq: event.seq,
+        change,
+    })
+}
+
+impl From<NewMessage> for pb::SendMessageRequest {
+    fn from(new: NewMessage) -> Self {
+        Self {
+            room_id: new.room_id,
+            text: new.text,
+            client_msg_id: new.client_msg_id.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<HistoryQuery> for pb::ListMessagesRequest {
+    fn from(query: HistoryQuery) -> Self {
+        Self {
+            room_id: query.room_id,
+            before_message_id: query.before_message_id.unwrap_or(0),
+            limit: query.limit,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn at(seconds: i64, nanos: i32) -> Option<String> {
-        wire_time(Some(&Timestamp { seconds, nanos }))
+    fn at(seconds: i64, nanos: i32) -> Option<OffsetDateTime> {
+        time(Some(&Timestamp { seconds, nanos }))
     }
 
     #[test]
-    fn times_have_six_fractional_digits_and_a_utc_offset() {
-        // 2025-02-18T18:28:52.258755Z
-        assert_eq!(
-            at(1_739_903_332, 258_755_000).as_deref(),
-            Some("2025-02-18T18:28:52.258755+00:00")
-        );
+    fn a_timestamp_keeps_its_nanoseconds() {
+        let utc = at(1_739_903_332, 258_755_001).expect("in range");
+        assert_eq!(utc.unix_timestamp(), 1_739_903_332);
+        assert_eq!(utc.nanosecond(), 258_755_001);
+        assert_eq!(utc.offset(), time::UtcOffset::UTC);
     }
 
     #[test]
-    fn whole_seconds_still_show_microseconds() {
-        assert_eq!(
-            at(0, 0).as_deref(),
-            Some("1970-01-01T00:00:00.000000+00:00")
-        );
-    }
-
-    #[test]
-    fn nanoseconds_are_truncated_to_microseconds() {
-        assert_eq!(
-            at(0, 999_999_999).as_deref(),
-            Some("1970-01-01T00:00:00.999999+00:00")
-        );
-    }
-
-    #[test]
-    fn an_unset_time_is_none() {
-        assert_eq!(wire_time(None), None);
+    fn an_unset_or_out_of_range_timestamp_is_none() {
+        assert!(time(None).is_none());
+        assert!(at(i64::MAX, 0).is_none());
     }
 
     fn message(status: pb::MessageStatus) -> pb::Message {
@@ -159,62 +174,135 @@ mod tests {
     }
 
     #[test]
-    fn a_history_item_keeps_every_field() {
-        let item = HistoryItem::from(message(pb::MessageStatus::Read));
-        assert_eq!(item.message_id, 45);
-        assert_eq!(item.sender_id, 3);
-        assert_eq!(item.sender_email, "a@example.com");
-        assert_eq!(item.status, Status::Read);
-        assert_eq!(
-            item.created_at.as_deref(),
-            Some("1970-01-01T00:00:00.000001+00:00")
+    fn a_message_keeps_every_field() {
+        let converted = Message::from(message(pb::MessageStatus::Read));
+        assert_eq!(converted.message_id, 45);
+        assert_eq!(converted.sender_id, 3);
+        assert_eq!(converted.sender_email, "a@example.com");
+        assert_eq!(converted.text, "hello");
+        assert_eq!(converted.status, MessageStatus::Read);
+        assert_eq!(converted.created_at, at(0, 1_000));
+        assert_eq!(converted.updated_at, at(1, 0));
+    }
+
+    #[test]
+    fn an_unset_status_reads_as_send() {
+        let converted = Message::from(message(pb::MessageStatus::Unspecified));
+        assert_eq!(converted.status, MessageStatus::Send);
+    }
+
+    fn room_event(kind: Option<Kind>) -> pb::RoomEvent {
+        pb::RoomEvent {
+            room_id: 1,
+            seq: 9,
+            occurred_at: None,
+            kind,
+        }
+    }
+
+    #[test]
+    fn an_event_keeps_its_kind_and_seq() {
+        let delivered = Kind::MessageDelivered(message(pb::MessageStatus::Delivered));
+        let Some(RoomEvent {
+            seq,
+            change: Change::Delivered(message),
+        }) = event(room_event(Some(delivered)))
+        else {
+            panic!("expected a delivered event");
+        };
+        assert_eq!((message.message_id, seq), (45, 9));
+        let deleted = Kind::MessageDeleted(pb::MessageDeleted { message_id: 56 });
+        assert!(
+            event(room_event(Some(deleted)))
+                == Some(RoomEvent {
+                    seq: 9,
+                    change: Change::Deleted { message_id: 56 },
+                })
         );
     }
 
     #[test]
-    fn an_event_frame_takes_its_status_from_the_event_kind() {
-        let event = pb::RoomEvent {
-            room_id: 1,
-            seq: 9,
-            occurred_at: None,
-            kind: Some(Kind::MessageDelivered(message(
-                pb::MessageStatus::Delivered,
-            ))),
-        };
-        let Some(ServerFrame::MarkMessageAsDelivered { message, seq }) = event_frame(event) else {
-            panic!("expected a delivered frame");
-        };
-        assert_eq!((message.status, seq), (Status::Delivered, 9));
+    fn an_event_without_a_kind_is_none() {
+        assert!(event(room_event(None)).is_none());
     }
 
     #[test]
-    fn an_event_without_a_kind_has_no_frame() {
-        let event = pb::RoomEvent {
-            room_id: 1,
-            seq: 1,
-            occurred_at: None,
-            kind: None,
-        };
-        assert_eq!(event_frame(event), None);
-    }
-
-    #[test]
-    fn an_ack_carries_the_stored_message_and_its_seq() {
+    fn a_send_answer_carries_the_stored_message_and_its_seq() {
         let sent = pb::SendMessageResponse {
             message: Some(message(pb::MessageStatus::Delivered)),
             duplicate: true,
             seq: 7,
         };
         assert_eq!(
-            ack_frame("c-1".into(), &sent),
-            Some(ServerFrame::Ack {
-                client_msg_id: "c-1".into(),
+            sent_message(&sent),
+            Some(SentMessage {
                 message_id: 45,
                 seq: 7,
                 duplicate: true,
             })
         );
-        let empty = pb::SendMessageResponse::default();
-        assert_eq!(ack_frame("c-1".into(), &empty), None);
+        assert_eq!(sent_message(&pb::SendMessageResponse::default()), None);
+    }
+
+    fn snapshot(resumed: bool) -> pb::Snapshot {
+        pb::Snapshot {
+            room_id: 1,
+            seq: 9,
+            messages: vec![pb::Message {
+                message_id: 4,
+                ..Default::default()
+            }],
+            resumed,
+            user_id: 3,
+            token_exp: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn a_resumed_snapshot_opens_with_the_resume_point() {
+        let converted = Snapshot::from(snapshot(true));
+        assert!(converted.opening == Opening::Resumed { last_seq: 9 });
+        assert_eq!((converted.user_id, converted.token_exp), (3, 1_700_000_000));
+    }
+
+    #[test]
+    fn any_other_snapshot_opens_with_the_history() {
+        let Opening::History(history) = Snapshot::from(snapshot(false)).opening else {
+            panic!("expected the history");
+        };
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].message_id, 4);
+    }
+
+    #[test]
+    fn a_history_query_without_before_asks_for_the_newest() {
+        let query = HistoryQuery {
+            room_id: 7,
+            before_message_id: None,
+            limit: 50,
+        };
+        let request = pb::ListMessagesRequest::from(query);
+        assert_eq!(
+            (request.room_id, request.before_message_id, request.limit),
+            (7, 0, 50)
+        );
+    }
+
+    #[test]
+    fn a_new_message_without_a_key_sends_an_empty_one() {
+        let new = NewMessage {
+            room_id: 2,
+            text: "hi".into(),
+            client_msg_id: None,
+        };
+        let request = pb::SendMessageRequest::from(new);
+        assert_eq!(
+            (
+                request.room_id,
+                request.text.as_str(),
+                request.client_msg_id.as_str()
+            ),
+            (2, "hi", "")
+        );
     }
 }

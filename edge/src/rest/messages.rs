@@ -7,14 +7,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
-use chat_proto::v1 as pb;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
+use crate::core_client::HistoryQuery;
 use crate::error::{Error, ErrorBody};
 use crate::path::positive_id;
 use crate::rest::{Bearer, route_with_optional_slash};
-use crate::ws::protocol::HistoryItem;
+use crate::wire::HistoryItem;
 
 /// Largest page of `GET …/messages/`.
 const MAX_PAGE: u32 = 100;
@@ -181,24 +181,24 @@ async fn list(
     let parsed = positive_id(&path.room_id)
         .ok_or(Error::NotFound)
         .and_then(|room_id| page_request(room_id, query));
-    let request = match parsed {
-        Ok(request) => request,
+    let page = match parsed {
+        Ok(page) => page,
         Err(error) => return Err(state.core.after_auth(&token, error).await),
     };
-    let messages = state.core.list_messages(&token, request).await?;
+    let messages = state.core.list_messages(&token, page).await?;
     Ok(Json(messages.into_iter().map(HistoryItem::from).collect()))
 }
 
 fn page_request(
     room_id: i64,
     query: Result<Query<PageQuery>, QueryRejection>,
-) -> Result<pb::ListMessagesRequest, Error> {
+) -> Result<HistoryQuery, Error> {
     let invalid = |detail: &str| Error::InvalidRequest(detail.to_owned());
     let Query(query) = query.map_err(|_| invalid("Invalid query string."))?;
     let before_message_id = match query.before.as_deref() {
-        None | Some("") => 0,
+        None | Some("") => None,
         Some(raw) => {
-            positive_id(raw).ok_or_else(|| invalid("before must be a positive integer."))?
+            Some(positive_id(raw).ok_or_else(|| invalid("before must be a positive integer."))?)
         }
     };
     let limit = match query.limit.as_deref() {
@@ -209,7 +209,7 @@ fn page_request(
             .filter(|limit| (1..=MAX_PAGE).contains(limit))
             .ok_or_else(|| invalid("limit must be an integer from 1 to 100."))?,
     };
-    Ok(pb::ListMessagesRequest {
+    Ok(HistoryQuery {
         room_id,
         before_message_id,
         limit,
@@ -220,7 +220,7 @@ fn page_request(
 mod tests {
     use super::*;
 
-    fn page(before: Option<&str>, limit: Option<&str>) -> Result<pb::ListMessagesRequest, Error> {
+    fn page(before: Option<&str>, limit: Option<&str>) -> Result<HistoryQuery, Error> {
         let query = PageQuery {
             before: before.map(str::to_owned),
             limit: limit.map(str::to_owned),
@@ -233,14 +233,14 @@ mod tests {
         let request = page(None, None).expect("valid");
         assert_eq!(
             (request.room_id, request.before_message_id, request.limit),
-            (7, 0, 50)
+            (7, None, 50)
         );
     }
 
     #[test]
     fn before_and_limit_are_passed_on() {
         let request = page(Some("45"), Some("100")).expect("valid");
-        assert_eq!((request.before_message_id, request.limit), (45, 100));
+        assert_eq!((request.before_message_id, request.limit), (Some(45), 100));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::ErrorBody;
 use crate::rest::openapi_shared::SharedResponses;
 use crate::rest::{messages, rooms, users};
-use crate::ws::protocol::{HistoryItem, Status};
+use crate::wire::{HistoryItem, Status};
 use crate::{dev, metrics, probes};
 
 /// The REST API (every path of the REST table in docs/protocol.md),

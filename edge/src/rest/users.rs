@@ -3,13 +3,13 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use chat_proto::v1 as pb;
 use serde::Serialize;
 
 use crate::AppState;
-use crate::core_client::convert::wire_time;
+use crate::core_client::User;
 use crate::error::Error;
 use crate::rest::{Bearer, route_with_optional_slash};
+use crate::wire::wire_time;
 
 /// The user routes.
 pub fn router() -> Router<AppState> {
@@ -25,12 +25,12 @@ pub(crate) struct Me {
     last_seen: Option<String>,
 }
 
-impl From<pb::User> for Me {
-    fn from(user: pb::User) -> Self {
+impl From<User> for Me {
+    fn from(user: User) -> Self {
         Self {
             id: user.id,
             is_online: user.is_online,
-            last_seen: wire_time(user.last_seen.as_ref()),
+            last_seen: wire_time(user.last_seen),
             email: user.email,
         }
     }

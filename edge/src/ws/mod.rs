@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod close;
+mod events;
 mod frames;
 pub mod limits;
 pub mod origin;
@@ -93,21 +94,8 @@ async fn connect(
     resume_query: Result<Query<ResumeQuery>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if path
-        .lang
-        .as_deref()
-        .is_some_and(|lang| !is_language_code(lang))
-    {
-        return Error::NotFound.into_response();
-    }
-    let origin = headers.get(ORIGIN).map(|value| value.as_bytes());
-    let host = headers.get(HOST).map(|value| value.as_bytes());
-    if !state.ws_policy.origins.allows(origin, host) {
-        tracing::info!("WebSocket handshake from a foreign origin refused");
-        let body = ErrorBody {
-            detail: "Origin not allowed.".to_owned(),
-        };
-        return (StatusCode::FORBIDDEN, Json(body)).into_response();
+    if let Some(refusal) = refuse_handshake(&state, &path, &headers) {
+        return refusal;
     }
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
@@ -129,10 +117,43 @@ async fn connect(
         shutdown: state.shutdown.clone(),
         policy: state.ws_policy.clone(),
     };
+    accept(upgrade, &state, params, &path.room_id)
+}
+
+/// The answer to a handshake refused before the upgrade: 404 under a prefix
+/// that is no language code, 403 for a browser page of a foreign origin.
+fn refuse_handshake(state: &AppState, path: &ChatPath, headers: &HeaderMap) -> Option<Response> {
+    if path
+        .lang
+        .as_deref()
+        .is_some_and(|lang| !is_language_code(lang))
+    {
+        return Some(Error::NotFound.into_response());
+    }
+    let origin = headers.get(ORIGIN).map(|value| value.as_bytes());
+    let host = headers.get(HOST).map(|value| value.as_bytes());
+    if state.ws_policy.origins.allows(origin, host) {
+        return None;
+    }
+    tracing::info!("WebSocket handshake from a foreign origin refused");
+    let body = ErrorBody {
+        detail: "Origin not allowed.".to_owned(),
+    };
+    Some((StatusCode::FORBIDDEN, Json(body)).into_response())
+}
+
+/// Accepts the upgrade with buffers sized for many idle sockets, and runs
+/// the session in its own span, counted and tracked until it ends.
+fn accept(
+    upgrade: WebSocketUpgrade,
+    state: &AppState,
+    params: SessionParams,
+    room_id: &str,
+) -> Response {
     let span = tracing::info_span!(
         "ws_session",
         session = SESSION_IDS.fetch_add(1, Ordering::Relaxed),
-        room_id = %path.room_id,
+        room_id = %room_id,
     );
     let sessions = state.sessions.clone();
     let metrics = state.metrics.clone();

@@ -1,58 +1,12 @@
-//! The JSON shapes clients see, as serde types: the WebSocket frames of
-//! docs/protocol.md (with the additive `resumed` and `ack` frames of the resume
-//! and idempotent-send handshakes, and the `auth` / `auth_ok` frames of
-//! tokens on long-lived sockets) and the message items the REST paging
-//! endpoint shares with the history frame. No logic lives here.
+//! The WebSocket frames of docs/protocol.md as serde types (with the
+//! additive `resumed` and `ack` frames of the resume and idempotent-send
+//! handshakes, and the `auth` / `auth_ok` frames of tokens on long-lived
+//! sockets). The message shapes inside them, which the REST paging endpoint
+//! shares, are in `wire.rs`. No logic lives here.
 
 use serde::{Deserialize, Serialize};
 
-/// A message's delivery status as clients spell it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Stored, not yet handed to the room.
-    Send,
-    /// Stored and handed to the room.
-    Delivered,
-    /// Seen by the recipient.
-    Read,
-}
-
-/// One message of the history frame and of `GET …/messages/`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct HistoryItem {
-    /// The message id.
-    pub message_id: i64,
-    /// The (trimmed) text.
-    pub text: String,
-    /// The sender's user id (additive).
-    pub sender_id: i64,
-    /// The sender's email.
-    pub sender_email: String,
-    /// Delivery status.
-    pub status: Status,
-    /// RFC 3339 UTC with microseconds.
-    pub created_at: Option<String>,
-    /// RFC 3339 UTC with microseconds; changes on edits only.
-    pub updated_at: Option<String>,
-}
-
-/// `M` of the `chat_message` / `mark_message_as_*` frames.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageView {
-    /// The (trimmed) text.
-    pub text: String,
-    /// The message id.
-    pub message_id: i64,
-    /// The sender's user id.
-    pub sender_id: i64,
-    /// `send`, `delivered` or `read`, matching the frame type.
-    pub status: Status,
-    /// RFC 3339 UTC with microseconds.
-    pub created_at: Option<String>,
-    /// RFC 3339 UTC with microseconds.
-    pub updated_at: Option<String>,
-}
+use crate::wire::MessageView;
 
 /// A frame from the server after the history frame. Event frames carry the
 /// room's event `seq` (additive).
@@ -178,6 +132,7 @@ pub struct ClientFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Status;
     use serde_json::{Value, json};
 
     fn view(status: Status) -> MessageView {
@@ -277,25 +232,6 @@ mod tests {
                 json!({"type": "error", "code": name, "detail": "why"})
             );
         }
-    }
-
-    #[test]
-    fn history_items_round_trip() {
-        let item = HistoryItem {
-            message_id: 45,
-            text: "hello".into(),
-            sender_id: 3,
-            sender_email: "a@example.com".into(),
-            status: Status::Read,
-            created_at: Some("2025-02-18T18:28:52.258755+00:00".into()),
-            updated_at: None,
-        };
-        let text = serde_json::to_string(&vec![item.clone()]).expect("serializes");
-        let back: Vec<HistoryItem> = serde_json::from_str(&text).expect("deserializes");
-        assert_eq!(back, vec![item]);
-        let value: Value = serde_json::from_str(&text).expect("is JSON");
-        assert_eq!(value[0]["status"], "read");
-        assert_eq!(value[0]["updated_at"], Value::Null);
     }
 
     #[test]

@@ -8,7 +8,6 @@
 //! costs the core a token check), counts against the socket's message rate.
 
 use axum::extract::ws::{Message, WebSocket};
-use chat_proto::v1 as pb;
 use futures::StreamExt;
 use futures::stream::SplitStream;
 
@@ -16,9 +15,9 @@ use super::auth::{self, Credentials};
 use super::close::{CloseReason, End};
 use super::frames::{Incoming, parse_frame};
 use super::limits::{Liveness, RateLimit, Verdict};
-use super::protocol::ErrorCode;
+use super::protocol::{ErrorCode, ServerFrame};
 use super::writer::Outbound;
-use crate::core_client::{CoreClient, NewMessage, convert};
+use crate::core_client::{CoreClient, NewMessage, SentMessage};
 use crate::error::Error;
 use crate::failure::SocketAnswer;
 
@@ -134,7 +133,7 @@ async fn handle_text(text: &str, out: &Outbound, sender: &mut Sender<'_>) -> Res
         .send_message(&sender.credentials.token, new)
         .await
     {
-        Ok(sent) => acknowledge(out, client_msg_id, &sent).await,
+        Ok(sent) => acknowledge(out, client_msg_id, sent).await,
         Err(error) => send_failure(out, &error).await,
     }
 }
@@ -144,18 +143,22 @@ async fn handle_text(text: &str, out: &Outbound, sender: &mut Sender<'_>) -> Res
 async fn acknowledge(
     out: &Outbound,
     client_msg_id: Option<String>,
-    sent: &pb::SendMessageResponse,
+    sent: Option<SentMessage>,
 ) -> Result<(), End> {
     let Some(client_msg_id) = client_msg_id else {
         return Ok(());
     };
-    match convert::ack_frame(client_msg_id, sent) {
-        Some(frame) => out.push(&frame).await,
-        None => {
-            tracing::error!("the core answered a send without its message; no ack");
-            Ok(())
-        }
-    }
+    let Some(sent) = sent else {
+        tracing::error!("the core answered a send without its message; no ack");
+        return Ok(());
+    };
+    let frame = ServerFrame::Ack {
+        client_msg_id,
+        message_id: sent.message_id,
+        seq: sent.seq,
+        duplicate: sent.duplicate,
+    };
+    out.push(&frame).await
 }
 
 /// The answer to a failed send (`Failure::on_send`): an error frame, or a
@@ -184,15 +187,12 @@ mod tests {
     use super::*;
     use crate::ws::writer::{Frame, queue};
 
-    fn sent(duplicate: bool) -> pb::SendMessageResponse {
-        pb::SendMessageResponse {
-            message: Some(pb::Message {
-                message_id: 12,
-                ..Default::default()
-            }),
-            duplicate,
+    fn sent(duplicate: bool) -> Option<SentMessage> {
+        Some(SentMessage {
+            message_id: 12,
             seq: 7,
-        }
+            duplicate,
+        })
     }
 
     fn test_queue() -> (Outbound, mpsc::Receiver<Frame>) {
@@ -202,7 +202,7 @@ mod tests {
     #[tokio::test]
     async fn a_send_with_a_client_msg_id_is_acknowledged() {
         let (out, mut rx) = test_queue();
-        acknowledge(&out, Some("c-1".into()), &sent(true))
+        acknowledge(&out, Some("c-1".into()), sent(true))
             .await
             .expect("queued");
         let frame: Value = serde_json::from_str(&rx.try_recv().expect("an ack")).expect("JSON");
@@ -217,7 +217,16 @@ mod tests {
     #[tokio::test]
     async fn a_send_without_a_client_msg_id_gets_no_ack() {
         let (out, mut rx) = test_queue();
-        acknowledge(&out, None, &sent(false))
+        acknowledge(&out, None, sent(false))
+            .await
+            .expect("nothing to queue");
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_send_answered_without_its_message_gets_no_ack() {
+        let (out, mut rx) = test_queue();
+        acknowledge(&out, Some("c-1".into()), None)
             .await
             .expect("nothing to queue");
         assert!(rx.try_recv().is_err());

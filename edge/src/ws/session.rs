@@ -1,10 +1,11 @@
 //! One session per socket: it waits for the `auth` frame of a socket opened
-//! without a token (`auth.rs`), joins the room through the core's `Subscribe`
-//! stream (resuming after the client's `last_seq` when it gave one), sends
-//! the first frame — the history array, or `{"type": "resumed"}` — then runs
-//! three loops under one `select!`: the reader (`reader.rs`: client frames →
-//! `SendMessage`), the event pump (room events → frames) and the writer
-//! (`writer.rs`), which alone owns the sink and drains a bounded queue.
+//! without a token (`auth.rs`), joins the room by opening its room stream
+//! (`core_client::RoomStream`, resuming after the client's `last_seq` when
+//! it gave one), sends the first frame — the history array, or
+//! `{"type": "resumed"}` — then runs three loops under one `select!`: the
+//! reader (`reader.rs`: client frames → `SendMessage`), the event pump
+//! (`events.rs`: room events → frames) and the writer (`writer.rs`), which
+//! alone owns the sink and drains a bounded queue.
 //! Whichever ends first ends the others; the session then drops the room
 //! stream (ending presence) and sends its close frame (the close codes are
 //! listed in `close.rs`).
@@ -16,21 +17,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::WebSocket;
-use chat_proto::v1 as pb;
 use futures::StreamExt;
 use futures::stream::SplitStream;
-use pb::subscribe_response::Item;
 use tokio_util::sync::CancellationToken;
-use tonic::Streaming;
 
 use super::auth::{self, Credentials, Expiry};
 use super::close::{CloseReason, End};
+use super::events::pump_events;
 use super::limits::{ConnectionSlot, Liveness, RateLimit, WsPolicy};
-use super::protocol::{HistoryItem, ServerFrame};
+use super::protocol::ServerFrame;
 use super::reader::{ClientLimits, Sender, read_client};
 use super::writer::{Outbound, Writer, await_close_echo, queue};
-use crate::core_client::{self, BearerToken, CoreClient, convert};
+use crate::core_client::{BearerToken, CoreClient, Opening, RoomStream, Snapshot, StreamEnd};
 use crate::error::Error;
+use crate::wire::HistoryItem;
 
 /// What a session needs, gathered before the upgrade.
 #[derive(Debug)]
@@ -54,32 +54,12 @@ pub struct SessionParams {
     pub policy: Arc<WsPolicy>,
 }
 
-/// The first frame of a joined session.
-#[derive(Debug, PartialEq, Eq)]
-enum Opening {
-    /// The history array: a fresh connection, or a resume the log cannot serve.
-    History(Vec<HistoryItem>),
-    /// `{"type": "resumed"}`: exactly the events after `last_seq` follow.
-    Resumed { last_seq: i64 },
-}
-
-impl From<pb::Snapshot> for Opening {
-    fn from(snapshot: pb::Snapshot) -> Self {
-        if snapshot.resumed {
-            return Opening::Resumed {
-                last_seq: snapshot.seq,
-            };
-        }
-        let history = snapshot.messages.into_iter().map(HistoryItem::from);
-        Opening::History(history.collect())
-    }
-}
-
 /// A member who has joined the room.
 struct Joined {
     credentials: Credentials,
     room_id: i64,
-    subscription: Streaming<pb::SubscribeResponse>,
+    subscription: RoomStream,
+    /// What the first frame says: the history array, or `resumed`.
     opening: Opening,
     /// This socket's place in the user's connection count.
     _slot: ConnectionSlot,
@@ -197,25 +177,28 @@ async fn join(params: &SessionParams, stream: &mut SplitStream<WebSocket>) -> Re
         .subscribe(&token, room_id, params.last_seq)
         .await
         .map_err(|error| error.failure().close_reason())?;
-    let first = tokio::time::timeout(params.core.deadline(), subscription.message()).await;
-    match first {
-        Ok(Ok(Some(pb::SubscribeResponse {
-            item: Some(Item::Snapshot(snapshot)),
-        }))) => {
-            let (credentials, slot) = admit(token, &snapshot, &params.policy)?;
-            Ok(Joined {
-                credentials,
-                room_id,
-                subscription,
-                opening: Opening::from(snapshot),
-                _slot: slot,
-            })
-        }
-        Ok(Err(status)) => {
-            let error = core_client::failure(status);
-            Err(error.failure().close_reason().into())
-        }
-        Ok(Ok(_)) | Err(_) => Err(CloseReason::CORE_UNAVAILABLE.into()),
+    let first = tokio::time::timeout(params.core.deadline(), subscription.snapshot()).await;
+    let snapshot = match first {
+        Ok(Ok(snapshot)) => snapshot,
+        Ok(Err(end)) => return Err(stream_close(end).into()),
+        Err(_elapsed) => return Err(CloseReason::CORE_UNAVAILABLE.into()),
+    };
+    let (credentials, slot) = admit(token, &snapshot, &params.policy)?;
+    Ok(Joined {
+        credentials,
+        room_id,
+        subscription,
+        opening: snapshot.opening,
+        _slot: slot,
+    })
+}
+
+/// The close frame of a room stream that ended: the failure's, or 1011
+/// when the core ended it or broke its order.
+fn stream_close(end: StreamEnd) -> CloseReason {
+    match end {
+        StreamEnd::Failed(error) => error.failure().close_reason(),
+        StreamEnd::Ended | StreamEnd::Unexpected => CloseReason::CORE_UNAVAILABLE,
     }
 }
 
@@ -223,7 +206,7 @@ async fn join(params: &SessionParams, stream: &mut SplitStream<WebSocket>) -> Re
 /// the core verified: the snapshot names the user and the token's `exp`.
 fn admit(
     token: BearerToken,
-    snapshot: &pb::Snapshot,
+    snapshot: &Snapshot,
     policy: &WsPolicy,
 ) -> Result<(Credentials, ConnectionSlot), CloseReason> {
     if snapshot.user_id <= 0 || snapshot.token_exp == 0 {
@@ -254,7 +237,10 @@ async fn serve(
 ) -> End {
     let opening = std::mem::replace(&mut joined.opening, Opening::History(Vec::new()));
     let first = match opening {
-        Opening::History(history) => out.push(&history).await,
+        Opening::History(messages) => {
+            let history: Vec<HistoryItem> = messages.into_iter().map(HistoryItem::from).collect();
+            out.push(&history).await
+        }
         Opening::Resumed { last_seq } => out.push(&ServerFrame::Resumed { last_seq }).await,
     };
     if let Err(end) = first {
@@ -279,71 +265,24 @@ async fn serve(
     }
 }
 
-/// Room events from the core → frames, in the core's order.
-async fn pump_events(subscription: &mut Streaming<pb::SubscribeResponse>, out: &Outbound) -> End {
-    loop {
-        let item = match subscription.message().await {
-            Ok(Some(response)) => response.item,
-            Ok(None) => {
-                tracing::warn!("room stream ended");
-                return End::Close(CloseReason::CORE_UNAVAILABLE);
-            }
-            Err(status) => {
-                let error = core_client::failure(status);
-                tracing::warn!(code = ?error.code(), "room stream broke");
-                return End::Close(error.failure().close_reason());
-            }
-        };
-        let Some(Item::Event(event)) = item else {
-            tracing::warn!("unexpected item on the room stream");
-            return End::Close(CloseReason::CORE_UNAVAILABLE);
-        };
-        let seq = event.seq;
-        // The frame is dropped before the await: `push` keeps only its text.
-        let pushed = match convert::event_frame(event) {
-            Some(frame) => out.push(&frame),
-            None => {
-                tracing::warn!(seq, "skipped a room event of unknown kind");
-                continue;
-            }
-        };
-        if let Err(end) = pushed.await {
-            return end;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn snapshot(resumed: bool) -> pb::Snapshot {
-        pb::Snapshot {
-            room_id: 1,
-            seq: 9,
-            messages: vec![pb::Message {
-                message_id: 4,
-                ..Default::default()
-            }],
-            resumed,
-            ..Default::default()
-        }
-    }
-
     #[test]
-    fn a_resumed_snapshot_opens_with_the_resumed_frame() {
+    fn a_stream_the_core_ended_or_garbled_closes_as_unavailable() {
         assert_eq!(
-            Opening::from(snapshot(true)),
-            Opening::Resumed { last_seq: 9 }
+            stream_close(StreamEnd::Ended),
+            CloseReason::CORE_UNAVAILABLE
         );
-    }
-
-    #[test]
-    fn any_other_snapshot_opens_with_the_history_array() {
-        let Opening::History(history) = Opening::from(snapshot(false)) else {
-            panic!("expected the history array");
-        };
-        assert_eq!(history.len(), 1);
-        assert_eq!(history[0].message_id, 4);
+        assert_eq!(
+            stream_close(StreamEnd::Unexpected),
+            CloseReason::CORE_UNAVAILABLE
+        );
+        let refused = Error::Core(tonic::Status::permission_denied("not a member"));
+        assert_eq!(
+            stream_close(StreamEnd::Failed(refused)),
+            CloseReason::FORBIDDEN
+        );
     }
 }
