@@ -1,5 +1,6 @@
-//! The `chat.v1` gRPC contract: generated messages, clients and servers, and
-//! the encoded file descriptor set that powers server reflection.
+//! The `chat.v1` gRPC contract: generated messages, clients and servers,
+//! the encoded file descriptor set that powers server reflection, and the
+//! contract's size rules ([`limits`]), which both services apply.
 
 /// Generated code of package `chat.v1`.
 pub mod v1 {
@@ -8,6 +9,8 @@ pub mod v1 {
 
 /// The encoded `FileDescriptorSet` of every file in `proto/chat/v1`.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("chat_v1_descriptor");
+
+pub mod limits;
 
 pub mod codec {
     //! The protobuf codec of every `chat.v1` client and server: prost's, with
