@@ -16,10 +16,10 @@ use clap::{Command, Parser};
 
 /// The `--help` of `--dev-mode` / `CHAT_DEV_MODE`, the same in both
 /// services: what each of them relaxes when it is on.
-pub const DEV_MODE_HELP: &str = "Development mode (default: off), for a developer's machine and \
+pub const DEV_MODE_HELP: &str = "Development mode (default: off), for a developer's machine, \
 never a shared deployment: the core accepts a --jwt-secret shorter than 32 bytes, and the edge \
-serves the demo page at / and mints development tokens at POST /dev/token. scripts/dev turns it \
-on for both; true/false, yes/no, on/off or 1/0";
+serves the demo page at / and mints development tokens at POST /dev/token. CHAT_DEV_MODE takes \
+true/false, yes/no, on/off or 1/0";
 
 /// The parser of `CHAT_DEV_MODE`'s value: `true`/`false`, `yes`/`no`,
 /// `on`/`off` or `1`/`0`.
