@@ -235,6 +235,16 @@ mod tests {
     }
 
     #[test]
+    fn development_mode_is_documented_with_the_text_the_core_shows_too() {
+        let command = <Config as clap::CommandFactory>::command();
+        let help = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "dev_mode")
+            .and_then(|arg| arg.get_help().map(ToString::to_string));
+        assert_eq!(help.as_deref(), Some(DEV_MODE_HELP));
+    }
+
+    #[test]
     fn addresses_are_comma_separated() {
         let config = Config::try_parse_from(["edge", "--http-addrs", "127.0.0.1:1,[::1]:2"])
             .expect("addresses parse");

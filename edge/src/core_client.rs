@@ -274,7 +274,7 @@ fn authorized<T>(token: &BearerToken, message: T) -> Request<T> {
         && id.len() <= MAX_REQUEST_ID_BYTES
         && let Ok(value) = AsciiMetadataValue::try_from(id.as_str())
     {
-        metadata.insert("x-request-id", value);
+        metadata.insert(service_kit::request_id::HEADER, value);
     }
     request
 }
