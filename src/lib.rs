@@ -1,5 +1,6 @@
-//! The `chat.v1` gRPC contract: generated messages, clients and servers, and
-//! the encoded file descriptor set that powers server reflection.
+//! The `chat.v1` gRPC contract: generated messages, clients and servers,
+//! and the encoded file descriptor set that powers server reflection. (The
+//! contract's size rules are `service_kit::limits`, which both services apply.)
 
 /// Generated code of package `chat.v1`.
 pub mod v1 {

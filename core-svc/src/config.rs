@@ -1,11 +1,41 @@
-//! Command-line and environment configuration of the core service.
+//! Command-line and environment configuration of the core service. The
+//! defaults are the `DEFAULT_*` constants, which both clap and
+//! [`Config::new`] read.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+use std::{
+    net::{Ipv4Addr, SocketAddr, SocketAddrV4},
+    path::PathBuf,
+    time::Duration,
+};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
+pub use service_kit::secret::Secret;
+use service_kit::settings::{DEV_MODE_HELP, dev_mode_parser};
 
+/// Default address of the gRPC server.
+pub const DEFAULT_GRPC_ADDR: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50051));
+/// Default directory of the project-local PostgreSQL.
+pub const DEFAULT_DATA_DIR: &str = ".data/postgres";
+/// Default largest number of PostgreSQL connections in the pool.
+pub const DEFAULT_DB_POOL_SIZE: usize = 16;
+/// Default seconds without a heartbeat after which an instance counts as dead.
+pub const DEFAULT_INSTANCE_TTL_SECS: u64 = 15;
+/// Default milliseconds between checks for missed announcements.
+pub const DEFAULT_POLL_INTERVAL_MS: u64 = 1000;
+/// Default address of the operators' HTTP listener.
+pub const DEFAULT_METRICS_ADDR: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9090));
+/// Default log format.
+pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Human;
+/// Default most concurrent gRPC streams on one HTTP/2 connection.
+pub const DEFAULT_GRPC_MAX_STREAMS: u32 = 10_000;
+/// Default least time between two JWKS reads caused by unknown `kid`s.
+pub const DEFAULT_JWKS_MIN_REFRESH_SECS: u64 = 60;
 /// Default longest time JWKS keys are trusted after the read that brought them.
 pub const DEFAULT_JWKS_MAX_AGE_SECS: u64 = 300;
+/// Default clock leeway for `exp` and `nbf`, in seconds.
+pub const DEFAULT_JWT_LEEWAY_SECS: u64 = 30;
 
 /// The chat core: all chat state and rules, served over gRPC on PostgreSQL.
 #[derive(Debug, Parser)]
@@ -42,40 +72,40 @@ pub struct DevTokenArgs {
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Address the gRPC server listens on.
-    #[arg(long, env = "CHAT_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    #[arg(long, env = "CHAT_GRPC_ADDR", default_value_t = DEFAULT_GRPC_ADDR)]
     pub grpc_addr: SocketAddr,
     /// PostgreSQL connection string (URL or key=value). Unset: the core runs a
     /// project-local PostgreSQL of its own under `--data-dir`.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<Secret>,
     /// Where the project-local PostgreSQL keeps its data when DATABASE_URL is unset.
-    #[arg(long, env = "CHAT_DATA_DIR", default_value = ".data/postgres")]
+    #[arg(long, env = "CHAT_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// Largest number of PostgreSQL connections in the pool.
-    #[arg(long, env = "CHAT_DB_POOL_SIZE", default_value_t = 16)]
+    #[arg(long, env = "CHAT_DB_POOL_SIZE", default_value_t = DEFAULT_DB_POOL_SIZE)]
     pub db_pool_size: usize,
     /// Seconds without a heartbeat after which an instance counts as dead
     /// and its users' streams as closed (heartbeats come every third of it).
-    #[arg(long, env = "CHAT_INSTANCE_TTL_SECS", default_value_t = 15,
+    #[arg(long, env = "CHAT_INSTANCE_TTL_SECS", default_value_t = DEFAULT_INSTANCE_TTL_SECS,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub instance_ttl_secs: u64,
     /// Milliseconds between checks of rooms with local subscribers for
     /// events whose announcement was missed.
-    #[arg(long, env = "CHAT_POLL_INTERVAL_MS", default_value_t = 1000,
+    #[arg(long, env = "CHAT_POLL_INTERVAL_MS", default_value_t = DEFAULT_POLL_INTERVAL_MS,
           value_parser = clap::value_parser!(u64).range(10..))]
     pub poll_interval_ms: u64,
     /// Address of the HTTP listener for operators: `/metrics` (Prometheus),
     /// `/healthz` (liveness) and `/readyz` (readiness).
-    #[arg(long, env = "CHAT_METRICS_ADDR", default_value = "127.0.0.1:9090")]
+    #[arg(long, env = "CHAT_METRICS_ADDR", default_value_t = DEFAULT_METRICS_ADDR)]
     pub metrics_addr: SocketAddr,
     /// Log format: `human` (readable lines) or `json` (one object per line).
-    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = DEFAULT_LOG_FORMAT)]
     pub log_format: LogFormat,
     /// Most concurrent gRPC streams (calls, `Subscribe` streams included) on
     /// one HTTP/2 connection; further streams wait or are refused. An edge
     /// multiplexes all its sockets on one connection, so keep it above the
     /// sockets an edge serves.
-    #[arg(long, env = "CHAT_GRPC_MAX_STREAMS", default_value_t = 10_000,
+    #[arg(long, env = "CHAT_GRPC_MAX_STREAMS", default_value_t = DEFAULT_GRPC_MAX_STREAMS,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub grpc_max_streams: u32,
     #[command(flatten)]
@@ -98,16 +128,17 @@ pub struct AuthConfig {
     /// secret is used and the service says so loudly at start.
     #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
-    /// Development mode (default: off): accept a `--jwt-secret` shorter than 32 bytes.
-    /// Without it such a secret is refused at start. The built-in secret
-    /// (no secret, no JWKS) always means development mode.
-    #[arg(long, env = "CHAT_DEV_MODE")]
+    /// Development mode: here, a `--jwt-secret` shorter than 32 bytes is
+    /// accepted (without it, refused at start). The built-in secret (no
+    /// secret, no JWKS) always means development mode.
+    #[arg(long, env = "CHAT_DEV_MODE", help = DEV_MODE_HELP, action = ArgAction::SetTrue,
+          value_parser = dev_mode_parser())]
     pub dev_mode: bool,
     /// JWKS document URL for RS256/ES256 tokens (Auth0-compatible). Unset: no JWKS, HS256 only.
     #[arg(long, env = "CHAT_JWKS_URL")]
     pub jwks_url: Option<String>,
     /// Least time between two reads of the JWKS caused by unknown `kid`s, in seconds.
-    #[arg(long, env = "CHAT_JWKS_MIN_REFRESH_SECS", default_value_t = 60)]
+    #[arg(long, env = "CHAT_JWKS_MIN_REFRESH_SECS", default_value_t = DEFAULT_JWKS_MIN_REFRESH_SECS)]
     pub jwks_min_refresh_secs: u64,
     /// Longest time keys read from the JWKS are trusted, in seconds; after it the
     /// document is read again before any key verifies a token (a failed read refuses tokens).
@@ -125,7 +156,7 @@ pub struct AuthConfig {
     #[arg(long, env = "CHAT_JWT_ALGORITHMS", value_delimiter = ',')]
     pub jwt_algorithms: Vec<String>,
     /// Clock leeway for `exp` and `nbf`, in seconds (at most 60).
-    #[arg(long, env = "CHAT_JWT_LEEWAY_SECS", default_value_t = 30,
+    #[arg(long, env = "CHAT_JWT_LEEWAY_SECS", default_value_t = DEFAULT_JWT_LEEWAY_SECS,
           value_parser = clap::value_parser!(u64).range(0..=60))]
     pub jwt_leeway_secs: u64,
 }
@@ -134,15 +165,15 @@ impl Config {
     /// A configuration with every default, on the given database.
     pub fn new(database_url: impl Into<String>) -> Self {
         Self {
-            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            grpc_addr: DEFAULT_GRPC_ADDR,
             database_url: Some(Secret::new(database_url)),
-            data_dir: PathBuf::from(".data/postgres"),
-            db_pool_size: 16,
-            instance_ttl_secs: 15,
-            poll_interval_ms: 1000,
-            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9090)),
-            log_format: LogFormat::Human,
-            grpc_max_streams: 10_000,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            db_pool_size: DEFAULT_DB_POOL_SIZE,
+            instance_ttl_secs: DEFAULT_INSTANCE_TTL_SECS,
+            poll_interval_ms: DEFAULT_POLL_INTERVAL_MS,
+            metrics_addr: DEFAULT_METRICS_ADDR,
+            log_format: DEFAULT_LOG_FORMAT,
+            grpc_max_streams: DEFAULT_GRPC_MAX_STREAMS,
             auth: AuthConfig::default(),
         }
     }
@@ -154,12 +185,12 @@ impl Default for AuthConfig {
             jwt_secret: None,
             dev_mode: false,
             jwks_url: None,
-            jwks_min_refresh_secs: 60,
+            jwks_min_refresh_secs: DEFAULT_JWKS_MIN_REFRESH_SECS,
             jwks_max_age_secs: DEFAULT_JWKS_MAX_AGE_SECS,
             jwt_issuer: None,
             jwt_audience: None,
             jwt_algorithms: Vec::new(),
-            jwt_leeway_secs: 30,
+            jwt_leeway_secs: DEFAULT_JWT_LEEWAY_SECS,
         }
     }
 }
@@ -178,43 +209,40 @@ impl AuthConfig {
     }
 }
 
-/// A string that never shows in `Debug` output or logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret value; keep it out of logs.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl FromStr for Secret {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self::new(s))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use clap::{CommandFactory, FromArgMatches};
+
     use super::*;
 
     #[test]
     fn secrets_do_not_show_in_debug_output() {
         let config = Config::new("postgres://user:hunter2@localhost/chat");
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    /// The command line with no environment fallback, whatever the test's environment.
+    fn parse_without_env(args: &[&str]) -> Result<Cli, clap::Error> {
+        let command = Cli::command().mut_args(|arg| arg.env(None::<&str>));
+        Cli::from_arg_matches(&command.try_get_matches_from(args)?)
+    }
+
+    #[test]
+    fn config_new_has_the_defaults_of_the_command_line() {
+        let url = "postgres://localhost/chat";
+        let parsed = parse_without_env(&["core-svc", "--database-url", url]);
+        let parsed = parsed.map(|cli| format!("{:?}", cli.config));
+        assert_eq!(parsed.ok(), Some(format!("{:?}", Config::new(url))));
+    }
+
+    #[test]
+    fn dev_mode_is_documented_with_the_text_the_edge_shows_too() {
+        let command = Cli::command().mut_args(|arg| arg.env(None::<&str>));
+        let dev_mode = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "dev_mode")
+            .map(|arg| arg.get_help().map(ToString::to_string));
+        assert_eq!(dev_mode, Some(Some(DEV_MODE_HELP.to_owned())));
     }
 
     #[test]

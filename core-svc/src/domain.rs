@@ -3,10 +3,11 @@
 
 use std::fmt;
 
+use service_kit::limits::{self, TextError};
 use time::OffsetDateTime;
 
 /// The most characters (Unicode code points) a message text may have.
-pub const MAX_TEXT_CHARS: usize = 4096;
+pub use service_kit::limits::MAX_TEXT_CHARS;
 /// The most characters a client-chosen idempotency key may have.
 pub const MAX_CLIENT_MSG_ID_CHARS: usize = 64;
 
@@ -71,23 +72,19 @@ pub fn has_nul(raw: &str) -> bool {
     raw.contains('\0')
 }
 
-/// A message text: trimmed, 1 to 4096 characters, no U+0000.
+/// A message text: trimmed, 1 to 4096 characters, no U+0000 (the
+/// contract's rule, `service_kit::limits::message_text`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageText(String);
 
 impl MessageText {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(InvalidInput("text must not be empty"));
+        match limits::message_text(raw) {
+            Ok(trimmed) => Ok(Self(trimmed.to_owned())),
+            Err(TextError::Empty) => Err(InvalidInput("text must not be empty")),
+            Err(TextError::Nul) => Err(InvalidInput("text must not contain U+0000")),
+            Err(TextError::TooLong) => Err(InvalidInput("text is longer than 4096 characters")),
         }
-        if has_nul(trimmed) {
-            return Err(InvalidInput("text must not contain U+0000"));
-        }
-        if trimmed.chars().count() > MAX_TEXT_CHARS {
-            return Err(InvalidInput("text is longer than 4096 characters"));
-        }
-        Ok(Self(trimmed.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -69,7 +69,12 @@ fn serve(mut config: Config) -> anyhow::Result<()> {
             ops: Some(bind(config.metrics_addr).await?),
         };
         let shutdown = CancellationToken::new();
-        tokio::spawn(stop_on_signal(shutdown.clone()));
+        let signalled = service_kit::shutdown::signalled();
+        let cancel = shutdown.clone();
+        tokio::spawn(async move {
+            signalled.await;
+            cancel.cancel();
+        });
         core_svc::serve(listeners, config, shutdown).await
     })
 }
@@ -98,22 +103,4 @@ fn start_local_postgres(config: &Config) -> anyhow::Result<LocalPostgres> {
         "project-local PostgreSQL ready (psql -h <socket_dir> -p <port> -U postgres {LOCAL_DATABASE})"
     );
     Ok(db)
-}
-
-async fn stop_on_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
-    shutdown.cancel();
 }

@@ -4,6 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use service_kit::secret::Secret;
+use service_kit::settings::{DEV_MODE_HELP, dev_mode_parser};
+
 use crate::rest::rate_limit::RestRate;
 use crate::serve::ConnLimits;
 use crate::ws::limits::{UserConnections, WsPolicy};
@@ -119,46 +122,16 @@ pub struct Config {
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
 
-    /// Development mode (default: off): serve the demo chat page at `/` and mint development
+    /// Development mode: here, the demo chat page at `/` and development
     /// tokens at `POST /dev/token`. Never on a shared deployment.
-    #[arg(long, env = "CHAT_DEV_MODE", action = clap::ArgAction::SetTrue,
-          value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = "CHAT_DEV_MODE", help = DEV_MODE_HELP, action = clap::ArgAction::SetTrue,
+          value_parser = dev_mode_parser())]
     pub dev_mode: bool,
 
     /// HS256 secret of development tokens (development mode only); it must be the core's.
     /// Unset: the core's public built-in development secret.
     #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
-}
-
-/// A string that never shows in `Debug` output or logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret value; keep it out of logs.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self::new(s))
-    }
 }
 
 /// How log lines are written.
@@ -259,6 +232,16 @@ mod tests {
                 .unwrap()
                 .dev_mode
         );
+    }
+
+    #[test]
+    fn development_mode_is_documented_with_the_text_the_core_shows_too() {
+        let command = <Config as clap::CommandFactory>::command();
+        let help = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "dev_mode")
+            .and_then(|arg| arg.get_help().map(ToString::to_string));
+        assert_eq!(help.as_deref(), Some(DEV_MODE_HELP));
     }
 
     #[test]

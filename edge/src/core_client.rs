@@ -34,7 +34,7 @@ pub use room_stream::{RoomStream, StreamEnd};
 /// token is refused at the edge (401 / close 4401) without a core call.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// The longest `x-request-id` the edge forwards (a longer one is replaced).
-pub const MAX_REQUEST_ID_BYTES: usize = 64;
+pub const MAX_REQUEST_ID_BYTES: usize = service_kit::request_id::MAX_LEN;
 /// How many of the latest messages a WebSocket's history frame holds.
 pub const HISTORY_LIMIT: u32 = 50;
 /// HTTP/2 flow-control window of one call. A room stream whose socket has
@@ -278,7 +278,7 @@ fn authorized<T>(token: &BearerToken, message: T) -> Request<T> {
         && id.len() <= MAX_REQUEST_ID_BYTES
         && let Ok(value) = AsciiMetadataValue::try_from(id.as_str())
     {
-        metadata.insert("x-request-id", value);
+        metadata.insert(service_kit::request_id::HEADER, value);
     }
     request
 }

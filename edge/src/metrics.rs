@@ -1,21 +1,23 @@
 //! The edge's Prometheus metrics and the HTTP layer that feeds them: one
 //! registry per running edge (never global), a latency histogram per route
-//! template, and a request id in every request's span.
+//! template, and a request id in every request's span. The buckets, the
+//! exposition and the request-id rules are `service_kit`'s.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use prometheus_client::encoding::{EncodeLabelSet, text::encode};
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use service_kit::metrics::latency_histogram;
+use service_kit::request_id::{self, RequestIds};
 use tracing::Instrument;
 
 use crate::AppState;
@@ -41,8 +43,8 @@ pub fn with_request_id<F: std::future::Future>(
     REQUEST_ID.scope(id, future)
 }
 
-/// Numbers requests that arrive without an `x-request-id`.
-static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
+/// Numbers requests that arrive without an acceptable `x-request-id`: `edge-1`, `edge-2`, …
+static REQUEST_IDS: RequestIds = RequestIds::new("edge");
 
 /// Labels of the request latency histogram: the route template (never the
 /// raw path or query, which may hold a token), method and status.
@@ -57,11 +59,6 @@ pub struct RouteLabels {
 }
 
 type RouteFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
-
-/// Buckets from 0.5 ms to about 16 s, doubling.
-fn latency_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
-}
 
 /// Every metric of one edge; cheap to clone.
 #[derive(Clone)]
@@ -129,9 +126,7 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
-        let mut text = String::with_capacity(4096);
-        encode(&mut text, &self.inner.registry)?;
-        Ok(text)
+        service_kit::metrics::render(&self.inner.registry)
     }
 }
 
@@ -155,20 +150,7 @@ impl Drop for ConnectionGuard {
     ),
 )]
 pub async fn scrape(State(state): State<AppState>) -> Response {
-    match state.metrics.render() {
-        Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            text,
-        )
-            .into_response(),
-        Err(err) => {
-            tracing::error!(error = %err, "could not render metrics");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+    service_kit::metrics::response(state.metrics.render())
 }
 
 /// Middleware: a `request` span with a request id, method and route (the
@@ -181,7 +163,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
     let method = method_label(request.method());
-    let request_id = request_id(&request);
+    let request_id = REQUEST_IDS.of(request.headers());
     let span = tracing::info_span!("request", %request_id, %method, %route);
     let started = Instant::now();
     let mut response = with_request_id(
@@ -199,7 +181,9 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         );
     });
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
+        response
+            .headers_mut()
+            .insert(request_id::HEADER_NAME, value);
     }
     let labels = RouteLabels {
         route,
@@ -233,19 +217,6 @@ fn method_label(method: &Method) -> &'static str {
         .iter()
         .find(|standard| *standard == method)
         .map_or("other", Method::as_str)
-}
-
-/// The caller's `x-request-id` (1 to 64 visible ASCII characters), or a number of this process.
-fn request_id(request: &Request) -> String {
-    request
-        .headers()
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .filter(|value| !value.is_empty() && value.len() <= 64)
-        .map_or_else(
-            || format!("edge-{}", NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)),
-            str::to_owned,
-        )
 }
 
 #[cfg(test)]

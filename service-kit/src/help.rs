@@ -11,7 +11,7 @@ pub fn of(path: &str) -> String {
         .output()
         .unwrap_or_else(|error| panic!("running {path} --help: {error}"));
     assert!(output.status.success(), "{path} --help failed");
-    String::from_utf8(output.stdout).expect("--help is UTF-8")
+    String::from_utf8(output.stdout).unwrap_or_else(|error| panic!("{path} --help: {error}"))
 }
 
 /// Panics unless `help` (a binary's `--help` output) and the rows of

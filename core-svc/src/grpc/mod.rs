@@ -20,7 +20,7 @@ use crate::{deadline::Deadline, domain::RoomEvent, error::Error, fanout::Fanout}
 
 /// Largest request message a client may send (a message text is at most
 /// 4096 characters, 16 KiB of UTF-8).
-pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+pub const MAX_REQUEST_BYTES: usize = service_kit::limits::MAX_REQUEST_BYTES;
 /// Largest response message the core sends (100 messages of history).
 pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 

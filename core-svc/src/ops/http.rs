@@ -4,13 +4,7 @@
 
 use std::time::Duration;
 
-use axum::{
-    Router,
-    extract::State,
-    http::{StatusCode, header},
-    response::{IntoResponse, Response},
-    routing::get,
-};
+use axum::{Router, extract::State, http::StatusCode, response::Response, routing::get};
 use tokio_util::sync::CancellationToken;
 
 use super::Metrics;
@@ -40,20 +34,7 @@ pub fn router(state: OpsState) -> Router {
 }
 
 async fn metrics(State(state): State<OpsState>) -> Response {
-    match state.metrics.render(state.store.pool_status()) {
-        Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            text,
-        )
-            .into_response(),
-        Err(err) => {
-            tracing::error!(error = %err, "could not render metrics");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+    service_kit::metrics::response(state.metrics.render(state.store.pool_status()))
 }
 
 async fn healthz() -> &'static str {

@@ -1,18 +1,15 @@
 //! The core's Prometheus metrics: one registry per running instance (never a
 //! global, so two instances can run in one process), handles cheap to clone.
+//! The buckets and the exposition are `service_kit::metrics`'.
 
 use std::{sync::Arc, time::Duration};
 
 use prometheus_client::{
-    encoding::{EncodeLabelSet, text::encode},
-    metrics::{
-        counter::Counter,
-        family::Family,
-        gauge::Gauge,
-        histogram::{Histogram, exponential_buckets},
-    },
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
+use service_kit::metrics::latency_histogram;
 
 use super::rpc_methods::ServedMethods;
 use crate::domain::{EventKind, RoomEvent};
@@ -26,11 +23,6 @@ pub struct RpcLabels {
 }
 
 type RpcFamily = Family<RpcLabels, Histogram, fn() -> Histogram>;
-
-/// Buckets from 0.5 ms to about 16 s, doubling.
-fn latency_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
-}
 
 /// Every metric of one core instance.
 #[derive(Clone)]
@@ -128,9 +120,7 @@ impl Metrics {
         let (size, available) = pool;
         self.inner.pool_size.set(gauge_value(size));
         self.inner.pool_available.set(gauge_value(available));
-        let mut text = String::with_capacity(4096);
-        encode(&mut text, &self.inner.registry)?;
-        Ok(text)
+        service_kit::metrics::render(&self.inner.registry)
     }
 }
 

@@ -5,19 +5,19 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::atomic::{AtomicU64, Ordering},
     task::{Context, Poll},
     time::Instant,
 };
 
+use service_kit::request_id::RequestIds;
 use tonic::codegen::http;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::Metrics;
 
-/// Numbers calls that arrive without an `x-request-id`.
-static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
+/// Numbers calls that arrive without an acceptable `x-request-id`: `core-1`, `core-2`, …
+static REQUEST_IDS: RequestIds = RequestIds::new("core");
 
 /// Wraps every service of the server in [`RpcMetrics`].
 #[derive(Clone)]
@@ -70,7 +70,7 @@ where
         let span = tracing::info_span!(
             "rpc",
             method = %method,
-            request_id = %request_id(&request),
+            request_id = %REQUEST_IDS.of(request.headers()),
         );
         let started = Instant::now();
         let response = self.inner.call(request);
@@ -86,18 +86,4 @@ where
             .instrument(span),
         )
     }
-}
-
-/// The caller's `x-request-id` (at most 64 visible ASCII characters), or a
-/// number of this process.
-fn request_id<B>(request: &http::Request<B>) -> String {
-    request
-        .headers()
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .filter(|value| !value.is_empty() && value.len() <= 64)
-        .map_or_else(
-            || format!("core-{}", NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)),
-            str::to_owned,
-        )
 }

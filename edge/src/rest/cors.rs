@@ -19,7 +19,7 @@ use crate::ws::origin::AllowedOrigins;
 /// How long browsers may cache a preflight answer.
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
 /// The request id header clients may send and read.
-const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_REQUEST_ID: HeaderName = service_kit::request_id::HEADER_NAME;
 
 /// The CORS layer for `origins`.
 pub fn layer(origins: AllowedOrigins) -> CorsLayer {

@@ -220,6 +220,15 @@ fn page_request(
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_documented_text_limit_is_the_contracts() {
+        let schema = serde_json::to_value(<EditBody as utoipa::PartialSchema>::schema());
+        let max = schema
+            .ok()
+            .map(|schema| schema["properties"]["text"]["maxLength"].clone());
+        assert_eq!(max, Some(service_kit::limits::MAX_TEXT_CHARS.into()));
+    }
+
     fn page(before: Option<&str>, limit: Option<&str>) -> Result<HistoryQuery, Error> {
         let query = PageQuery {
             before: before.map(str::to_owned),

@@ -9,8 +9,6 @@ use super::auth::{self, BadToken};
 use super::protocol::{ClientFrame, ErrorCode};
 use crate::core_client::BearerToken;
 
-/// Most characters (Unicode code points) a message may have after trimming.
-pub const MAX_MESSAGE_CHARS: usize = 4096;
 /// Most characters (Unicode code points) a `client_msg_id` may have.
 pub const MAX_CLIENT_MSG_ID_CHARS: usize = 64;
 
@@ -77,23 +75,20 @@ fn message_frame(value: Value) -> Result<ClientFrame, Refusal> {
 
 /// The text to store: trimmed, 1 to 4096 characters, no U+0000.
 fn message_text(raw: &str) -> Result<String, Refusal> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return Err((ErrorCode::InvalidMessage, "\"message\" is empty."));
-    }
-    if trimmed.contains('\0') {
-        return Err((
-            ErrorCode::InvalidMessage,
-            "\"message\" must not contain U+0000.",
-        ));
-    }
-    if trimmed.chars().count() > MAX_MESSAGE_CHARS {
-        return Err((
-            ErrorCode::MessageTooLong,
-            "\"message\" is over 4096 characters.",
-        ));
-    }
-    Ok(trimmed.to_owned())
+    use service_kit::limits::TextError;
+    service_kit::limits::message_text(raw)
+        .map(str::to_owned)
+        .map_err(|error| match error {
+            TextError::Empty => (ErrorCode::InvalidMessage, "\"message\" is empty."),
+            TextError::Nul => (
+                ErrorCode::InvalidMessage,
+                "\"message\" must not contain U+0000.",
+            ),
+            TextError::TooLong => (
+                ErrorCode::MessageTooLong,
+                "\"message\" is over 4096 characters.",
+            ),
+        })
 }
 
 /// An idempotency key: 1 to 64 characters, no U+0000, taken as is (not trimmed).
@@ -119,6 +114,7 @@ fn client_msg_id(raw: String) -> Result<String, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use service_kit::limits::MAX_TEXT_CHARS as MAX_MESSAGE_CHARS;
 
     fn text_of(frame: &str) -> Result<String, Refusal> {
         parse_client_frame(frame).map(|frame| frame.message)

@@ -42,7 +42,7 @@ pub use frames::{Refusal, parse_client_frame};
 use session::SessionParams;
 
 /// Largest client message, one frame or several fragments together; larger closes with 1009.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+pub const MAX_MESSAGE_BYTES: usize = service_kit::limits::MAX_REQUEST_BYTES;
 /// tungstenite's read buffer per connection, allocated with the socket and
 /// the most it reads per call (its default is 128 KiB). Client frames are
 /// small (a chat message frame is one read); a larger one is read in several
