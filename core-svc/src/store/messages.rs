@@ -189,14 +189,37 @@ async fn lock_own_message(
     room.ok_or_else(|| Refusal::NoMessage.into())
 }
 
-/// The answer of `chat_send_message` (migrations/0005 lists its rows),
-/// every outcome matched: an unknown one is an internal error.
+/// What `chat_send_message` decided, as its `outcome` column names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Sent,
+    Duplicate,
+    NoRoom,
+    NotMember,
+}
+
+impl Outcome {
+    /// Every outcome of migrations/0005; any other is an internal error.
+    fn parse(raw: &str) -> Result<Self, Error> {
+        match raw {
+            "sent" => Ok(Self::Sent),
+            "duplicate" => Ok(Self::Duplicate),
+            "no_room" => Ok(Self::NoRoom),
+            "not_member" => Ok(Self::NotMember),
+            other => Err(Error::Internal(
+                format!("unknown outcome {other:?} of chat_send_message").into(),
+            )),
+        }
+    }
+}
+
+/// The answer of `chat_send_message` (migrations/0005 lists its rows).
 fn sent(answer: &[Row]) -> Result<Sent, Error> {
     let Some(first) = answer.first() else {
         return Err(Error::Internal("chat_send_message answered no row".into()));
     };
-    match first.try_get::<_, &str>("outcome")? {
-        "sent" => {
+    match Outcome::parse(first.try_get("outcome")?)? {
+        Outcome::Sent => {
             let events = answer
                 .iter()
                 .map(rows::event)
@@ -213,16 +236,32 @@ fn sent(answer: &[Row]) -> Result<Sent, Error> {
                 duplicate: false,
             })
         }
-        "duplicate" => Ok(Sent {
+        Outcome::Duplicate => Ok(Sent {
             message: rows::message(first)?,
             seq: first.try_get("seq")?,
             events: Vec::new(),
             duplicate: true,
         }),
-        "no_room" => Err(Refusal::NoRoom.into()),
-        "not_member" => Err(Refusal::NotMember.into()),
-        other => Err(Error::Internal(
-            format!("unknown outcome {other:?} of chat_send_message").into(),
-        )),
+        Outcome::NoRoom => Err(Refusal::NoRoom.into()),
+        Outcome::NotMember => Err(Refusal::NotMember.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_of_the_send_function_is_known() {
+        assert_eq!(Outcome::parse("sent").ok(), Some(Outcome::Sent));
+        assert_eq!(Outcome::parse("duplicate").ok(), Some(Outcome::Duplicate));
+        assert_eq!(Outcome::parse("no_room").ok(), Some(Outcome::NoRoom));
+        assert_eq!(Outcome::parse("not_member").ok(), Some(Outcome::NotMember));
+    }
+
+    #[test]
+    fn an_unknown_outcome_is_an_internal_error_not_a_refusal() {
+        let status = tonic::Status::from(Outcome::parse("rate_limited").unwrap_err());
+        assert_eq!(status.code(), tonic::Code::Internal);
     }
 }
