@@ -3,6 +3,7 @@
 //! ([`serve`] also serves the operator endpoints on a second listener);
 //! `main` and the tests both call them.
 
+pub mod access;
 pub mod auth;
 pub mod cluster;
 pub mod config;

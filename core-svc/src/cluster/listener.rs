@@ -1,7 +1,10 @@
 //! Hears other instances' announcements and hints local subscribers.
 //!
-//! The hub passes a hint on only when it is news to the room's channel, so
-//! the poll of rooms where nothing happened wakes no subscriber.
+//! The subscribers are reached through [`LocalRooms`], which this module
+//! defines and the fan-out's hub implements, so that the dependency runs
+//! from `fanout` to `cluster` only. The hub passes a hint on only when it is
+//! news to the room's channel, so the poll of rooms where nothing happened
+//! wakes no subscriber.
 
 use std::time::Duration;
 
@@ -13,8 +16,8 @@ use uuid::Uuid;
 
 use super::{Timing, notifier};
 use crate::{
+    domain::RoomId,
     error::{Error, ErrorChain},
-    fanout::Hub,
     ops::Metrics,
     store::{EVENTS_CHANNEL, Store},
 };
@@ -22,10 +25,22 @@ use crate::{
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// This instance's subscribers, as the listener sees them: the rooms they
+/// are in, and a way to tell them how far a room's log reaches.
+pub trait LocalRooms: Send + Sync + 'static {
+    /// The rooms with at least one local subscriber.
+    fn rooms(&self) -> Vec<RoomId>;
+
+    /// Tells the local subscribers of each room that its log reaches the
+    /// paired sequence number, skipping what they were told already.
+    /// Returns how many rooms were told.
+    fn announce(&self, heads: &[(RoomId, i64)]) -> usize;
+}
+
 /// Listens until `shutdown`, reconnecting with backoff whenever the
 /// connection is lost; each (re)connect catches up from the database.
 pub async fn listen(
-    hub: Hub,
+    local: impl LocalRooms,
     metrics: Metrics,
     store: Store,
     instance: Uuid,
@@ -34,7 +49,7 @@ pub async fn listen(
 ) {
     let mut backoff = MIN_BACKOFF;
     loop {
-        let outcome = listen_once(&hub, &metrics, &store, instance, timing, &shutdown).await;
+        let outcome = listen_once(&local, &metrics, &store, instance, timing, &shutdown).await;
         if shutdown.is_cancelled() {
             return;
         }
@@ -53,7 +68,7 @@ pub async fn listen(
 }
 
 async fn listen_once(
-    hub: &Hub,
+    local: &impl LocalRooms,
     metrics: &Metrics,
     store: &Store,
     instance: Uuid,
@@ -84,11 +99,11 @@ async fn listen_once(
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             payload = received.recv() => match payload {
-                Some(payload) => announce(hub, metrics, instance, &payload),
+                Some(payload) => announce(local, metrics, instance, &payload),
                 None => break,
             },
             // The first tick is immediate: it catches up after (re)connecting.
-            _ = poll.tick() => catch_up(hub, store).await,
+            _ = poll.tick() => catch_up(local, store).await,
         }
     }
     drop(client);
@@ -99,7 +114,7 @@ async fn listen_once(
 }
 
 /// Passes another instance's announcement to local subscribers.
-fn announce(hub: &Hub, metrics: &Metrics, instance: Uuid, payload: &str) {
+fn announce(local: &impl LocalRooms, metrics: &Metrics, instance: Uuid, payload: &str) {
     let Some((from, heads)) = notifier::parse(payload) else {
         tracing::warn!("ignoring a malformed event announcement");
         return;
@@ -110,19 +125,19 @@ fn announce(hub: &Hub, metrics: &Metrics, instance: Uuid, payload: &str) {
     if let Some(lag) = notifier::sent_at(payload).and_then(|sent| sent.elapsed().ok()) {
         metrics.notify_received(lag);
     }
-    hub.announce(&heads);
+    local.announce(&heads);
 }
 
 /// Announces the latest sequence number of every room with local
-/// subscribers; the hub skips rooms whose head did not move.
-async fn catch_up(hub: &Hub, store: &Store) {
-    let rooms = hub.rooms();
+/// subscribers; rooms whose head did not move are skipped.
+async fn catch_up(local: &impl LocalRooms, store: &Store) {
+    let rooms = local.rooms();
     if rooms.is_empty() {
         return;
     }
     match store.room_heads(&rooms).await {
         Ok(heads) => {
-            let moved = hub.announce(&heads);
+            let moved = local.announce(&heads);
             if moved > 0 {
                 tracing::debug!(moved, "the poll found rooms with new events");
             }

@@ -1,16 +1,21 @@
 //! Coordination between core instances that share one PostgreSQL.
 //!
+//! The lower layer of the two that carry events: [`crate::fanout`] uses
+//! this module (its [`Notifier`] and [`LiveSessions`]), never the other way
+//! round. The listener hands what it hears to a [`LocalRooms`], a trait
+//! owned here and implemented by the fan-out's hub.
+//!
 //! - [`Notifier`]: after commits, announces "room R committed up to seq S"
 //!   with batched `NOTIFY`s, off the commit path: many commits share one
 //!   notification, and no message transaction ever takes NOTIFY's
 //!   cluster-wide lock.
 //! - [`listen`]: a dedicated connection `LISTEN`s and turns other
-//!   instances' announcements into hub hints; subscribers then read the
-//!   events from the log. After a lost connection it re-listens and catches
+//!   instances' announcements into hints for the [`LocalRooms`];
+//!   subscribers then read the events from the log. After a lost connection it re-listens and catches
 //!   up; a slow poll of the rooms with local subscribers covers anything a
 //!   notification missed (an instance that died between commit and notify).
-//!   The hub passes on only heads it has not carried yet, so a poll that
-//!   finds nothing new wakes no subscriber.
+//!   The local rooms pass on only heads they have not carried yet, so a
+//!   poll that finds nothing new wakes no subscriber.
 //! - [`heartbeat`]: keeps this instance's row fresh, clears sessions whose
 //!   close was not recorded, and ends the sessions of dead instances.
 
@@ -20,7 +25,7 @@ mod notifier;
 mod sessions;
 
 pub use heartbeat::heartbeat;
-pub use listener::listen;
+pub use listener::{LocalRooms, listen};
 pub use notifier::{Notifier, notify};
 pub use sessions::LiveSessions;
 

@@ -2,7 +2,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -26,7 +26,7 @@ pub struct Notifier {
 impl Notifier {
     /// Records that `room` committed up to `seq`; never waits.
     pub fn committed(&self, room: RoomId, seq: i64) {
-        let mut pending = self.pending.lock().expect("notifier lock poisoned");
+        let mut pending = self.lock();
         let head = pending.entry(room).or_insert(seq);
         *head = (*head).max(seq);
         drop(pending);
@@ -34,7 +34,13 @@ impl Notifier {
     }
 
     fn take(&self) -> HashMap<RoomId, i64> {
-        std::mem::take(&mut *self.pending.lock().expect("notifier lock poisoned"))
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// The pending heads, also after a panic while they were held: each
+    /// change is one insert or take, never left half made.
+    fn lock(&self) -> MutexGuard<'_, HashMap<RoomId, i64>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::{
     collections::HashSet,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
 use crate::store::{SessionId, Store};
@@ -73,8 +73,10 @@ impl LiveSessions {
         }
     }
 
+    /// The state, also after a panic while it was held: at worst a session
+    /// is left live or ending, and the heartbeat clears it.
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.0.lock().expect("sessions lock poisoned")
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -8,12 +8,15 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
 use tokio::sync::broadcast;
 
-use crate::domain::{RoomEvent, RoomId};
+use crate::{
+    cluster::LocalRooms,
+    domain::{RoomEvent, RoomId},
+};
 
 /// Events one room channel holds for its slowest receiver before that
 /// receiver lags (and then catches up from the log). The ring is allocated
@@ -133,14 +136,30 @@ impl Hub {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Rooms> {
-        self.rooms.lock().expect("hub lock poisoned")
+    fn lock(&self) -> MutexGuard<'_, Rooms> {
+        lock(&self.rooms)
     }
+}
+
+impl LocalRooms for Hub {
+    fn rooms(&self) -> Vec<RoomId> {
+        Hub::rooms(self)
+    }
+
+    fn announce(&self, heads: &[(RoomId, i64)]) -> usize {
+        Hub::announce(self, heads)
+    }
+}
+
+/// The rooms, also after a panic while they were held: each entry changes
+/// in one step, so a panic leaves none half changed.
+fn lock(rooms: &Mutex<Rooms>) -> MutexGuard<'_, Rooms> {
+    rooms.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Drop for HubReceiver {
     fn drop(&mut self) {
-        let mut rooms = self.rooms.lock().expect("hub lock poisoned");
+        let mut rooms = lock(&self.rooms);
         if let Some(channel) = rooms.get(&self.room) {
             // This receiver still counts until it is dropped, after this body.
             if channel.sender.receiver_count() <= 1 {

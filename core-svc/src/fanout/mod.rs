@@ -6,6 +6,12 @@
 //! the hub could not carry (a publish that arrived out of order, a receiver
 //! that lagged behind) is read back from the log, so nothing is skipped and
 //! nothing is delivered twice.
+//!
+//! This module sits above [`crate::cluster`]: it uses the cluster's
+//! [`Notifier`] and [`LiveSessions`](crate::cluster::LiveSessions), and the
+//! cluster's listener reaches the [`Hub`] only through the
+//! [`LocalRooms`](crate::cluster::LocalRooms) trait it implements, so
+//! nothing in `cluster` names this module.
 
 mod feed;
 mod hub;

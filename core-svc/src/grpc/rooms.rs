@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Authenticator, Caller};
 use crate::{
+    access,
     domain::{InvalidInput, RoomId, UserId},
     error::Error,
     fanout::Subscriptions,
@@ -50,12 +51,7 @@ impl RoomService for RoomApi {
         } = request.into_inner();
         let a = UserId::parse(user_id_1).map_err(Error::from)?;
         let b = UserId::parse(user_id_2).map_err(Error::from)?;
-        if a == b {
-            return Err(Error::InvalidArgument("a direct room needs two different users").into());
-        }
-        if caller != a && caller != b {
-            return Err(Error::PermissionDenied("the caller must be one of the two users").into());
-        }
+        access::open_direct(caller, a, b).map_err(Error::from)?;
         let room = self.store.get_or_create_direct_room(a, b).await?;
         Ok(Response::new(room.into()))
     }

@@ -32,7 +32,7 @@ pub(super) async fn append(
                  FROM unnest($3::text[], $4::bigint[]) WITH ORDINALITY AS t(kind, message_id, ord)
              )
              UPDATE rooms SET last_seq = $2 + cardinality($3::text[]) WHERE id = $1
-             RETURNING now()",
+             RETURNING now() AS occurred_at",
         )
         .await?;
     let row = tx
@@ -41,7 +41,7 @@ pub(super) async fn append(
             &[&room.id.get(), &room.last_seq, &names, &message_ids],
         )
         .await?;
-    let occurred_at: OffsetDateTime = row.get(0);
+    let occurred_at: OffsetDateTime = row.try_get("occurred_at")?;
     Ok(kinds
         .into_iter()
         .zip(room.last_seq + 1..)
@@ -76,13 +76,14 @@ impl Store {
         let client = self.client().await?;
         let select = client
             .prepare_cached(&format!(
-                "SELECT e.seq, e.kind, e.occurred_at, {}
+                "SELECT {}, {}
                  FROM room_events e
                  JOIN messages m ON m.id = e.message_id
                  JOIN users u ON u.id = m.sender_id
                  WHERE e.room_id = $1 AND e.seq > $2 AND e.seq <= $3
                  ORDER BY e.seq
                  LIMIT $4",
+                rows::EVENT_COLUMNS,
                 rows::MESSAGE_COLUMNS
             ))
             .await?;
@@ -100,8 +101,9 @@ impl Store {
         let select = client
             .prepare_cached("SELECT last_seq FROM rooms WHERE id = $1")
             .await?;
-        let row = client.query_opt(&select, &[&room.get()]).await?;
-        row.map(|row| row.get(0))
-            .ok_or(Error::NotFound("room not found"))
+        match client.query_opt(&select, &[&room.get()]).await? {
+            Some(row) => Ok(row.try_get("last_seq")?),
+            None => Err(Error::NotFound("room not found")),
+        }
     }
 }

@@ -35,7 +35,7 @@ impl Store {
                      SELECT id FROM room_sessions
                      WHERE instance_id = $1 AND NOT (id = ANY($2))
                        AND opened_at < now() - make_interval(secs => $3)
-                 ))",
+                 )) AS ended",
             )
             .await?;
         let row = client
@@ -58,7 +58,7 @@ impl Store {
                  )
                  SELECT chat_end_sessions(ARRAY(
                      SELECT s.id FROM room_sessions s JOIN dead ON s.instance_id = dead.id
-                 ))",
+                 )) AS ended",
             )
             .await?;
         ended(&client.query_one(&reap, &[&ttl.as_secs_f64()]).await?)
@@ -91,12 +91,13 @@ impl Store {
         // Both aggregates read the same rows in the same order.
         let select = client
             .prepare_cached(
-                "SELECT coalesce(array_agg(id), '{}'), coalesce(array_agg(last_seq), '{}')
+                "SELECT coalesce(array_agg(id), '{}') AS ids,
+                        coalesce(array_agg(last_seq), '{}') AS heads
                  FROM rooms WHERE id = ANY($1)",
             )
             .await?;
         let row = client.query_one(&select, &[&ids]).await?;
-        let (ids, heads): (Vec<i64>, Vec<i64>) = (row.get(0), row.get(1));
+        let (ids, heads): (Vec<i64>, Vec<i64>) = (row.try_get("ids")?, row.try_get("heads")?);
         ids.into_iter()
             .zip(heads)
             .map(|(id, head)| Ok((rows::id(id, RoomId::parse)?, head)))
@@ -129,7 +130,8 @@ impl Store {
     }
 }
 
-/// The count `chat_end_sessions` (migrations/0004) returns.
+/// The count `chat_end_sessions` (migrations/0004) returns, as `ended`.
 fn ended(row: &tokio_postgres::Row) -> Result<u64, Error> {
-    u64::try_from(row.get::<_, i64>(0)).map_err(|err| Error::Internal(err.into()))
+    let ended: i64 = row.try_get("ended")?;
+    u64::try_from(ended).map_err(|err| Error::Internal(err.into()))
 }

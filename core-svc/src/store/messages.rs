@@ -1,11 +1,13 @@
 //! Messages: send, edit, delete and history, each with its room events.
 
+use tokio_postgres::Row;
+
 use super::{Store, events, local_timeouts, rooms, rows, transaction_by};
 use crate::{
+    access::{self, Authored, Refusal},
     deadline::Deadline,
     domain::{
-        ClientMsgId, EventKind, Message, MessageId, MessageStatus, MessageText, Room, RoomEvent,
-        RoomId, UserId,
+        ClientMsgId, EventKind, Message, MessageId, MessageText, Room, RoomEvent, RoomId, UserId,
     },
     error::Error,
 };
@@ -32,16 +34,15 @@ pub struct Sent {
 }
 
 impl Store {
-    /// Stores a message and appends created, delivered and (when the
-    /// recipient is subscribed to the room right now) read events, all in
-    /// one transaction under the room lock, committed before `deadline` or
-    /// not at all.
+    /// Stores a message with its events, in one transaction under the room
+    /// lock, committed before `deadline` or not at all. The send rule (who
+    /// may send, delivered or read, which events) is `chat_send_message`'s
+    /// (migrations/0005); this turns its answer into the outcome.
     pub async fn send_message(&self, new: &NewMessage, deadline: &Deadline) -> Result<Sent, Error> {
         let client = self.client_by(deadline).await?;
-        // The function (migrations/0003) runs the lock, the insert and the
-        // append; BEGIN, the timeouts, the call and COMMIT go out together,
-        // one round trip, so no stall of this process comes between the
-        // call and its COMMIT: the statement timeout decides, up to COMMIT.
+        // BEGIN, the timeouts, the call and COMMIT go out together, one
+        // round trip, so no stall of this process comes between the call
+        // and its COMMIT: the statement timeout decides, up to COMMIT.
         let send = client
             .prepare_cached("SELECT * FROM chat_send_message($1, $2, $3, $4)")
             .await?;
@@ -53,45 +54,15 @@ impl Store {
             &key,
         ];
         let begin = format!("BEGIN; {}", local_timeouts(deadline)?);
-        let (begun, row, committed) = tokio::join!(
+        let (begun, answer, committed) = tokio::join!(
             client.batch_execute(&begin),
-            client.query_one(&send, &params),
+            client.query(&send, &params),
             client.batch_execute("COMMIT"),
         );
         begun?;
-        let row = row?;
+        let answer = answer?;
         committed?;
-        match row.get::<_, &str>(0) {
-            "sent" => sent(&row),
-            "duplicate" => self.original_send(&client, new).await,
-            "not_member" => Err(Error::PermissionDenied("not a member of this room")),
-            _ => Err(Error::NotFound("room not found")),
-        }
-    }
-
-    /// The earlier send that used the same idempotency key.
-    async fn original_send(
-        &self,
-        client: &deadpool_postgres::Object,
-        new: &NewMessage,
-    ) -> Result<Sent, Error> {
-        let key = new.client_msg_id.as_ref().map(ClientMsgId::as_str);
-        let select = client
-            .prepare_cached(&format!(
-                "SELECT {}, m.seq FROM messages m JOIN users u ON u.id = m.sender_id
-                 WHERE m.room_id = $1 AND m.sender_id = $2 AND m.client_msg_id = $3",
-                rows::MESSAGE_COLUMNS
-            ))
-            .await?;
-        let row = client
-            .query_one(&select, &[&new.room_id.get(), &new.sender_id.get(), &key])
-            .await?;
-        Ok(Sent {
-            message: rows::message(&row)?,
-            seq: row.get(9),
-            events: Vec::new(),
-            duplicate: true,
-        })
+        sent(&answer)
     }
 
     /// Replaces the text of the caller's own message.
@@ -186,69 +157,111 @@ pub(super) async fn history(
         .collect()
 }
 
-/// Locks the room of message `id` and checks the caller may change it:
-/// NOT_FOUND when it does not exist, is deleted, or lies in a room the
-/// caller is not in; PERMISSION_DENIED when another member sent it.
+/// Locks the room of message `id` and checks the caller may change it
+/// ([`access::change_message`]).
 async fn lock_own_message(
     tx: &deadpool_postgres::Transaction<'_>,
     id: MessageId,
     caller: UserId,
 ) -> Result<Room, Error> {
-    let not_found = Error::NotFound("message not found");
     // A message never moves between rooms, so its room may be read unlocked.
     let room_of = tx
         .prepare_cached("SELECT room_id FROM messages WHERE id = $1")
         .await?;
     let Some(row) = tx.query_opt(&room_of, &[&id.get()]).await? else {
-        return Err(not_found);
+        return Err(Refusal::NoMessage.into());
     };
-    let room = rooms::lock_room(tx, rows::id(row.get(0), RoomId::parse)?).await?;
-    let Some(room) = room.filter(|room| room.has_member(caller)) else {
-        return Err(not_found);
-    };
+    let room = rooms::lock_room(tx, rows::id(row.try_get("room_id")?, RoomId::parse)?).await?;
     // Read again under the lock: a concurrent delete has committed by now.
     let state = tx
-        .prepare_cached("SELECT sender_id, deleted_at IS NOT NULL FROM messages WHERE id = $1")
+        .prepare_cached(
+            "SELECT sender_id, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = $1",
+        )
         .await?;
-    let row = tx.query_one(&state, &[&id.get()]).await?;
-    if row.get::<_, bool>(1) {
-        return Err(not_found);
-    }
-    if row.get::<_, i64>(0) != caller.get() {
-        return Err(Error::PermissionDenied(
-            "only the sender may change this message",
-        ));
-    }
-    Ok(room)
+    let message = match tx.query_opt(&state, &[&id.get()]).await? {
+        Some(row) => Some(Authored {
+            sender: rows::id(row.try_get("sender_id")?, UserId::parse)?,
+            deleted: row.try_get("deleted")?,
+        }),
+        None => None,
+    };
+    access::change_message(caller, room.as_ref(), message)?;
+    room.ok_or_else(|| Refusal::NoMessage.into())
 }
 
-/// A `'sent'` row of `chat_send_message`: the room's `last_seq` before the
-/// send, the time of its events, then the message's columns.
-fn sent(row: &tokio_postgres::Row) -> Result<Sent, Error> {
-    let last_seq: i64 = row.get(1);
-    let occurred_at: time::OffsetDateTime = row.get(2);
-    let message = rows::message_at(row, 3)?;
-    let mut kinds = vec![
-        EventKind::Created(message.with_status(MessageStatus::Send)),
-        EventKind::Delivered(message.with_status(MessageStatus::Delivered)),
-    ];
-    if message.status == MessageStatus::Read {
-        kinds.push(EventKind::Read(message.clone()));
+/// What `chat_send_message` decided, as its `outcome` column names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Sent,
+    Duplicate,
+    NoRoom,
+    NotMember,
+}
+
+impl Outcome {
+    /// Every outcome of migrations/0005; any other is an internal error.
+    fn parse(raw: &str) -> Result<Self, Error> {
+        match raw {
+            "sent" => Ok(Self::Sent),
+            "duplicate" => Ok(Self::Duplicate),
+            "no_room" => Ok(Self::NoRoom),
+            "not_member" => Ok(Self::NotMember),
+            other => Err(Error::Internal(
+                format!("unknown outcome {other:?} of chat_send_message").into(),
+            )),
+        }
     }
-    let events = kinds
-        .into_iter()
-        .zip(last_seq + 1..)
-        .map(|(kind, seq)| RoomEvent {
-            room_id: message.room_id,
-            seq,
-            occurred_at,
-            kind,
-        })
-        .collect();
-    Ok(Sent {
-        seq: last_seq + 1,
-        message,
-        events,
-        duplicate: false,
-    })
+}
+
+/// The answer of `chat_send_message` (migrations/0005 lists its rows).
+fn sent(answer: &[Row]) -> Result<Sent, Error> {
+    let Some(first) = answer.first() else {
+        return Err(Error::Internal("chat_send_message answered no row".into()));
+    };
+    match Outcome::parse(first.try_get("outcome")?)? {
+        Outcome::Sent => {
+            let events = answer
+                .iter()
+                .map(rows::event)
+                .collect::<Result<Vec<_>, _>>()?;
+            let seq = events
+                .iter()
+                .find(|event| matches!(event.kind, EventKind::Created(_)))
+                .map(|event| event.seq)
+                .ok_or_else(|| Error::Internal("a send without message_created".into()))?;
+            Ok(Sent {
+                message: rows::message(first)?,
+                seq,
+                events,
+                duplicate: false,
+            })
+        }
+        Outcome::Duplicate => Ok(Sent {
+            message: rows::message(first)?,
+            seq: first.try_get("seq")?,
+            events: Vec::new(),
+            duplicate: true,
+        }),
+        Outcome::NoRoom => Err(Refusal::NoRoom.into()),
+        Outcome::NotMember => Err(Refusal::NotMember.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_of_the_send_function_is_known() {
+        assert_eq!(Outcome::parse("sent").ok(), Some(Outcome::Sent));
+        assert_eq!(Outcome::parse("duplicate").ok(), Some(Outcome::Duplicate));
+        assert_eq!(Outcome::parse("no_room").ok(), Some(Outcome::NoRoom));
+        assert_eq!(Outcome::parse("not_member").ok(), Some(Outcome::NotMember));
+    }
+
+    #[test]
+    fn an_unknown_outcome_is_an_internal_error_not_a_refusal() {
+        let status = tonic::Status::from(Outcome::parse("rate_limited").unwrap_err());
+        assert_eq!(status.code(), tonic::Code::Internal);
+    }
 }

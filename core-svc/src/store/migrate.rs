@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "end_sessions",
         include_str!("../../../migrations/0004_end_sessions.sql"),
     ),
+    (
+        5,
+        "send_returns_events",
+        include_str!("../../../migrations/0005_send_returns_events.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming this service's migration lock.
@@ -52,9 +57,12 @@ impl Store {
 /// the advisory lock rules out a race between the check and the create.
 async fn ensure_bookkeeping(client: &deadpool_postgres::Object) -> Result<(), Error> {
     let exists: bool = client
-        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .query_one(
+            "SELECT to_regclass('schema_migrations') IS NOT NULL AS present",
+            &[],
+        )
         .await?
-        .get(0);
+        .try_get("present")?;
     if !exists {
         client
             .batch_execute(

@@ -4,6 +4,12 @@
 //! `INSERT … ON CONFLICT`, and the per-room counter row (`rooms.last_seq`),
 //! locked by every change of a room so that its events are numbered without
 //! gaps in the order they commit.
+//!
+//! Who may do what in a room is not decided here: the store reads the rows
+//! and asks [`crate::access`]. The one rule that runs inside PostgreSQL is
+//! the send, `chat_send_message` (migrations/0005), whose answer carries
+//! the events it appended; the store only turns its rows into values.
+//! Columns are read by name (see `rows`).
 
 mod events;
 mod instances;

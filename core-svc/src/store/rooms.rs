@@ -1,30 +1,28 @@
-//! Direct rooms: one per unordered pair of users.
+//! Direct rooms: one per unordered pair of users, who are its members
+//! (the `room_members` view reads them from the pair). Who may use a room
+//! is decided by [`crate::access`].
 
 use super::{Store, rows, violates};
 use crate::{
+    access::{self, Refusal},
     domain::{Room, RoomId, UserId},
     error::Error,
 };
 
 impl Store {
-    /// The direct room of `a` and `b`, created with both as members on first
-    /// use. Concurrent calls for (a, b) and (b, a) meet on the pair's unique
-    /// constraint and all get the same room.
+    /// The direct room of `a` and `b`, created on first use. Concurrent
+    /// calls for (a, b) and (b, a) meet on the pair's unique constraint and
+    /// all get the same room. The caller checked [`access::open_direct`];
+    /// a user that does not exist is [`Refusal::UnknownUser`].
     pub async fn get_or_create_direct_room(&self, a: UserId, b: UserId) -> Result<Room, Error> {
         let (lo, hi) = if a < b { (a, b) } else { (b, a) };
         let client = self.client().await?;
         let insert = client
             .prepare_cached(&format!(
-                "WITH room AS (
-                     INSERT INTO rooms (user_lo, user_hi) VALUES ($1, $2)
-                     ON CONFLICT ON CONSTRAINT rooms_direct_pair_key DO NOTHING
-                     RETURNING {cols}
-                 ), members AS (
-                     INSERT INTO room_members (room_id, user_id)
-                     SELECT room.id, member FROM room, unnest(ARRAY[$1, $2]::bigint[]) AS member
-                 )
-                 SELECT {cols} FROM room",
-                cols = rows::ROOM_COLUMNS
+                "INSERT INTO rooms (user_lo, user_hi) VALUES ($1, $2)
+                 ON CONFLICT ON CONSTRAINT rooms_direct_pair_key DO NOTHING
+                 RETURNING {}",
+                rows::ROOM_COLUMNS
             ))
             .await?;
         let inserted = client
@@ -32,7 +30,7 @@ impl Store {
             .await
             .map_err(|err| {
                 if violates(&err, "rooms_user_lo_fkey") || violates(&err, "rooms_user_hi_fkey") {
-                    Error::NotFound("user not found")
+                    Error::from(Refusal::UnknownUser)
                 } else {
                     err.into()
                 }
@@ -49,8 +47,7 @@ impl Store {
         rows::room(&client.query_one(&select, &[&lo.get(), &hi.get()]).await?)
     }
 
-    /// The room `id` if `user` is one of its members. A missing room is
-    /// NOT_FOUND, a room of others PERMISSION_DENIED.
+    /// The room `id` if `user` may enter it ([`access::enter`]).
     pub async fn member_room(&self, id: RoomId, user: UserId) -> Result<Room, Error> {
         let client = self.client().await?;
         let select = client
@@ -60,17 +57,10 @@ impl Store {
             ))
             .await?;
         let row = client.query_opt(&select, &[&id.get()]).await?;
-        check_member(row.as_ref().map(rows::room).transpose()?, user)
-    }
-}
-
-/// Membership rule shared by every room operation.
-pub(super) fn check_member(room: Option<Room>, user: UserId) -> Result<Room, Error> {
-    let room = room.ok_or(Error::NotFound("room not found"))?;
-    if room.has_member(user) {
-        Ok(room)
-    } else {
-        Err(Error::PermissionDenied("not a member of this room"))
+        Ok(access::enter(
+            row.as_ref().map(rows::room).transpose()?,
+            user,
+        )?)
     }
 }
 

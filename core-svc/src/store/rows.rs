@@ -1,6 +1,10 @@
 //! Row shapes shared by the queries, and their conversion to domain types.
+//!
+//! Every column is read by name: each `*_COLUMNS` list below gives its
+//! columns the names its reader asks for, so a query may add, drop or
+//! reorder columns without shifting what the others mean. A missing or
+//! mistyped column is an internal error, never a panic.
 
-use time::OffsetDateTime;
 use tokio_postgres::Row;
 
 use crate::{
@@ -9,34 +13,50 @@ use crate::{
 };
 
 /// The columns [`message`] reads, from `messages m JOIN users u ON u.id = m.sender_id`.
-pub(super) const MESSAGE_COLUMNS: &str = "m.id, m.room_id, m.sender_id, u.email, \
-     coalesce(m.text, ''), m.status, m.created_at, m.updated_at, m.deleted_at IS NOT NULL";
+pub(super) const MESSAGE_COLUMNS: &str = "m.id, m.room_id, m.sender_id, \
+     u.email AS sender_email, coalesce(m.text, '') AS text, m.status, m.created_at, \
+     m.updated_at, m.deleted_at IS NOT NULL AS deleted";
+
+/// The columns [`event`] reads from `room_events e` besides [`MESSAGE_COLUMNS`].
+pub(super) const EVENT_COLUMNS: &str = "e.seq, e.kind, e.occurred_at";
 
 /// The columns [`room`] reads from `rooms`.
 pub(super) const ROOM_COLUMNS: &str = "id, user_lo, user_hi, last_seq";
 
+/// A message: the row has [`MESSAGE_COLUMNS`].
 pub(super) fn message(row: &Row) -> Result<Message, Error> {
-    message_at(row, 0)
-}
-
-pub(super) fn room(row: &Row) -> Result<Room, Error> {
-    Ok(Room {
-        id: id(row.get(0), RoomId::parse)?,
-        members: [
-            id(row.get(1), UserId::parse)?,
-            id(row.get(2), UserId::parse)?,
-        ],
-        last_seq: row.get(3),
+    Ok(Message {
+        id: id(row.try_get("id")?, MessageId::parse)?,
+        room_id: id(row.try_get("room_id")?, RoomId::parse)?,
+        sender_id: id(row.try_get("sender_id")?, UserId::parse)?,
+        sender_email: row.try_get("sender_email")?,
+        text: row.try_get("text")?,
+        status: status(row.try_get("status")?)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        deleted: row.try_get("deleted")?,
     })
 }
 
-/// An event of the log: `seq, kind, occurred_at` followed by [`MESSAGE_COLUMNS`].
+/// A room: the row has [`ROOM_COLUMNS`].
+pub(super) fn room(row: &Row) -> Result<Room, Error> {
+    Ok(Room {
+        id: id(row.try_get("id")?, RoomId::parse)?,
+        members: [
+            id(row.try_get("user_lo")?, UserId::parse)?,
+            id(row.try_get("user_hi")?, UserId::parse)?,
+        ],
+        last_seq: row.try_get("last_seq")?,
+    })
+}
+
+/// An event of the log: the row has [`EVENT_COLUMNS`] and
+/// [`MESSAGE_COLUMNS`], the message as it is now. The event carries the
+/// message with the status the event's kind stands for.
 pub(super) fn event(row: &Row) -> Result<RoomEvent, Error> {
-    let seq: i64 = row.get(0);
-    let kind: &str = row.get(1);
-    let occurred_at: OffsetDateTime = row.get(2);
-    let message = message_at(row, 3)?;
-    let kind = match kind {
+    let message = message(row)?;
+    let room_id = message.room_id;
+    let kind = match row.try_get::<_, &str>("kind")? {
         "message_created" => EventKind::Created(message.with_status(MessageStatus::Send)),
         "message_delivered" => EventKind::Delivered(message.with_status(MessageStatus::Delivered)),
         "message_read" => EventKind::Read(message.with_status(MessageStatus::Read)),
@@ -51,29 +71,11 @@ pub(super) fn event(row: &Row) -> Result<RoomEvent, Error> {
         other => return Err(corrupt(format!("unknown event kind {other:?}"))),
     };
     Ok(RoomEvent {
-        room_id: message_room(row, 3)?,
-        seq,
-        occurred_at,
+        room_id,
+        seq: row.try_get("seq")?,
+        occurred_at: row.try_get("occurred_at")?,
         kind,
     })
-}
-
-pub(super) fn message_at(row: &Row, offset: usize) -> Result<Message, Error> {
-    Ok(Message {
-        id: id(row.get(offset), MessageId::parse)?,
-        room_id: id(row.get(offset + 1), RoomId::parse)?,
-        sender_id: id(row.get(offset + 2), UserId::parse)?,
-        sender_email: row.get(offset + 3),
-        text: row.get(offset + 4),
-        status: status(row.get(offset + 5))?,
-        created_at: row.get(offset + 6),
-        updated_at: row.get(offset + 7),
-        deleted: row.get(offset + 8),
-    })
-}
-
-fn message_room(row: &Row, offset: usize) -> Result<RoomId, Error> {
-    id(row.get(offset + 1), RoomId::parse)
 }
 
 pub(super) fn status(raw: &str) -> Result<MessageStatus, Error> {

@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::{Store, events, messages, rooms, rows};
 use crate::{
+    access,
     domain::{EventKind, Message, MessageStatus, Room, RoomEvent, RoomId, Snapshot, UserId},
     error::Error,
 };
@@ -58,7 +59,7 @@ impl Store {
     ) -> Result<Opened, Error> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let room = rooms::check_member(rooms::lock_room(&tx, room).await?, user)?;
+        let room = access::enter(rooms::lock_room(&tx, room).await?, user)?;
         let snapshot = take_snapshot(&tx, &room, start).await?;
         let read = mark_read(&tx, &room, user).await?;
         let read_events = events::append(&tx, &room, read).await?;
@@ -76,7 +77,7 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(Opened {
-            session: SessionId(row.get(0)),
+            session: SessionId(row.try_get("id")?),
             head: room.last_seq + read_events.len() as i64,
             snapshot,
             read_events,

@@ -28,7 +28,7 @@ impl Store {
                 client.query_one(&select, &[&sub]).await?
             }
         };
-        rows::id(row.get(0), UserId::parse)
+        rows::id(row.try_get("id")?, UserId::parse)
     }
 
     /// A user with their presence.
@@ -37,7 +37,7 @@ impl Store {
         let select = client
             .prepare_cached(
                 "SELECT u.id, u.email, u.last_seen,
-                        EXISTS (SELECT 1 FROM room_sessions s WHERE s.user_id = u.id)
+                        EXISTS (SELECT 1 FROM room_sessions s WHERE s.user_id = u.id) AS is_online
                  FROM users u WHERE u.id = $1",
             )
             .await?;
@@ -45,10 +45,10 @@ impl Store {
             return Ok(None);
         };
         Ok(Some(User {
-            id: rows::id(row.get(0), UserId::parse)?,
-            email: row.get(1),
-            last_seen: row.get(2),
-            is_online: row.get(3),
+            id: rows::id(row.try_get("id")?, UserId::parse)?,
+            email: row.try_get("email")?,
+            last_seen: row.try_get("last_seen")?,
+            is_online: row.try_get("is_online")?,
         }))
     }
 }

@@ -54,6 +54,91 @@ async fn room_heads_pair_each_known_room_with_its_last_seq() {
     assert_eq!(store.room_heads(&[room(99)]).await.unwrap(), []);
 }
 
+#[tokio::test]
+async fn the_send_function_answers_with_exactly_the_events_it_appended() {
+    let db = TestDatabase::create().unwrap();
+    let store = Store::connect(&db.connection_string(), 1).unwrap();
+    store.migrate().await.unwrap();
+    let client = sql(&db).await;
+    client
+        .batch_execute(
+            "INSERT INTO users (sub) VALUES ('a'), ('b'), ('c');
+             INSERT INTO rooms (user_lo, user_hi) VALUES (1, 2);",
+        )
+        .await
+        .unwrap();
+    let send = "SELECT outcome, seq, kind, id, status FROM chat_send_message($1, $2, 'hi', $3)";
+    let answer = |rows: Vec<tokio_postgres::Row>| -> Vec<String> {
+        rows.iter()
+            .map(|row| {
+                let outcome: &str = row.get("outcome");
+                let seq: Option<i64> = row.get("seq");
+                let kind: Option<&str> = row.get("kind");
+                let id: Option<i64> = row.get("id");
+                let status: Option<&str> = row.get("status");
+                format!("{outcome} {seq:?} {kind:?} {id:?} {status:?}")
+            })
+            .collect()
+    };
+    let sent = client.query(send, &[&1_i64, &1_i64, &"k"]).await.unwrap();
+    assert_eq!(
+        answer(sent),
+        [
+            r#"sent Some(1) Some("message_created") Some(1) Some("delivered")"#,
+            r#"sent Some(2) Some("message_delivered") Some(1) Some("delivered")"#,
+        ]
+    );
+    let log: Vec<(i64, String)> = client
+        .query("SELECT seq, kind FROM room_events ORDER BY seq", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get("seq"), row.get("kind")))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            (1, "message_created".into()),
+            (2, "message_delivered".into())
+        ]
+    );
+    let again = client.query(send, &[&1_i64, &1_i64, &"k"]).await.unwrap();
+    assert_eq!(
+        answer(again),
+        [r#"duplicate Some(1) None Some(1) Some("delivered")"#]
+    );
+    let outsider = client.query(send, &[&1_i64, &3_i64, &"k"]).await.unwrap();
+    assert_eq!(answer(outsider), ["not_member None None None None"]);
+    let nowhere = client.query(send, &[&9_i64, &1_i64, &"k"]).await.unwrap();
+    assert_eq!(answer(nowhere), ["no_room None None None None"]);
+}
+
+#[tokio::test]
+async fn room_members_are_the_pair_of_each_room() {
+    let db = TestDatabase::create().unwrap();
+    let store = Store::connect(&db.connection_string(), 1).unwrap();
+    store.migrate().await.unwrap();
+    let client = sql(&db).await;
+    client
+        .batch_execute(
+            "INSERT INTO users (sub) VALUES ('a'), ('b'), ('c');
+             INSERT INTO rooms (user_lo, user_hi) VALUES (1, 2), (2, 3);",
+        )
+        .await
+        .unwrap();
+    let members: Vec<(i64, i64)> = client
+        .query(
+            "SELECT room_id, user_id FROM room_members ORDER BY room_id, user_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get("room_id"), row.get("user_id")))
+        .collect();
+    assert_eq!(members, [(1, 1), (1, 2), (2, 2), (2, 3)]);
+}
+
 /// A plain connection to `db`, beside the store.
 async fn sql(db: &TestDatabase) -> tokio_postgres::Client {
     let (client, connection) =
