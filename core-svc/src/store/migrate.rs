@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "end_sessions",
         include_str!("../../../migrations/0004_end_sessions.sql"),
     ),
+    (
+        6,
+        "event_feed_and_webhooks",
+        include_str!("../../../migrations/0006_event_feed_and_webhooks.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming this service's migration lock.

@@ -6,6 +6,7 @@
 //! gaps in the order they commit.
 
 mod events;
+mod feed;
 mod instances;
 mod messages;
 mod migrate;
@@ -21,6 +22,7 @@ use deadpool_postgres::{
 };
 use tokio_postgres::{NoTls, error::SqlState};
 
+pub use feed::{FeedItem, FeedKind, FeedPosition, Partition};
 pub use instances::EVENTS_CHANNEL;
 pub use messages::{NewMessage, Sent};
 pub use sessions::{Opened, SessionId, Start};

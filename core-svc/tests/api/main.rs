@@ -9,6 +9,7 @@ mod concurrency;
 mod core_process;
 mod deadlines;
 mod empty_env;
+mod feed;
 mod help;
 mod helpers;
 mod jwks_max_age;
