@@ -80,6 +80,8 @@ pub struct Config {
     pub grpc_max_streams: u32,
     #[command(flatten)]
     pub auth: AuthConfig,
+    #[command(flatten)]
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 /// How log lines are written.
@@ -144,6 +146,7 @@ impl Config {
             log_format: LogFormat::Human,
             grpc_max_streams: 10_000,
             auth: AuthConfig::default(),
+            webhooks: crate::webhooks::WebhookConfig::default(),
         }
     }
 }

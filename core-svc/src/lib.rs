@@ -14,6 +14,7 @@ pub mod feed;
 pub mod grpc;
 pub mod ops;
 pub mod store;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -95,11 +96,7 @@ pub async fn serve(
         grpc: listener,
         ops,
     } = listeners;
-    let url = config
-        .database_url
-        .as_ref()
-        .context("a database URL is required")?;
-    let store = Store::connect(url.expose(), config.db_pool_size)?;
+    let (store, webhooks) = connect(&config)?;
     let applied = store.migrate().await.context("applying migrations")?;
     tracing::info!(applied, "schema up to date");
     let instance = Instance {
@@ -123,6 +120,9 @@ pub async fn serve(
         .context("registering this instance")?;
     instance.spawn_cluster_tasks();
     instance.spawn_feed_tasks();
+    if let Some(webhooks) = webhooks {
+        instance.spawn_webhook_worker(webhooks);
+    }
     let ops_stop = CancellationToken::new();
     let ops_server = ops.map(|ops| tokio::spawn(instance.serve_ops(ops, ops_stop.clone())));
 
@@ -146,6 +146,20 @@ pub async fn serve(
         server.await??;
     }
     Ok(())
+}
+
+/// The storage, enqueueing webhooks when they are configured.
+fn connect(config: &Config) -> anyhow::Result<(Store, Option<webhooks::Webhooks>)> {
+    let url = config
+        .database_url
+        .as_ref()
+        .context("a database URL is required")?;
+    let webhooks = config.webhooks.webhooks()?;
+    let store = match webhooks {
+        Some(_) => Store::connect_enqueuing_webhooks(url.expose(), config.db_pool_size)?,
+        None => Store::connect(url.expose(), config.db_pool_size)?,
+    };
+    Ok((store, webhooks))
 }
 
 impl Instance {
@@ -198,6 +212,15 @@ impl Instance {
         self.tasks.spawn(feed::wake_on_notify(
             self.feed_wake.clone(),
             self.store.clone(),
+            self.shutdown.clone(),
+        ));
+    }
+
+    fn spawn_webhook_worker(&self, webhooks: webhooks::Webhooks) {
+        self.tasks.spawn(webhooks::run(
+            webhooks,
+            self.store.clone(),
+            self.fanout.metrics.webhooks().clone(),
             self.shutdown.clone(),
         ));
     }
