@@ -23,3 +23,4 @@ mod shutdown;
 mod storage;
 mod subscribe;
 mod users;
+mod webhooks;
