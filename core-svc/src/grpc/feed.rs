@@ -51,8 +51,18 @@ impl EventFeed for FeedApi {
             Start::After(parse_position(&request.after).map_err(Error::from)?)
         };
         let items = self.feed.follow(start, partition).await?;
+        let shutdown = self.feed.shutdown.clone();
+        // The pump's own UNAVAILABLE item is dropped when the stream's buffer
+        // is full; this one always comes last, so a consumer reconnects.
+        let ended = futures::stream::once(async move {
+            shutdown
+                .is_cancelled()
+                .then(|| Err(Status::from(Error::ShuttingDown)))
+        })
+        .filter_map(futures::future::ready);
         let stream = ReceiverStream::new(items)
-            .map(|item| item.map(pb::FeedItem::from).map_err(Status::from));
+            .map(|item| item.map(pb::FeedItem::from).map_err(Status::from))
+            .chain(ended);
         Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -285,3 +285,23 @@ async fn partitions_split_the_feed_disjointly_and_completely() {
     assert_eq!(union.len(), expected.len(), "disjoint");
     assert_eq!(union.into_iter().collect::<HashSet<_>>(), expected);
 }
+
+#[tokio::test]
+async fn a_stopping_core_ends_feed_streams_with_unavailable() {
+    let mut core = TestCore::start().await;
+    let (_alice, _bob, _room) = core.pair().await;
+    let mut consumer = follow(&core, after("")).await;
+    take(&mut consumer, 1).await;
+    let stopping = tokio::spawn(async move { core.stop().await });
+    let ended = within(async {
+        loop {
+            match consumer.message().await {
+                Ok(Some(_)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended.unwrap_err().code(), Code::Unavailable);
+    within(stopping).await.unwrap();
+}
