@@ -34,7 +34,9 @@ pub const POLL: Duration = Duration::from_millis(50);
 pub enum Start {
     /// After this position (the default position: from the beginning).
     After(FeedPosition),
-    /// After everything that has settled by now.
+    /// At the horizon: after everything that ended before the oldest
+    /// transaction still running (a few items committed just before may
+    /// follow).
     End,
 }
 
