@@ -103,7 +103,7 @@ async fn pgbench_run(
         .with_context(|| format!("no tps in pgbench output: {stdout}"))
 }
 
-fn pgbench_binary() -> String {
+pub(crate) fn pgbench_binary() -> String {
     let bindir = std::process::Command::new("pg_config")
         .arg("--bindir")
         .output();

@@ -12,6 +12,8 @@ mod idle;
 mod pace;
 mod population;
 mod report;
+mod services;
+mod services_pgbench;
 mod steady;
 mod storm;
 mod system;
@@ -61,6 +63,10 @@ struct Args {
     /// Subscribe streams of the gRPC fan-out.
     #[arg(long, default_value_t = 200)]
     fanout_streams: usize,
+    /// Steady rate of the services scenario when no sweep ran before it
+    /// (otherwise half the sweep's peak).
+    #[arg(long, default_value_t = 1000.0)]
+    services_rate: f64,
     /// The core's database pool, and pgbench's clients.
     #[arg(long, default_value_t = 16)]
     db_pool: usize,
@@ -70,8 +76,8 @@ struct Args {
     /// and a second worker per service mostly adds cross-core wake-ups.
     #[arg(long, default_value_t = 1)]
     service_threads: usize,
-    /// Scenarios to run [default: steady,idle,storm,fanout; with --smoke
-    /// all five]. `crowd` (50,000 sockets, about two minutes) runs only when
+    /// Scenarios to run [default: steady,idle,storm,fanout,services; with
+    /// --smoke all six]. `crowd` (50,000 sockets, about two minutes) runs only when
     /// named.
     #[arg(long, value_delimiter = ',', value_enum)]
     only: Option<Vec<Scenario>>,
@@ -99,6 +105,10 @@ enum Scenario {
     Fanout,
     /// 50,000 sockets held with messages flowing, on a system of its own.
     Crowd,
+    /// The event feed's lag and webhooks to a silent receiver during the
+    /// steady chat, and the send path's pgbench with and without their
+    /// bookkeeping.
+    Services,
 }
 
 impl Args {
@@ -109,6 +119,7 @@ impl Args {
         self.idle_sockets = 20;
         self.storm_messages = 1_000;
         self.fanout_streams = 4;
+        self.services_rate = 20.0;
         self.db_pool = 4;
         self.crowd.shrink_for_smoke();
     }
@@ -119,6 +130,7 @@ impl Args {
             edges: 1,
             db_pool: self.db_pool,
             threads: self.service_threads,
+            webhook: None,
         }
     }
 
@@ -168,6 +180,7 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
         Scenario::Idle,
         Scenario::Storm,
         Scenario::Fanout,
+        Scenario::Services,
     ];
     if !shared.iter().any(|&scenario| args.runs(scenario)) {
         return Ok(());
@@ -202,6 +215,16 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
             args.step_seconds,
         );
         report.fanout = Some(fanout.await?);
+    }
+    if args.runs(Scenario::Services) {
+        // Half the peak when the sweep found one, as the feed's target says.
+        let rate = match report.chat_peak_per_sec {
+            peak if peak > 0.0 => peak / 2.0,
+            _ => args.services_rate,
+        };
+        let seconds = args.step_seconds * 2.0;
+        let services = services::run(&system, args.shape(), args.rooms, rate, seconds);
+        report.services = Some(services.await?);
     }
     Ok(())
 }

@@ -24,6 +24,7 @@ pub struct Report {
     pub storm: Option<Storm>,
     pub fanout: Option<Fanout>,
     pub crowd: Option<Crowd>,
+    pub services: Option<crate::services::Services>,
 }
 
 /// The highest rate that kept p99 under 50 ms and delivered ≥ 99 % on time.
@@ -61,6 +62,9 @@ impl Report {
         }
         if let Some(crowd) = &self.crowd {
             print_crowd(crowd);
+        }
+        if let Some(services) = &self.services {
+            print_services(services);
         }
     }
 
@@ -137,6 +141,38 @@ fn print_crowd(c: &Crowd) {
     println!(
         "  CPU ms per message: core {:.2} / edges {:.2} / PostgreSQL {:.2} / load generator {:.2}",
         cpu.core, cpu.edge, cpu.postgres, cpu.load_generator
+    );
+}
+
+fn print_services(s: &crate::services::Services) {
+    println!(
+        "event feed at {:.0}/s (+{:.0}/s to offline users): lag commit → consumer p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} messages",
+        s.rate_per_sec,
+        s.offline_per_sec,
+        s.feed.p50_ms,
+        s.feed.p99_ms,
+        s.feed.max_ms,
+        s.feed.messages
+    );
+    println!(
+        "steady chat without webhook: p50 {:.2} ms, p99 {:.2} ms, {}/{} delivered; with a webhook receiver that never answers: p50 {:.2} ms, p99 {:.2} ms, {}/{} delivered ({} deliveries pending)",
+        s.without_webhook.p50_ms,
+        s.without_webhook.p99_ms,
+        s.without_webhook.delivered,
+        s.without_webhook.sent,
+        s.silent_webhook.p50_ms,
+        s.silent_webhook.p99_ms,
+        s.silent_webhook.delivered,
+        s.silent_webhook.sent,
+        s.webhooks_pending_after
+    );
+    let p = &s.pgbench;
+    println!(
+        "pgbench send path ({} clients): {:.0}/s without, {:.0}/s with feed and webhook bookkeeping ({:+.1}%)",
+        p.clients,
+        p.without_per_sec,
+        p.with_per_sec,
+        p.change * 100.0
     );
 }
 

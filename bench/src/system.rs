@@ -54,6 +54,8 @@ pub struct Shape {
     pub db_pool: usize,
     /// Tokio worker threads of the core and of each edge (0: one per core).
     pub threads: usize,
+    /// Where the core posts webhooks for offline recipients (`None`: no webhooks).
+    pub webhook: Option<SocketAddr>,
 }
 
 impl System {
@@ -69,26 +71,27 @@ impl System {
         // A port of its own, so that two systems (or a core elsewhere on
         // the box) never fight over the default 9090.
         let metrics_addr = free_addr()?;
-        let core = spawn(
-            "core-svc",
-            shape.threads,
-            &[
-                "--grpc-addr",
-                &core_addr.to_string(),
-                "--metrics-addr",
-                &metrics_addr.to_string(),
-                "--grpc-max-streams",
-                &GRPC_MAX_STREAMS.to_string(),
-                "--database-url",
-                &url,
-                "--jwt-secret",
-                SECRET,
-                "--db-pool-size",
-                &shape.db_pool.to_string(),
-            ],
-            core_addr,
-        )
-        .await?;
+        let (core_addr_text, metrics_text) = (core_addr.to_string(), metrics_addr.to_string());
+        let (streams, pool) = (GRPC_MAX_STREAMS.to_string(), shape.db_pool.to_string());
+        let mut args = vec![
+            "--grpc-addr",
+            &core_addr_text,
+            "--metrics-addr",
+            &metrics_text,
+            "--grpc-max-streams",
+            &streams,
+            "--database-url",
+            &url,
+            "--jwt-secret",
+            SECRET,
+            "--db-pool-size",
+            &pool,
+        ];
+        let webhook_url = shape.webhook.map(|addr| format!("http://{addr}/hook"));
+        if let Some(webhook_url) = &webhook_url {
+            args.extend(["--webhook-url", webhook_url, "--webhook-secret", SECRET]);
+        }
+        let core = spawn("core-svc", shape.threads, &args, core_addr).await?;
         let mut edges = Vec::new();
         for _ in 0..shape.edges {
             let addr = free_addr()?;

@@ -110,6 +110,8 @@ pub struct Config {
     pub grpc_max_streams: u32,
     #[command(flatten)]
     pub auth: AuthConfig,
+    #[command(flatten)]
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 /// How log lines are written.
@@ -175,6 +177,7 @@ impl Config {
             log_format: DEFAULT_LOG_FORMAT,
             grpc_max_streams: DEFAULT_GRPC_MAX_STREAMS,
             auth: AuthConfig::default(),
+            webhooks: crate::webhooks::WebhookConfig::default(),
         }
     }
 }

@@ -11,16 +11,18 @@ pub mod deadline;
 pub mod domain;
 pub mod error;
 pub mod fanout;
+pub mod feed;
 pub mod grpc;
 pub mod ops;
 pub mod store;
+pub mod webhooks;
 
 use std::time::Duration;
 
 use anyhow::Context;
 use chat_proto::v1::{
-    message_service_server::MessageServiceServer, room_service_server::RoomServiceServer,
-    user_service_server::UserServiceServer,
+    event_feed_server::EventFeedServer, message_service_server::MessageServiceServer,
+    room_service_server::RoomServiceServer, user_service_server::UserServiceServer,
 };
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -37,8 +39,10 @@ use crate::{
     cluster::{LiveSessions, Timing},
     config::Config,
     fanout::{Fanout, Subscriptions},
+    feed::{Feed, Wake},
     grpc::{
-        Authenticator, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MessageApi, RoomApi, UserApi, Writer,
+        Authenticator, FeedApi, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MessageApi, RoomApi,
+        UserApi, Writer,
     },
     ops::{OpsState, RpcLayer},
     store::Store,
@@ -56,6 +60,8 @@ struct Instance {
     timing: Timing,
     tasks: TaskTracker,
     shutdown: CancellationToken,
+    /// Wakes event feed streams on other instances' announcements.
+    feed_wake: Wake,
 }
 
 /// The listeners one instance serves on.
@@ -91,11 +97,7 @@ pub async fn serve(
         grpc: listener,
         ops,
     } = listeners;
-    let url = config
-        .database_url
-        .as_ref()
-        .context("a database URL is required")?;
-    let store = Store::connect(url.expose(), config.db_pool_size)?;
+    let (store, webhooks) = connect(&config)?;
     let applied = store.migrate().await.context("applying migrations")?;
     tracing::info!(applied, "schema up to date");
     let instance = Instance {
@@ -109,6 +111,7 @@ pub async fn serve(
         },
         tasks: TaskTracker::new(),
         shutdown,
+        feed_wake: Wake::default(),
     };
     let heartbeat_interval = instance.timing.heartbeat_interval();
     instance
@@ -117,6 +120,10 @@ pub async fn serve(
         .await
         .context("registering this instance")?;
     instance.spawn_cluster_tasks();
+    instance.spawn_feed_tasks();
+    if let Some(webhooks) = webhooks {
+        instance.spawn_webhook_worker(webhooks);
+    }
     let ops_stop = CancellationToken::new();
     let ops_server = ops.map(|ops| tokio::spawn(instance.serve_ops(ops, ops_stop.clone())));
 
@@ -140,6 +147,20 @@ pub async fn serve(
         server.await??;
     }
     Ok(())
+}
+
+/// The storage, enqueueing webhooks when they are configured.
+fn connect(config: &Config) -> anyhow::Result<(Store, Option<webhooks::Webhooks>)> {
+    let url = config
+        .database_url
+        .as_ref()
+        .context("a database URL is required")?;
+    let webhooks = config.webhooks.webhooks()?;
+    let store = match webhooks {
+        Some(_) => Store::connect_enqueuing_webhooks(url.expose(), config.db_pool_size)?,
+        None => Store::connect(url.expose(), config.db_pool_size)?,
+    };
+    Ok((store, webhooks))
 }
 
 impl Instance {
@@ -188,6 +209,36 @@ impl Instance {
         ));
     }
 
+    fn spawn_feed_tasks(&self) {
+        self.tasks.spawn(feed::wake_on_notify(
+            self.feed_wake.clone(),
+            self.store.clone(),
+            self.shutdown.clone(),
+        ));
+    }
+
+    fn spawn_webhook_worker(&self, webhooks: webhooks::Webhooks) {
+        self.tasks.spawn(webhooks::run(
+            webhooks,
+            self.store.clone(),
+            self.fanout.metrics.webhooks().clone(),
+            self.shutdown.clone(),
+        ));
+    }
+
+    /// The event feed for internal services.
+    fn feed_service(&self, auth: Authenticator) -> EventFeedServer<FeedApi> {
+        let feed = Feed {
+            store: self.store.clone(),
+            wake: self.feed_wake.clone(),
+            shutdown: self.shutdown.clone(),
+            tasks: self.tasks.clone(),
+        };
+        EventFeedServer::new(FeedApi::new(auth, feed))
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES)
+    }
+
     /// The chat services with reflection, ready to serve.
     async fn router(
         &self,
@@ -215,6 +266,7 @@ impl Instance {
         ))
         .max_decoding_message_size(MAX_REQUEST_BYTES)
         .max_encoding_message_size(MAX_RESPONSE_BYTES);
+        let feed = self.feed_service(auth.clone());
         let messages = MessageServiceServer::new(MessageApi::new(auth, self.store.clone(), writer))
             .max_decoding_message_size(MAX_REQUEST_BYTES)
             .max_encoding_message_size(MAX_RESPONSE_BYTES);
@@ -224,6 +276,7 @@ impl Instance {
         health
             .set_serving::<MessageServiceServer<MessageApi>>()
             .await;
+        health.set_serving::<EventFeedServer<FeedApi>>().await;
         Ok(Server::builder()
             .layer(RpcLayer::new(self.fanout.metrics.clone()))
             .max_concurrent_streams(Some(config.grpc_max_streams))
@@ -231,7 +284,8 @@ impl Instance {
             .add_service(reflection_v1alpha()?)
             .add_service(users)
             .add_service(rooms)
-            .add_service(messages))
+            .add_service(messages)
+            .add_service(feed))
     }
 
     /// Lets in-flight work finish within the grace period, then leaves the

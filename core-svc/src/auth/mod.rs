@@ -31,6 +31,8 @@ pub struct Identity {
     pub email: String,
     /// The token's `exp`, Unix seconds, read as the validation read it.
     pub exp: u64,
+    /// The `scope` claim (space-separated); empty when absent or not a string.
+    pub scope: String,
 }
 
 /// Why a request is not authenticated; the text is safe to send back.
@@ -110,6 +112,9 @@ struct Claims {
     email: Option<String>,
     #[serde(deserialize_with = "numeric_date::deserialize")]
     exp: u64,
+    /// Any JSON: a `scope` of another shape only grants nothing.
+    #[serde(default)]
+    scope: Option<serde_json::Value>,
 }
 
 impl Verifier {
@@ -188,11 +193,21 @@ impl Identity {
         if has_nul(&claims.sub) || has_nul(&email) {
             return Err(AuthError::NulInClaims);
         }
+        let scope = match claims.scope {
+            Some(serde_json::Value::String(scope)) => scope,
+            _ => String::new(),
+        };
         Ok(Self {
             sub: claims.sub,
             email,
             exp: claims.exp,
+            scope,
         })
+    }
+
+    /// Whether the space-separated `scope` claim names `wanted`.
+    pub fn has_scope(&self, wanted: &str) -> bool {
+        !wanted.is_empty() && self.scope.split_whitespace().any(|scope| scope == wanted)
     }
 }
 
@@ -306,5 +321,7 @@ fn reject_algorithms(
     }
 }
 
+#[cfg(test)]
+mod scope_tests;
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 
 mod caller;
 mod convert;
+mod feed;
 mod messages;
 mod rooms;
 mod users;
@@ -12,6 +13,7 @@ use std::future::Future;
 use tokio_util::task::TaskTracker;
 
 pub use caller::{Authenticator, Caller};
+pub use feed::{EVENTS_SCOPE, FeedApi};
 pub use messages::MessageApi;
 pub use rooms::RoomApi;
 pub use users::UserApi;

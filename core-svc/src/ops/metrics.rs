@@ -42,6 +42,7 @@ struct Inner {
     served: ServedMethods,
     pool_size: Gauge,
     pool_available: Gauge,
+    webhooks: crate::webhooks::WebhookMetrics,
 }
 
 impl Default for Metrics {
@@ -65,6 +66,7 @@ impl Metrics {
             served: ServedMethods::of_this_server(),
             pool_size: Gauge::default(),
             pool_available: Gauge::default(),
+            webhooks: crate::webhooks::WebhookMetrics::default(),
             registry: Registry::default(),
         };
         register(&mut registry, &inner);
@@ -113,6 +115,11 @@ impl Metrics {
             .rpc_duration
             .get_or_create(&RpcLabels { method })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// The webhook worker's series.
+    pub fn webhooks(&self) -> &crate::webhooks::WebhookMetrics {
+        &self.inner.webhooks
     }
 
     /// The Prometheus text exposition, with the pool's usage as of now.
@@ -174,6 +181,7 @@ fn register(registry: &mut Registry, inner: &Inner) {
         "Idle PostgreSQL connections in the pool",
         inner.pool_available.clone(),
     );
+    inner.webhooks.register(registry);
 }
 
 /// Keeps the open-subscriptions gauge up while alive.

@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "send_returns_events",
         include_str!("../../../migrations/0005_send_returns_events.sql"),
     ),
+    (
+        6,
+        "event_feed_and_webhooks",
+        include_str!("../../../migrations/0006_event_feed_and_webhooks.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming this service's migration lock.

@@ -12,6 +12,7 @@
 //! Columns are read by name (see `rows`).
 
 mod events;
+mod feed;
 mod instances;
 mod messages;
 mod migrate;
@@ -19,6 +20,7 @@ mod rooms;
 mod rows;
 mod sessions;
 mod users;
+mod webhooks;
 
 use std::{str::FromStr, time::Duration};
 
@@ -27,9 +29,11 @@ use deadpool_postgres::{
 };
 use tokio_postgres::{NoTls, error::SqlState};
 
+pub use feed::{FeedItem, FeedKind, FeedPosition, Partition};
 pub use instances::EVENTS_CHANNEL;
 pub use messages::{NewMessage, Sent};
 pub use sessions::{Opened, SessionId, Start};
+pub use webhooks::{Claimed, WebhookStats};
 
 use crate::{deadline::Deadline, error::Error};
 
@@ -50,6 +54,11 @@ impl Store {
     pub fn connect(url: &str, max_connections: usize) -> Result<Self, Error> {
         let config =
             tokio_postgres::Config::from_str(url).map_err(|err| Error::Internal(err.into()))?;
+        Self::from_config(config, max_connections)
+    }
+
+    /// A pool of at most `max_connections` with these connection settings.
+    fn from_config(config: tokio_postgres::Config, max_connections: usize) -> Result<Self, Error> {
         let manager = Manager::from_config(
             config.clone(),
             NoTls,

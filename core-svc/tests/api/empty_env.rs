@@ -6,7 +6,7 @@ use crate::core_process::CoreProcess;
 use crate::helpers::{SECRET, TestCore};
 
 /// Every variable of the core but the ones the test passes as flags.
-const OPTIONAL: [&str; 14] = [
+const OPTIONAL: [&str; 17] = [
     "CHAT_DATA_DIR",
     "CHAT_DB_POOL_SIZE",
     "CHAT_INSTANCE_TTL_SECS",
@@ -21,6 +21,9 @@ const OPTIONAL: [&str; 14] = [
     "CHAT_JWT_AUDIENCE",
     "CHAT_JWT_ALGORITHMS",
     "CHAT_JWT_LEEWAY_SECS",
+    "CHAT_WEBHOOK_URL",
+    "CHAT_WEBHOOK_SECRET",
+    "CHAT_WEBHOOK_RETRY_BASE_MS",
 ];
 
 #[tokio::test]
