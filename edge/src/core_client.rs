@@ -1,13 +1,14 @@
-//! The edge's only way to the core: one lazily connected tonic `Channel`,
-//! the caller's bearer token forwarded as `authorization` metadata, and a
-//! deadline on every unary call. Generated `pb` types stop here: every
-//! method takes and answers the edge's own types of [`model`] (`convert`
-//! translates), and a room's stream is read as a [`RoomStream`]. Nothing
-//! else in the edge names `pb` (a test below checks it).
+//! The edge's only way to the cores: for unary calls one lazily connected
+//! tonic `Channel` (spread over every core of `CHAT_CORE_URL`), the caller's
+//! bearer token forwarded as `authorization` metadata, and a deadline on
+//! every call; for the sockets the edge's `EdgeLink/Link` stream ([`link`]).
+//! Generated `pb` types stop here: every method takes and answers the edge's
+//! own types of [`model`] (`convert` translates). Nothing else in the edge
+//! names `pb` (a test below checks it).
 
 mod convert;
+pub mod link;
 pub mod model;
-mod room_stream;
 
 use std::fmt;
 use std::future::Future;
@@ -22,11 +23,11 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
 use crate::error::Error;
+pub use link::{LinkClient, LinkSender, LinkStream, StreamEnd};
 pub use model::{
-    Change, HistoryQuery, Message, MessageStatus, NewMessage, Opening, Room, RoomEvent,
-    SentMessage, Snapshot, User,
+    Change, HistoryQuery, LinkDown, LinkHello, LinkUp, Message, MessageStatus, NewMessage, Opening,
+    Room, RoomEvent, SentMessage, Snapshot, SocketOpening, User,
 };
-pub use room_stream::{RoomStream, StreamEnd};
 
 /// The longest bearer token the edge forwards. Every call of every client
 /// shares one HTTP/2 connection to the core, and a header block the core's
@@ -37,13 +38,13 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub const MAX_REQUEST_ID_BYTES: usize = service_kit::request_id::MAX_LEN;
 /// How many of the latest messages a WebSocket's history frame holds.
 pub const HISTORY_LIMIT: u32 = 50;
-/// HTTP/2 flow-control window of one call. A room stream whose socket has
-/// stalled is not read until the socket's queue drains or the stall closes
-/// it, and holds up to this much of the channel's window meanwhile.
+/// HTTP/2 flow-control window of one call (a history page is the largest answer).
 const STREAM_WINDOW_BYTES: u32 = 128 * 1024;
-/// HTTP/2 flow-control window of the whole channel, shared by every call:
-/// 2,048 streams stalled at once before calls wait on each other.
+/// HTTP/2 flow-control window of the whole channel, shared by every call.
 const CONNECTION_WINDOW_BYTES: u32 = 256 * 1024 * 1024;
+/// HTTP/2 flow-control window of a link: the hub reads it without waiting
+/// on any socket, so the window only bounds a burst in flight.
+const LINK_WINDOW_BYTES: u32 = 4 * 1024 * 1024;
 
 /// A syntactically valid bearer token, ready to forward. Never printed.
 #[derive(Clone)]
@@ -100,21 +101,28 @@ pub struct CoreClient {
 }
 
 impl CoreClient {
-    /// A client whose channel connects on first use (and reconnects after failures).
-    pub fn connect_lazy(url: &str, deadline: Duration) -> Result<Self, Error> {
-        let endpoint = Endpoint::from_shared(url.to_owned())
-            .map_err(Error::InvalidCoreUrl)?
-            .connect_timeout(deadline)
-            .tcp_nodelay(true)
-            .initial_stream_window_size(STREAM_WINDOW_BYTES)
-            .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
-            .http2_keep_alive_interval(Duration::from_secs(20))
-            .keep_alive_timeout(Duration::from_secs(10))
-            .keep_alive_while_idle(true);
-        Ok(Self {
-            channel: endpoint.connect_lazy(),
-            deadline,
-        })
+    /// A client whose channel connects on first use (and reconnects after
+    /// failures); with several URLs, calls are spread over the cores that
+    /// answer, so one core down does not fail them.
+    pub fn connect_lazy(urls: &[String], deadline: Duration) -> Result<Self, Error> {
+        let mut endpoints = Vec::with_capacity(urls.len());
+        for url in urls {
+            let endpoint = Endpoint::from_shared(url.clone())
+                .map_err(Error::InvalidCoreUrl)?
+                .connect_timeout(deadline)
+                .tcp_nodelay(true)
+                .initial_stream_window_size(STREAM_WINDOW_BYTES)
+                .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
+                .http2_keep_alive_interval(Duration::from_secs(20))
+                .keep_alive_timeout(Duration::from_secs(10))
+                .keep_alive_while_idle(true);
+            endpoints.push(endpoint);
+        }
+        let channel = match endpoints.as_slice() {
+            [one] => one.connect_lazy(),
+            _ => Channel::balance_list(endpoints.into_iter()),
+        };
+        Ok(Self { channel, deadline })
     }
 
     /// The deadline applied to every unary call.
@@ -192,8 +200,7 @@ impl CoreClient {
         Ok(response.messages.into_iter().map(Message::from).collect())
     }
 
-    /// `MessageService.SendMessage`; the room's events come back on room
-    /// streams. `None`: stored, but the core's answer names no message (it
+    /// `MessageService.SendMessage`; the room's events come back on the link. `None`: stored, but the core's answer names no message (it
     /// always should).
     pub async fn send_message(
         &self,
@@ -206,25 +213,6 @@ impl CoreClient {
             .unary(client.send_message(self.deadlined(token, message)))
             .await?;
         Ok(convert::sent_message(&response))
-    }
-
-    /// `RoomService.Subscribe` with the 50-message history, resuming after
-    /// `after_seq` when given; the deadline bounds opening the stream, not its life.
-    pub async fn subscribe(
-        &self,
-        token: &BearerToken,
-        room_id: i64,
-        after_seq: Option<i64>,
-    ) -> Result<RoomStream, Error> {
-        let mut client = RoomServiceClient::new(self.channel.clone());
-        let message = pb::SubscribeRequest {
-            room_id,
-            history_limit: Some(HISTORY_LIMIT),
-            after_seq,
-        };
-        self.unary(client.subscribe(authorized(token, message)))
-            .await
-            .map(RoomStream::new)
     }
 
     /// [`authorized`], with the deadline sent along as `grpc-timeout`: the
