@@ -3,6 +3,7 @@
 //! that keeps a link open — connecting, linked, or waiting out a backoff
 //! before the next core.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +23,9 @@ use crate::ws::close::CloseReason;
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// The wait after the first round that failed; it doubles each round.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+/// How long a socket's close is repeated on later links: a core that died
+/// may never have read it, and the next core ends the session only when told.
+const RECENT_CLOSES: Duration = Duration::from_secs(15);
 
 type Connecting = Pin<Box<dyn Future<Output = Result<LinkStream, Error>> + Send>>;
 
@@ -80,6 +84,8 @@ pub(super) struct LinkTask {
     /// `false` once a whole round of cores failed, until a link opens.
     reachable: bool,
     link_events: Arc<AtomicU64>,
+    /// Sockets closed lately, or while no link was up, and when.
+    closes: VecDeque<(Instant, u64)>,
 }
 
 impl LinkTask {
@@ -100,6 +106,7 @@ impl LinkTask {
             outage,
             reachable: true,
             link_events,
+            closes: VecDeque::new(),
         }
     }
 
@@ -139,6 +146,9 @@ impl LinkTask {
             "linking"
         );
         let (up, opened) = self.client.open(self.core, hello);
+        for (_, socket_id) in &self.closes {
+            up.send(LinkUp::Close(*socket_id));
+        }
         for socket in opening {
             up.send(LinkUp::Open(socket));
         }
@@ -178,6 +188,7 @@ impl LinkTask {
                 self.failures = 0;
                 self.down_since = None;
                 self.reachable = true;
+                self.forget_old_closes();
                 Ok(Some(Link::Up(Box::new(stream))))
             }
             Step::Failed(error) => {
@@ -221,6 +232,8 @@ impl LinkTask {
                 self.state.event(room_id, event)
             }
         };
+        let now = Instant::now();
+        self.closes.extend(closed.iter().map(|socket_id| (now, *socket_id)));
         self.send_all(closed.into_iter().map(LinkUp::Close))
     }
 
@@ -245,12 +258,28 @@ impl LinkTask {
                 false
             }
             Command::Close { socket_id } => {
-                let known = self.state.close(socket_id);
-                known
-                    && self
-                        .send_all(std::iter::once(LinkUp::Close(socket_id)))
-                        .is_err()
+                if !self.state.close(socket_id) {
+                    return false;
+                }
+                self.forget_old_closes();
+                self.closes.push_back((Instant::now(), socket_id));
+                self.send_all(std::iter::once(LinkUp::Close(socket_id)))
+                    .is_err()
             }
+        }
+    }
+
+    /// Drops the closes older than [`RECENT_CLOSES`], unless no link is up
+    /// (the next one must hear of every close since the last).
+    fn forget_old_closes(&mut self) {
+        if self.down_since.is_some() {
+            return;
+        }
+        while let Some((at, _)) = self.closes.front() {
+            if at.elapsed() < RECENT_CLOSES {
+                break;
+            }
+            self.closes.pop_front();
         }
     }
 

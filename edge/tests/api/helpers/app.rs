@@ -29,7 +29,32 @@ pub struct TestApp {
     pub(super) core: Option<JoinHandle<anyhow::Result<()>>>,
     pub(super) edge_shutdown: CancellationToken,
     pub(super) edge: Option<JoinHandle<anyhow::Result<()>>>,
+    /// A second core on the same database, when the edge was given two.
+    pub(super) second_core: Option<Core>,
     pub(super) _db: TestDatabase,
+}
+
+/// A core running in this process.
+pub(super) struct Core {
+    pub(super) url: String,
+    pub(super) shutdown: CancellationToken,
+    pub(super) task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Starts a core on `database_url`, on a free port.
+async fn spawn_core(database_url: String) -> Core {
+    let mut core_config = CoreConfig::new(database_url);
+    core_config.auth = AuthConfig::hs256(SECRET);
+    core_config.db_pool_size = 8;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind core");
+    let addr = listener.local_addr().expect("core address");
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(core_svc::run(listener, core_config, shutdown.clone()));
+    Core {
+        url: format!("http://{addr}"),
+        shutdown,
+        task,
+    }
 }
 
 impl TestApp {
@@ -39,23 +64,30 @@ impl TestApp {
 
     /// A core, and an edge configured by `edge_config` from the core's URL.
     pub async fn spawn_with(edge_config: impl FnOnce(String) -> EdgeConfig) -> Self {
-        let db = TestDatabase::create().expect("a fresh test database");
-        let mut core_config = CoreConfig::new(db.connection_string());
-        core_config.auth = AuthConfig::hs256(SECRET);
-        core_config.db_pool_size = 8;
-        let core_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind core");
-        let core_addr = core_listener.local_addr().expect("core address");
-        let core_shutdown = CancellationToken::new();
-        let core = tokio::spawn(core_svc::run(
-            core_listener,
-            core_config,
-            core_shutdown.clone(),
-        ));
+        Self::start(edge_config, false).await
+    }
 
+    /// Two cores on one database, and an edge given both (`CHAT_CORE_URL`
+    /// lists the first, which it links to first, then the second).
+    pub async fn spawn_with_two_cores() -> Self {
+        Self::start(super::edge_config, true).await
+    }
+
+    async fn start(edge_config: impl FnOnce(String) -> EdgeConfig, two_cores: bool) -> Self {
+        let db = TestDatabase::create().expect("a fresh test database");
+        let core = spawn_core(db.connection_string()).await;
+        let second_core = match two_cores {
+            true => Some(spawn_core(db.connection_string()).await),
+            false => None,
+        };
         let rest = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let ws = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let (rest_addr, ws_addr) = (rest.local_addr().unwrap(), ws.local_addr().unwrap());
-        let edge_config = edge_config(format!("http://{core_addr}"));
+        let urls = match &second_core {
+            Some(second) => format!("{},{}", core.url, second.url),
+            None => core.url.clone(),
+        };
+        let edge_config = edge_config(urls);
         let edge_shutdown = CancellationToken::new();
         let edge_task = tokio::spawn(edge::run(
             vec![rest, ws],
@@ -66,11 +98,12 @@ impl TestApp {
             rest_addr,
             ws_addr,
             http: reqwest::Client::new(),
-            core_url: format!("http://{core_addr}"),
-            core_shutdown,
-            core: Some(core),
+            core_url: core.url,
+            core_shutdown: core.shutdown,
+            core: Some(core.task),
             edge_shutdown,
             edge: Some(edge_task),
+            second_core,
             _db: db,
         }
     }
@@ -144,5 +177,8 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.edge_shutdown.cancel();
         self.core_shutdown.cancel();
+        if let Some(second) = &self.second_core {
+            second.shutdown.cancel();
+        }
     }
 }
