@@ -3,6 +3,7 @@
 
 mod caller;
 mod convert;
+mod link;
 mod messages;
 mod rooms;
 mod users;
@@ -12,6 +13,7 @@ use std::future::Future;
 use tokio_util::task::TaskTracker;
 
 pub use caller::{Authenticator, Caller};
+pub use link::{LinkApi, MAX_LINK_UP_BYTES};
 pub use messages::MessageApi;
 pub use rooms::RoomApi;
 pub use users::UserApi;

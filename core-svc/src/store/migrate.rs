@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "send_returns_events",
         include_str!("../../../migrations/0005_send_returns_events.sql"),
     ),
+    (
+        7,
+        "edge_sockets",
+        include_str!("../../../migrations/0007_edge_sockets.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming this service's migration lock.

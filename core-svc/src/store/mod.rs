@@ -13,6 +13,7 @@
 
 mod events;
 mod instances;
+mod links;
 mod messages;
 mod migrate;
 mod rooms;
@@ -28,6 +29,7 @@ use deadpool_postgres::{
 use tokio_postgres::{NoTls, error::SqlState};
 
 pub use instances::EVENTS_CHANNEL;
+pub use links::{EdgeSocket, Registered};
 pub use messages::{NewMessage, Sent};
 pub use sessions::{Opened, SessionId, Start};
 
