@@ -12,6 +12,8 @@ pub mod model;
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chat_proto::v1 as pb;
@@ -93,19 +95,21 @@ impl fmt::Debug for BearerToken {
     }
 }
 
-/// A cheap-to-clone client of the core's three services.
+/// A cheap-to-clone client of the core's three services. With several
+/// cores, calls go to one of them until a call fails for want of a
+/// connection; the next calls then go to the next core.
 #[derive(Clone, Debug)]
 pub struct CoreClient {
-    channel: Channel,
+    channels: Arc<[Channel]>,
+    preferred: Arc<AtomicUsize>,
     deadline: Duration,
 }
 
 impl CoreClient {
-    /// A client whose channel connects on first use (and reconnects after
-    /// failures); with several URLs, calls are spread over the cores that
-    /// answer, so one core down does not fail them.
+    /// A client whose channels (one per URL) connect on first use (and
+    /// reconnect after failures).
     pub fn connect_lazy(urls: &[String], deadline: Duration) -> Result<Self, Error> {
-        let mut endpoints = Vec::with_capacity(urls.len());
+        let mut endpoints = Vec::with_capacity(urls.len().max(1));
         for url in urls {
             let endpoint = Endpoint::from_shared(url.clone())
                 .map_err(Error::InvalidCoreUrl)?
@@ -116,13 +120,13 @@ impl CoreClient {
                 .http2_keep_alive_interval(Duration::from_secs(20))
                 .keep_alive_timeout(Duration::from_secs(10))
                 .keep_alive_while_idle(true);
-            endpoints.push(endpoint);
+            endpoints.push(endpoint.connect_lazy());
         }
-        let channel = match endpoints.as_slice() {
-            [one] => one.connect_lazy(),
-            _ => Channel::balance_list(endpoints.into_iter()),
-        };
-        Ok(Self { channel, deadline })
+        Ok(Self {
+            channels: endpoints.into(),
+            preferred: Arc::new(AtomicUsize::new(0)),
+            deadline,
+        })
     }
 
     /// The deadline applied to every unary call.
@@ -132,9 +136,12 @@ impl CoreClient {
 
     /// `UserService.WhoAmI`: the caller's profile; also how the edge verifies a token.
     pub async fn who_am_i(&self, token: &BearerToken) -> Result<User, Error> {
-        let mut client = UserServiceClient::new(self.channel.clone());
+        let (core, channel) = self.pick();
+        let mut client = UserServiceClient::new(channel);
         let request = self.deadlined(token, pb::WhoAmIRequest {});
-        self.unary(client.who_am_i(request)).await.map(User::from)
+        self.unary(core, client.who_am_i(request))
+            .await
+            .map(User::from)
     }
 
     /// Answers `error` only once the token is known to be good: a bad token
@@ -153,14 +160,18 @@ impl CoreClient {
         user_id_1: i64,
         user_id_2: i64,
     ) -> Result<Room, Error> {
-        let mut client = RoomServiceClient::new(self.channel.clone());
+        let (core, channel) = self.pick();
+        let mut client = RoomServiceClient::new(channel);
         let message = pb::GetOrCreateDirectRoomRequest {
             user_id_1,
             user_id_2,
         };
-        self.unary(client.get_or_create_direct_room(self.deadlined(token, message)))
-            .await
-            .map(Room::from)
+        self.unary(
+            core,
+            client.get_or_create_direct_room(self.deadlined(token, message)),
+        )
+        .await
+        .map(Room::from)
     }
 
     /// `MessageService.EditMessage`: the message as edited.
@@ -170,18 +181,20 @@ impl CoreClient {
         message_id: i64,
         text: String,
     ) -> Result<Message, Error> {
-        let mut client = MessageServiceClient::new(self.channel.clone());
+        let (core, channel) = self.pick();
+        let mut client = MessageServiceClient::new(channel);
         let message = pb::EditMessageRequest { message_id, text };
-        self.unary(client.edit_message(self.deadlined(token, message)))
+        self.unary(core, client.edit_message(self.deadlined(token, message)))
             .await
             .map(Message::from)
     }
 
     /// `MessageService.DeleteMessage`.
     pub async fn delete_message(&self, token: &BearerToken, message_id: i64) -> Result<(), Error> {
-        let mut client = MessageServiceClient::new(self.channel.clone());
+        let (core, channel) = self.pick();
+        let mut client = MessageServiceClient::new(channel);
         let message = pb::DeleteMessageRequest { message_id };
-        self.unary(client.delete_message(self.deadlined(token, message)))
+        self.unary(core, client.delete_message(self.deadlined(token, message)))
             .await
             .map(|_| ())
     }
@@ -192,10 +205,11 @@ impl CoreClient {
         token: &BearerToken,
         query: HistoryQuery,
     ) -> Result<Vec<Message>, Error> {
-        let mut client = MessageServiceClient::new(self.channel.clone());
+        let (core, channel) = self.pick();
+        let mut client = MessageServiceClient::new(channel);
         let message = pb::ListMessagesRequest::from(query);
         let response = self
-            .unary(client.list_messages(self.deadlined(token, message)))
+            .unary(core, client.list_messages(self.deadlined(token, message)))
             .await?;
         Ok(response.messages.into_iter().map(Message::from).collect())
     }
@@ -207,10 +221,11 @@ impl CoreClient {
         token: &BearerToken,
         new: NewMessage,
     ) -> Result<Option<SentMessage>, Error> {
-        let mut client = MessageServiceClient::new(self.channel.clone());
+        let (core, channel) = self.pick();
+        let mut client = MessageServiceClient::new(channel);
         let message = pb::SendMessageRequest::from(new);
         let response = self
-            .unary(client.send_message(self.deadlined(token, message)))
+            .unary(core, client.send_message(self.deadlined(token, message)))
             .await?;
         Ok(convert::sent_message(&response))
     }
@@ -224,9 +239,18 @@ impl CoreClient {
         request
     }
 
-    /// Awaits one call within the deadline; dropping it on expiry cancels the call.
+    /// The core to call, and its channel.
+    fn pick(&self) -> (usize, Channel) {
+        let core = self.preferred.load(Ordering::Relaxed) % self.channels.len().max(1);
+        (core, self.channels[core].clone())
+    }
+
+    /// Awaits one call to `core` within the deadline; dropping it on expiry
+    /// cancels the call. A call that failed for want of a connection sends
+    /// the next calls to the next core.
     async fn unary<T>(
         &self,
+        core: usize,
         call: impl Future<Output = Result<Response<T>, Status>>,
     ) -> Result<T, Error> {
         match tokio::time::timeout(self.deadline, call).await {
@@ -236,7 +260,19 @@ impl CoreClient {
             Ok(Err(status)) if status.code() == Code::Cancelled => {
                 Err(Error::CoreDeadline(self.deadline))
             }
-            Ok(Err(status)) => Err(failure(status)),
+            Ok(Err(status)) => {
+                let error = failure(status);
+                if let Error::CoreTransport(_) = error {
+                    let next = (core + 1) % self.channels.len().max(1);
+                    let _ = self.preferred.compare_exchange(
+                        core,
+                        next,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                }
+                Err(error)
+            }
             Err(_elapsed) => Err(Error::CoreDeadline(self.deadline)),
         }
     }

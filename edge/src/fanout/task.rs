@@ -233,7 +233,8 @@ impl LinkTask {
             }
         };
         let now = Instant::now();
-        self.closes.extend(closed.iter().map(|socket_id| (now, *socket_id)));
+        self.closes
+            .extend(closed.iter().map(|socket_id| (now, *socket_id)));
         self.send_all(closed.into_iter().map(LinkUp::Close))
     }
 

@@ -6,6 +6,7 @@ mod authorization;
 mod concurrency;
 mod conn_limits;
 mod core_down;
+mod core_failover;
 mod cors;
 mod deploy;
 mod deploy_nginx;
