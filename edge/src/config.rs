@@ -59,11 +59,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_CORE_URL", default_value = "http://127.0.0.1:50051")]
     pub core_url: String,
 
-    /// Deadline of every unary call on the core (and of opening a room stream), in milliseconds.
+    /// Deadline of every unary call on the core (and of opening a socket or a link; no core answering for as long closes the open sockets with 1011), in milliseconds.
     #[arg(long, env = "CHAT_CORE_DEADLINE_MS", default_value_t = DEFAULT_CORE_DEADLINE_MS)]
     pub core_deadline_ms: u64,
 
-    /// Frames queued for one WebSocket; while it is full, the room stream waits.
+    /// Frames queued for one WebSocket; while it is full, the edge holds up to 4,096 more of its room's events, and closes it (1013) beyond that.
     #[arg(long, env = "CHAT_WS_QUEUE", default_value_t = DEFAULT_WS_QUEUE, value_parser = clap::value_parser!(usize))]
     pub ws_queue: usize,
 

@@ -103,7 +103,13 @@ pub async fn run(
     let link =
         LinkClient::connect_lazy(&urls, config.core_deadline()).context("linking to the core")?;
     tracing::info!(edge_id = link.edge_id(), "edge instance");
-    let hub = Hub::start(link, config.core_deadline(), shutdown.clone());
+    let metrics = Metrics::new();
+    let hub = Hub::start(
+        link,
+        config.core_deadline(),
+        metrics.link_events(),
+        shutdown.clone(),
+    );
     let sessions = TaskTracker::new();
     let state = AppState {
         core,
@@ -112,7 +118,7 @@ pub async fn run(
         ws_stall: config.ws_stall(),
         shutdown: shutdown.clone(),
         sessions: sessions.clone(),
-        metrics: Metrics::new(),
+        metrics,
         dev_mode: config.dev_mode,
         dev_secret: config.jwt_secret.clone(),
         ws_policy: Arc::new(config.ws_policy()),

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -43,6 +44,23 @@ pub enum Feed {
     Close(CloseReason),
 }
 
+/// The most of its room's events the hub holds for a socket whose outbound
+/// queue is full: a socket further behind has stopped keeping up (1013).
+/// Only a socket that falls behind uses the room: frames are shared by the
+/// room's sockets, and the feed's slots are allocated as it fills.
+pub const FEED_FRAMES: usize = 4_096;
+
+/// The hub's end of a socket's feed. Items are boxed: the channel's first
+/// block of slots is allocated with the socket, and a slot is one pointer.
+pub type FeedSender = mpsc::Sender<Box<Feed>>;
+/// The session's end of its feed.
+pub type FeedReceiver = mpsc::Receiver<Box<Feed>>;
+
+/// A socket's feed, holding at most `capacity` items (a session's: [`FEED_FRAMES`]).
+pub fn feed(capacity: usize) -> (FeedSender, FeedReceiver) {
+    mpsc::channel(capacity.max(1))
+}
+
 /// A socket the core let open.
 pub struct Opened {
     /// Who the socket speaks for, and how it starts.
@@ -55,7 +73,7 @@ pub struct Opened {
 enum Command {
     Open {
         socket: SocketOpening,
-        feed: mpsc::Sender<Feed>,
+        feed: FeedSender,
         reply: oneshot::Sender<Result<Opened, Error>>,
     },
     Refresh {
@@ -74,29 +92,27 @@ pub struct Hub {
     // `Close`, and a `Refresh` per `auth` frame its message rate allows.
     commands: mpsc::UnboundedSender<Command>,
     next_socket: Arc<AtomicU64>,
-    link_events: Arc<AtomicU64>,
     deadline: Duration,
 }
 
 impl Hub {
     /// Starts the hub's task on the cores of `client`; it ends with `shutdown`.
-    /// `deadline` bounds a socket's opening and a time without any core.
-    pub fn start(client: LinkClient, deadline: Duration, shutdown: CancellationToken) -> Self {
+    /// `deadline` bounds a socket's opening and a time without any core;
+    /// `link_events` counts the room events the links carry.
+    pub fn start(
+        client: LinkClient,
+        deadline: Duration,
+        link_events: Counter,
+        shutdown: CancellationToken,
+    ) -> Self {
         let (commands, receiver) = mpsc::unbounded_channel();
-        let link_events = Arc::new(AtomicU64::new(0));
-        let task = task::LinkTask::new(client, receiver, deadline, Arc::clone(&link_events));
+        let task = task::LinkTask::new(client, receiver, deadline, link_events);
         tokio::spawn(task.run(shutdown));
         Self {
             commands,
             next_socket: Arc::new(AtomicU64::new(1)),
-            link_events,
             deadline,
         }
-    }
-
-    /// Room events received from cores so far, all rooms and links together.
-    pub fn link_events(&self) -> u64 {
-        self.link_events.load(Ordering::Relaxed)
     }
 
     /// Opens a socket on `room_id` for the holder of `token`, resuming after
@@ -107,7 +123,7 @@ impl Hub {
         room_id: i64,
         token: BearerToken,
         after_seq: Option<i64>,
-        feed: mpsc::Sender<Feed>,
+        feed: FeedSender,
     ) -> Result<(SocketTicket, Opened), Error> {
         let socket_id = self.next_socket.fetch_add(1, Ordering::Relaxed);
         let ticket = SocketTicket {

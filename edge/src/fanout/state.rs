@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use super::{Feed, Opened};
+use super::{Feed, FeedSender, Opened};
 use crate::core_client::{BearerToken, LinkHello, RoomEvent, Snapshot, SocketOpening};
 use crate::error::Error;
 use crate::ws::close::CloseReason;
@@ -16,7 +16,7 @@ use crate::ws::close::CloseReason;
 /// One socket of the edge.
 struct Socket {
     opening: SocketOpening,
-    feed: mpsc::Sender<Feed>,
+    feed: FeedSender,
     phase: Phase,
 }
 
@@ -47,7 +47,7 @@ impl State {
     pub fn open(
         &mut self,
         opening: SocketOpening,
-        feed: mpsc::Sender<Feed>,
+        feed: FeedSender,
         reply: oneshot::Sender<Result<Opened, Error>>,
     ) {
         let socket = Socket {
@@ -123,7 +123,7 @@ impl State {
             Phase::Open { .. } => {
                 tracing::info!(code = ?error.code(), "socket refused on re-link");
                 let reason = error.failure().close_reason();
-                let _ = socket.feed.try_send(Feed::Close(reason));
+                let _ = socket.feed.try_send(Box::new(Feed::Close(reason)));
                 self.leave_room(socket.opening.room_id, socket_id);
             }
         }
@@ -152,7 +152,11 @@ impl State {
             if matches!(socket.phase, Phase::Open { after } if after >= seq) {
                 continue;
             }
-            if socket.feed.try_send(Feed::Frame(text.clone())).is_err() {
+            if socket
+                .feed
+                .try_send(Box::new(Feed::Frame(text.clone())))
+                .is_err()
+            {
                 dropped.push(*socket_id);
             }
         }
@@ -204,7 +208,7 @@ impl State {
     /// No core has answered for too long: every open socket closes with `reason`.
     pub fn close_all(&mut self, reason: CloseReason) {
         for (_, socket) in self.sockets.drain() {
-            let _ = socket.feed.try_send(Feed::Close(reason));
+            let _ = socket.feed.try_send(Box::new(Feed::Close(reason)));
         }
         self.rooms.clear();
     }

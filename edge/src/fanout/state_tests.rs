@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::core_client::{Change, Opening};
+use crate::fanout::{FeedReceiver, feed};
 
 fn token() -> BearerToken {
     BearerToken::parse("a.b.c").unwrap_or_else(|| panic!("a valid token"))
@@ -33,8 +34,8 @@ fn deleted(seq: i64) -> RoomEvent {
 }
 
 /// A state holding socket `socket_id` open on room 7 at `seq`, and its feed.
-fn open_socket(state: &mut State, socket_id: u64, seq: i64) -> mpsc::Receiver<Feed> {
-    let (feed, rx) = mpsc::channel(4);
+fn open_socket(state: &mut State, socket_id: u64, seq: i64) -> FeedReceiver {
+    let (feed, rx) = feed(4);
     let (reply, _answer) = oneshot::channel();
     state.open(opening(socket_id, 7), feed, reply);
     // The answer is not awaited here: a dropped receiver counts as gone.
@@ -47,8 +48,8 @@ fn open_socket(state: &mut State, socket_id: u64, seq: i64) -> mpsc::Receiver<Fe
     rx
 }
 
-fn frame(rx: &mut mpsc::Receiver<Feed>) -> Option<String> {
-    match rx.try_recv() {
+fn frame(rx: &mut FeedReceiver) -> Option<String> {
+    match rx.try_recv().map(|item| *item) {
         Ok(Feed::Frame(text)) => Some(text.as_str().to_owned()),
         _ => None,
     }
@@ -109,7 +110,7 @@ fn the_hello_names_open_sockets_and_room_positions_and_reopens_the_rest() {
     let mut state = State::default();
     let _open = open_socket(&mut state, 1, 3);
     state.event(7, deleted(4));
-    let (feed, _rx) = mpsc::channel(1);
+    let (feed, _rx) = feed(1);
     let (reply, _answer) = oneshot::channel();
     state.open(opening(2, 8), feed, reply);
     let (hello, reopen) = state.hello();
@@ -126,7 +127,7 @@ fn a_refused_open_socket_closes_with_the_code_of_its_failure() {
     let error = Error::Core(tonic::Status::unauthenticated("expired"));
     state.refused(1, error);
     assert!(matches!(
-        socket.try_recv(),
+        socket.try_recv().map(|item| *item),
         Ok(Feed::Close(CloseReason::UNAUTHENTICATED))
     ));
     assert_eq!(state.hello().0.rooms, []);

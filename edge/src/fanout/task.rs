@@ -5,10 +5,9 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
@@ -83,7 +82,7 @@ pub(super) struct LinkTask {
     outage: Duration,
     /// `false` once a whole round of cores failed, until a link opens.
     reachable: bool,
-    link_events: Arc<AtomicU64>,
+    link_events: Counter,
     /// Sockets closed lately, or while no link was up, and when.
     closes: VecDeque<(Instant, u64)>,
 }
@@ -93,7 +92,7 @@ impl LinkTask {
         client: LinkClient,
         commands: mpsc::UnboundedReceiver<Command>,
         outage: Duration,
-        link_events: Arc<AtomicU64>,
+        link_events: Counter,
     ) -> Self {
         Self {
             client,
@@ -228,7 +227,7 @@ impl LinkTask {
                 Vec::new()
             }
             LinkDown::Event { room_id, event } => {
-                self.link_events.fetch_add(1, Ordering::Relaxed);
+                self.link_events.inc();
                 self.state.event(room_id, event)
             }
         };

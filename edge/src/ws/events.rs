@@ -4,20 +4,18 @@
 //! (the client is gone or too slow); and the frames of the events a resumed
 //! socket missed. An event's message takes the status its frame type stands for.
 
-use tokio::sync::mpsc;
-
 use super::close::{CloseReason, End};
 use super::protocol::ServerFrame;
 use super::writer::Outbound;
 use crate::core_client::{Change, RoomEvent};
-use crate::fanout::Feed;
+use crate::fanout::{Feed, FeedReceiver};
 use crate::wire::{MessageView, Status};
 
 /// The hub's frames → the outbound queue, in the core's order. A feed the
 /// hub let go of without a word was full: the socket fell behind (1013).
-pub(super) async fn pump_events(feed: &mut mpsc::Receiver<Feed>, out: &Outbound) -> End {
+pub(super) async fn pump_events(feed: &mut FeedReceiver, out: &Outbound) -> End {
     loop {
-        match feed.recv().await {
+        match feed.recv().await.map(|item| *item) {
             Some(Feed::Frame(text)) => {
                 if let Err(end) = out.push_text(text).await {
                     return end;

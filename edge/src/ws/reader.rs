@@ -145,7 +145,7 @@ async fn handle_text(text: &str, out: &Outbound, sender: &mut Sender<'_>) -> Res
 }
 
 /// Queues the `ack` of a send that carried a `client_msg_id`. The message's
-/// own frames come from the room stream, like everyone's.
+/// own frames come from the room's fan-out, like everyone's.
 async fn acknowledge(
     out: &Outbound,
     client_msg_id: Option<String>,

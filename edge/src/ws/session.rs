@@ -20,7 +20,6 @@ use std::time::Duration;
 use axum::extract::ws::WebSocket;
 use futures::StreamExt;
 use futures::stream::SplitStream;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::auth::{self, Credentials, Expiry};
@@ -32,7 +31,7 @@ use super::reader::{ClientLimits, Sender, read_client};
 use super::writer::{Outbound, Writer, await_close_echo, queue};
 use crate::core_client::{BearerToken, CoreClient, Opening, RoomEvent, Snapshot};
 use crate::error::Error;
-use crate::fanout::{Feed, Hub, SocketTicket};
+use crate::fanout::{FEED_FRAMES, FeedReceiver, Hub, SocketTicket, feed};
 use crate::wire::HistoryItem;
 
 /// What a session needs, gathered before the upgrade.
@@ -66,7 +65,7 @@ struct Joined {
     /// The socket's place in the hub; dropping it closes it on the core.
     ticket: SocketTicket,
     /// The room's live events, from the hub.
-    feed: mpsc::Receiver<Feed>,
+    feed: FeedReceiver,
     /// What the first frame says: the history array, or `resumed`.
     opening: Opening,
     /// The events a resumed socket missed, sent after the first frame.
@@ -182,7 +181,7 @@ async fn join(params: &SessionParams, stream: &mut SplitStream<WebSocket>) -> Re
         let error = params.core.after_auth(&token, Error::NotFound).await;
         return Err(error.failure().close_reason().into());
     };
-    let (feed_tx, feed) = mpsc::channel(params.queue.max(1));
+    let (feed_tx, feed) = feed(FEED_FRAMES);
     let (ticket, opened) = params
         .hub
         .open(room_id, token.clone(), params.last_seq, feed_tx)
@@ -239,7 +238,12 @@ async fn serve(
             let history: Vec<HistoryItem> = messages.into_iter().map(HistoryItem::from).collect();
             out.push(&history).await
         }
-        Opening::Resumed { last_seq } => out.push(&ServerFrame::Resumed { last_seq }).await,
+        // The client's resume point: the core's snapshot stands where the
+        // link's room does, and the missed events bridge the two.
+        Opening::Resumed { last_seq } => {
+            let last_seq = params.last_seq.unwrap_or(last_seq);
+            out.push(&ServerFrame::Resumed { last_seq }).await
+        }
     };
     if let Err(end) = first {
         return end;

@@ -24,6 +24,7 @@ mod oversized_tokens;
 mod presence;
 mod rest_rate_limit;
 mod resume;
+mod room_fanout;
 mod rooms;
 mod schemathesis;
 mod send_deadline;
