@@ -11,9 +11,18 @@ use crate::core_client::{Change, RoomEvent};
 use crate::fanout::{Feed, FeedReceiver};
 use crate::wire::{MessageView, Status};
 
-/// The hub's frames → the outbound queue, in the core's order. A feed the
-/// hub let go of without a word was full: the socket fell behind (1013).
-pub(super) async fn pump_events(feed: &mut FeedReceiver, out: &Outbound) -> End {
+/// The frames of the events a resumed socket `missed`, then the hub's
+/// frames → the outbound queue, in the core's order (the writer runs
+/// beside it, draining the queue). A feed the hub let go of without a word
+/// was full: the socket fell behind (1013).
+pub(super) async fn pump_events(
+    missed: Vec<RoomEvent>,
+    feed: &mut FeedReceiver,
+    out: &Outbound,
+) -> End {
+    if let Err(end) = Box::pin(push_missed(missed, out)).await {
+        return end;
+    }
     loop {
         match feed.recv().await.map(|item| *item) {
             Some(Feed::Frame(text)) => {
@@ -34,7 +43,7 @@ pub(super) async fn pump_events(feed: &mut FeedReceiver, out: &Outbound) -> End 
 }
 
 /// Queues the frames of the events a resumed socket missed, in order.
-pub(super) async fn push_missed(missed: Vec<RoomEvent>, out: &Outbound) -> Result<(), End> {
+async fn push_missed(missed: Vec<RoomEvent>, out: &Outbound) -> Result<(), End> {
     for event in missed {
         // The frame is dropped before the await: `push` keeps only its text.
         let pushed = {

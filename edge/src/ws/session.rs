@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::auth::{self, Credentials, Expiry};
 use super::close::{CloseReason, End};
-use super::events::{pump_events, push_missed};
+use super::events::pump_events;
 use super::limits::{ConnectionSlot, Liveness, RateLimit, WsPolicy};
 use super::protocol::ServerFrame;
 use super::reader::{ClientLimits, Sender, read_client};
@@ -248,9 +248,6 @@ async fn serve(
     if let Err(end) = first {
         return end;
     }
-    if let Err(end) = push_missed(std::mem::take(&mut joined.missed), &out).await {
-        return end;
-    }
     let mut sender = Sender {
         core: &params.core,
         credentials: &mut joined.credentials,
@@ -266,7 +263,7 @@ async fn serve(
     tokio::select! {
         end = writer.run(policy.ping_interval, &liveness) => end,
         end = read_client(stream, &out, &mut sender, &mut limits) => end,
-        end = pump_events(&mut joined.feed, &out) => end,
+        end = pump_events(std::mem::take(&mut joined.missed), &mut joined.feed, &out) => end,
         () = params.shutdown.cancelled() => End::Close(CloseReason::RESTARTING),
     }
 }
