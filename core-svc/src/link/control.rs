@@ -18,6 +18,16 @@ use crate::{domain::RoomId, error::Error};
 /// Registrations one link runs at once (its rooms register in parallel).
 const OPENS_IN_FLIGHT: usize = 8;
 
+/// Where an admitted socket comes from.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    /// A new socket: answered with its snapshot.
+    New,
+    /// A socket of the hello: its room, when new, starts at the edge's
+    /// position in it (`None`: the hello gave none).
+    Held { position: Option<i64> },
+}
+
 /// One running link.
 struct Link {
     links: Links,
@@ -66,7 +76,7 @@ impl Link {
                 up = inbound.next() => match up {
                     None => return Ok(()),
                     Some(Err(error)) => return Err(error),
-                    Some(Ok(Up::Open(opening))) => self.open(opening, None).await?,
+                    Some(Ok(Up::Open(opening))) => self.open(opening, Origin::New).await?,
                     Some(Ok(Up::Close(id))) => self.close(id),
                 },
             }
@@ -81,15 +91,14 @@ impl Link {
             let position = opening
                 .as_ref()
                 .ok()
-                .map(|socket| positions.get(&socket.room).copied());
-            self.open(opening, Some(position.flatten())).await?;
+                .and_then(|socket| positions.get(&socket.room).copied());
+            self.open(opening, Origin::Held { position }).await?;
         }
         Ok(())
     }
 
-    /// Admits an opening: a new socket (`reopen` `None`), or one of the
-    /// hello's, whose room starts at the given position when it is new.
-    async fn open(&self, opening: Opening, reopen: Option<Option<i64>>) -> Result<(), Error> {
+    /// Admits an opening, and starts its room's task if the room is new.
+    async fn open(&self, opening: Opening, origin: Origin) -> Result<(), Error> {
         let socket = match opening {
             Ok(socket) => socket,
             Err(refused) => {
@@ -97,9 +106,9 @@ impl Link {
                 return Ok(());
             }
         };
-        let command = match reopen {
-            Some(_) => Command::Reopen(socket),
-            None => Command::Open(socket),
+        let (command, position) = match origin {
+            Origin::Held { position } => (Command::Reopen(socket), position),
+            Origin::New => (Command::Open(socket), None),
         };
         let spawn = |commands| {
             let task = RoomTask {
@@ -109,7 +118,7 @@ impl Link {
                 registry: self.registry.clone(),
                 outbound: self.outbound.clone(),
                 opens: Arc::clone(&self.opens),
-                position: reopen.flatten(),
+                position,
             };
             self.links.tasks.spawn(task.run(commands));
         };
