@@ -54,7 +54,7 @@ pub struct Limits {
 pub struct Links {
     pub store: Store,
     pub fanout: Fanout,
-    /// The sessions of every link's sockets, ended in batches.
+    /// Ends the sessions of closed sockets, in batches.
     pub live: LiveSessions,
     pub limits: Limits,
     /// How often a link tells the database its edge is alive.

@@ -297,3 +297,16 @@ async fn metrics_count_links_rooms_followed_and_sockets() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_streams_limit_of_a_connection_does_not_cap_a_links_sockets() {
+    let core = TestCore::start_tuned(|config| config.grpc_max_streams = 2).await;
+    let (alice, bob, room) = core.pair().await;
+    let mut link = Link::connect(&core, &edge()).await;
+    for id in 1..=10 {
+        link.open(socket(&bob, id, room)).await;
+        assert_eq!(link.opened().await.socket_id, id);
+    }
+    alice.send(room, "to ten sockets").await.unwrap();
+    assert_eq!(seqs(&link.events(3).await), [1, 2, 3]);
+}
