@@ -310,3 +310,30 @@ async fn the_streams_limit_of_a_connection_does_not_cap_a_links_sockets() {
     alice.send(room, "to ten sockets").await.unwrap();
     assert_eq!(seqs(&link.events(3).await), [1, 2, 3]);
 }
+
+#[tokio::test]
+async fn a_resume_from_too_far_behind_the_link_gets_a_fresh_snapshot() {
+    let core = TestCore::start().await;
+    let (alice, bob, room) = core.pair().await;
+    let mut link = Link::connect(&core, &edge()).await;
+    link.open(socket(&bob, 1, room)).await;
+    link.opened().await;
+    for i in 0..170 {
+        alice.send(room, &format!("#{i}")).await.unwrap();
+    }
+    assert_eq!(
+        link.events(510).await.last().map(|event| event.seq),
+        Some(510)
+    );
+    link.open(pb::OpenSocket {
+        after_seq: Some(3),
+        ..socket(&bob, 2, room)
+    })
+    .await;
+    let opened = link.opened().await;
+    let snapshot = opened.snapshot.expect("a snapshot");
+    assert!(!snapshot.resumed);
+    assert_eq!((snapshot.seq, snapshot.messages.len()), (510, 50));
+    assert!(opened.missed.is_empty());
+    link.assert_quiet().await;
+}
