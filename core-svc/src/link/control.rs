@@ -6,6 +6,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use futures::{Stream, StreamExt};
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{
@@ -51,7 +52,9 @@ where
         outbound,
         opens: Arc::new(Semaphore::new(OPENS_IN_FLIGHT)),
     };
+    tracing::info!(sockets = hello.sockets.len(), "edge linked");
     let outcome = link.serve(hello, &mut inbound).await;
+    tracing::info!(failed = outcome.is_err(), "edge link ended");
     if let Err(error) = outcome {
         // Queued behind what the link still has to send; dropped when full.
         let _ = link.outbound.try_send(Err(error));
@@ -120,7 +123,8 @@ impl Link {
                 opens: Arc::clone(&self.opens),
                 position,
             };
-            self.links.tasks.spawn(task.run(commands));
+            let span = tracing::debug_span!("room", room = %socket.room);
+            self.links.tasks.spawn(task.run(commands).instrument(span));
         };
         match self.registry.admit(&socket, command, spawn) {
             Ok(()) => Ok(()),
