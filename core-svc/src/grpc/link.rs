@@ -48,7 +48,11 @@ impl EdgeLink for LinkApi {
         request: Request<Streaming<pb::LinkUp>>,
     ) -> Result<Response<Self::LinkStream>, Status> {
         let mut inbound = request.into_inner();
-        let hello = match inbound.message().await?.and_then(|up| up.item) {
+        let first = tokio::select! {
+            _ = self.links.shutdown.cancelled() => return Err(Error::ShuttingDown.into()),
+            first = inbound.message() => first?,
+        };
+        let hello = match first.and_then(|up| up.item) {
             Some(pb::link_up::Item::Hello(hello)) => hello,
             _ => return Err(Error::InvalidArgument("a link starts with its hello").into()),
         };

@@ -6,6 +6,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use futures::{Stream, StreamExt};
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{
@@ -17,6 +18,16 @@ use crate::{domain::RoomId, error::Error};
 
 /// Registrations one link runs at once (its rooms register in parallel).
 const OPENS_IN_FLIGHT: usize = 8;
+
+/// Where an admitted socket comes from.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    /// A new socket: answered with its snapshot.
+    New,
+    /// A socket of the hello: its room, when new, starts at the edge's
+    /// position in it (`None`: the hello gave none).
+    Held { position: Option<i64> },
+}
 
 /// One running link.
 struct Link {
@@ -41,7 +52,9 @@ where
         outbound,
         opens: Arc::new(Semaphore::new(OPENS_IN_FLIGHT)),
     };
+    tracing::info!(sockets = hello.sockets.len(), "edge linked");
     let outcome = link.serve(hello, &mut inbound).await;
+    tracing::info!(failed = outcome.is_err(), "edge link ended");
     if let Err(error) = outcome {
         // Queued behind what the link still has to send; dropped when full.
         let _ = link.outbound.try_send(Err(error));
@@ -66,7 +79,7 @@ impl Link {
                 up = inbound.next() => match up {
                     None => return Ok(()),
                     Some(Err(error)) => return Err(error),
-                    Some(Ok(Up::Open(opening))) => self.open(opening, None).await?,
+                    Some(Ok(Up::Open(opening))) => self.open(opening, Origin::New).await?,
                     Some(Ok(Up::Close(id))) => self.close(id),
                 },
             }
@@ -81,15 +94,14 @@ impl Link {
             let position = opening
                 .as_ref()
                 .ok()
-                .map(|socket| positions.get(&socket.room).copied());
-            self.open(opening, Some(position.flatten())).await?;
+                .and_then(|socket| positions.get(&socket.room).copied());
+            self.open(opening, Origin::Held { position }).await?;
         }
         Ok(())
     }
 
-    /// Admits an opening: a new socket (`reopen` `None`), or one of the
-    /// hello's, whose room starts at the given position when it is new.
-    async fn open(&self, opening: Opening, reopen: Option<Option<i64>>) -> Result<(), Error> {
+    /// Admits an opening, and starts its room's task if the room is new.
+    async fn open(&self, opening: Opening, origin: Origin) -> Result<(), Error> {
         let socket = match opening {
             Ok(socket) => socket,
             Err(refused) => {
@@ -97,9 +109,9 @@ impl Link {
                 return Ok(());
             }
         };
-        let command = match reopen {
-            Some(_) => Command::Reopen(socket),
-            None => Command::Open(socket),
+        let (command, position) = match origin {
+            Origin::Held { position } => (Command::Reopen(socket), position),
+            Origin::New => (Command::Open(socket), None),
         };
         let spawn = |commands| {
             let task = RoomTask {
@@ -109,9 +121,10 @@ impl Link {
                 registry: self.registry.clone(),
                 outbound: self.outbound.clone(),
                 opens: Arc::clone(&self.opens),
-                position: reopen.flatten(),
+                position,
             };
-            self.links.tasks.spawn(task.run(commands));
+            let span = tracing::debug_span!("room", room = %socket.room);
+            self.links.tasks.spawn(task.run(commands).instrument(span));
         };
         match self.registry.admit(&socket, command, spawn) {
             Ok(()) => Ok(()),

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
@@ -54,7 +55,7 @@ pub struct Limits {
 pub struct Links {
     pub store: Store,
     pub fanout: Fanout,
-    /// The sessions of every link's sockets, ended in batches.
+    /// Ends the sessions of closed sockets, in batches.
     pub live: LiveSessions,
     pub limits: Limits,
     /// How often a link tells the database its edge is alive.
@@ -127,8 +128,9 @@ impl Links {
         S: futures::Stream<Item = Result<Up, Error>> + Send + Unpin + 'static,
     {
         let (outbound, items) = mpsc::channel(self.limits.queue.max(1));
+        let span = tracing::info_span!("edge_link", edge = %hello.edge);
         self.tasks
-            .spawn(control::run(self.clone(), hello, inbound, outbound));
+            .spawn(control::run(self.clone(), hello, inbound, outbound).instrument(span));
         items
     }
 }

@@ -214,8 +214,10 @@ impl RoomTask {
         Ok(missed)
     }
 
+    /// Holds the socket's session until its close. (Not added to the live
+    /// set: that is the heartbeat's view of this core's own sessions, and a
+    /// link that breaks leaves its sessions to the edge.)
     fn keep(&self, local: &mut Local, id: u64, registered: &Registered) {
-        self.links.live.insert(registered.session);
         let gauge = self.links.fanout.metrics.link_socket_opened();
         local.sessions.insert(id, (registered.session, gauge));
     }

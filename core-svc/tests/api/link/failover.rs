@@ -181,3 +181,20 @@ async fn the_users_of_an_edge_whose_link_never_returns_go_offline() {
     assert!(me.last_seen.is_some());
     assert!(sessions_of(&core, bob.id).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_close_on_a_new_link_ends_a_socket_lost_between_links() {
+    let core = TestCore::start().await;
+    let (_alice, bob, room) = core.pair().await;
+    let edge = edge();
+    let mut broken = Link::connect(&core, &edge).await;
+    broken.open(socket(&bob, 1, room)).await;
+    broken.opened().await;
+    drop(broken);
+    let link = Link::connect(&core, &edge).await;
+    assert!(bob.who_am_i().await.unwrap().is_online, "the session stays");
+    link.close(1).await;
+    let me = bob.until_offline().await;
+    assert!(me.last_seen.is_some());
+    assert!(sessions_of(&core, bob.id).await.is_empty());
+}

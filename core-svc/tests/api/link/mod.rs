@@ -249,3 +249,91 @@ async fn a_link_must_start_with_a_hello_that_names_its_edge() {
     let status = link.ended().await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
 }
+
+/// The value of a series of the core's `/metrics`.
+async fn gauge(core: &TestCore, series: &str) -> i64 {
+    let addr = core.ops_addr.expect("an ops listener");
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("a body");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("{series} missing from\n{text}"))
+}
+
+#[tokio::test]
+async fn metrics_count_links_rooms_followed_and_sockets() {
+    let core = TestCore::start().await;
+    let (alice, bob, room) = core.pair().await;
+    let mut link = Link::connect(&core, &edge()).await;
+    for (id, user) in [(1, &bob), (2, &bob), (3, &alice)] {
+        link.open(socket(user, id, room)).await;
+        link.opened().await;
+    }
+    assert_eq!(gauge(&core, "chat_edge_links").await, 1);
+    assert_eq!(gauge(&core, "chat_edge_link_rooms").await, 1);
+    assert_eq!(gauge(&core, "chat_edge_link_sockets").await, 3);
+    for id in 1..=3 {
+        link.close(id).await;
+    }
+    alice.until_offline().await;
+    bob.until_offline().await;
+    crate::helpers::within(async {
+        while gauge(&core, "chat_edge_link_rooms").await != 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(gauge(&core, "chat_edge_link_sockets").await, 0);
+    drop(link);
+    crate::helpers::within(async {
+        while gauge(&core, "chat_edge_links").await != 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_streams_limit_of_a_connection_does_not_cap_a_links_sockets() {
+    let core = TestCore::start_tuned(|config| config.grpc_max_streams = 2).await;
+    let (alice, bob, room) = core.pair().await;
+    let mut link = Link::connect(&core, &edge()).await;
+    for id in 1..=10 {
+        link.open(socket(&bob, id, room)).await;
+        assert_eq!(link.opened().await.socket_id, id);
+    }
+    alice.send(room, "to ten sockets").await.unwrap();
+    assert_eq!(seqs(&link.events(3).await), [1, 2, 3]);
+}
+
+#[tokio::test]
+async fn a_resume_from_too_far_behind_the_link_gets_a_fresh_snapshot() {
+    let core = TestCore::start().await;
+    let (alice, bob, room) = core.pair().await;
+    let mut link = Link::connect(&core, &edge()).await;
+    link.open(socket(&bob, 1, room)).await;
+    link.opened().await;
+    for i in 0..170 {
+        alice.send(room, &format!("#{i}")).await.unwrap();
+    }
+    assert_eq!(
+        link.events(510).await.last().map(|event| event.seq),
+        Some(510)
+    );
+    link.open(pb::OpenSocket {
+        after_seq: Some(3),
+        ..socket(&bob, 2, room)
+    })
+    .await;
+    let opened = link.opened().await;
+    let snapshot = opened.snapshot.expect("a snapshot");
+    assert!(!snapshot.resumed);
+    assert_eq!((snapshot.seq, snapshot.messages.len()), (510, 50));
+    assert!(opened.missed.is_empty());
+    link.assert_quiet().await;
+}
