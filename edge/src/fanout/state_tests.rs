@@ -141,3 +141,13 @@ fn the_last_socket_leaving_drops_the_room() {
     assert!(!state.close(1));
     assert_eq!(state.hello().0.rooms, []);
 }
+
+#[test]
+fn a_refreshed_token_is_the_one_later_hellos_carry() {
+    let mut state = State::default();
+    let _socket = open_socket(&mut state, 1, 3);
+    let fresh = BearerToken::parse("d.e.f").unwrap_or_else(|| panic!("a valid token"));
+    state.refresh(1, fresh);
+    let (hello, _) = state.hello();
+    assert_eq!(hello.sockets[0].token.expose(), "d.e.f");
+}
