@@ -104,12 +104,7 @@ pub async fn run(
         LinkClient::connect_lazy(&urls, config.core_deadline()).context("linking to the core")?;
     tracing::info!(edge_id = link.edge_id(), "edge instance");
     let metrics = Metrics::new();
-    let hub = Hub::start(
-        link,
-        config.core_deadline(),
-        metrics.link_events(),
-        shutdown.clone(),
-    );
+    let hub = Hub::start(link, config.core_deadline(), metrics.link_events());
     let sessions = TaskTracker::new();
     let state = AppState {
         core,

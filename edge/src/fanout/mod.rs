@@ -28,7 +28,6 @@ use std::time::Duration;
 use axum::extract::ws::Utf8Bytes;
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
 
 use crate::core_client::{BearerToken, LinkClient, RoomEvent, Snapshot, SocketOpening};
 use crate::error::Error;
@@ -96,18 +95,15 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Starts the hub's task on the cores of `client`; it ends with `shutdown`.
-    /// `deadline` bounds a socket's opening and a time without any core;
-    /// `link_events` counts the room events the links carry.
-    pub fn start(
-        client: LinkClient,
-        deadline: Duration,
-        link_events: Counter,
-        shutdown: CancellationToken,
-    ) -> Self {
+    /// Starts the hub's task on the cores of `client`. `deadline` bounds a
+    /// socket's opening and a time without any core; `link_events` counts the
+    /// room events the links carry. The task ends once every handle and
+    /// ticket is gone: at shutdown, after the last session has sent its
+    /// close frame (so no socket loses its feed before), and told the core.
+    pub fn start(client: LinkClient, deadline: Duration, link_events: Counter) -> Self {
         let (commands, receiver) = mpsc::unbounded_channel();
         let task = task::LinkTask::new(client, receiver, deadline, link_events);
-        tokio::spawn(task.run(shutdown));
+        tokio::spawn(task.run());
         Self {
             commands,
             next_socket: Arc::new(AtomicU64::new(1)),

@@ -10,7 +10,6 @@ use std::time::Duration;
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
-use tokio_util::sync::CancellationToken;
 
 use super::Command;
 use super::state::State;
@@ -109,12 +108,11 @@ impl LinkTask {
         }
     }
 
-    /// Runs until `shutdown` (or until every hub handle is gone).
-    pub async fn run(mut self, shutdown: CancellationToken) {
+    /// Runs until every hub handle and ticket is gone.
+    pub async fn run(mut self) {
         let mut link = self.connect();
         loop {
             let relink = tokio::select! {
-                () = shutdown.cancelled() => return,
                 command = self.commands.recv() => match command {
                     Some(command) => self.command(command),
                     None => return,
