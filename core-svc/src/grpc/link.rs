@@ -21,9 +21,9 @@ use crate::{
 /// with its token.
 pub const MAX_LINK_UP_BYTES: usize = 64 * 1024 * 1024;
 
-/// Hello sockets whose tokens are checked at once (a user seen first by
-/// this core costs a query).
-const HELLO_CHECKS: usize = 16;
+/// Sockets whose tokens one link checks at once, keeping their order (a
+/// user seen first by this core costs a query).
+const TOKEN_CHECKS: usize = 16;
 
 pub struct LinkApi {
     auth: Authenticator,
@@ -63,10 +63,11 @@ impl EdgeLink for LinkApi {
         // A broken request stream ends the link like a finished one.
         let ups = inbound
             .scan((), |_, item| futures::future::ready(item.ok()))
-            .then(move |item| {
+            .map(move |item| {
                 let auth = auth.clone();
                 async move { up(&auth, item).await }
-            });
+            })
+            .buffered(TOKEN_CHECKS);
         let items = self.links.start(hello, Box::pin(ups));
         let shutdown = self.links.shutdown.clone();
         // As for `Subscribe`: the link's own UNAVAILABLE may not fit its queue.
@@ -94,7 +95,7 @@ impl LinkApi {
             .collect::<Result<Vec<_>, Error>>()?;
         let sockets = futures::stream::iter(hello.sockets)
             .map(|open| opening(&self.auth, open))
-            .buffered(HELLO_CHECKS)
+            .buffered(TOKEN_CHECKS)
             .collect()
             .await;
         Ok(Hello {
