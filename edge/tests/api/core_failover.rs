@@ -1,5 +1,6 @@
 //! Two cores on one database behind one edge: when the core the edge is
-//! linked to stops under traffic, the edge links to the other one and no
+//! linked to stops under traffic, or its connections drop at once (as after
+//! a SIGKILL), the edge links to the other one and no
 //! client notices — no socket closes, every acknowledged message arrives
 //! exactly once and in order on both sides, and nobody goes offline.
 
@@ -137,8 +138,26 @@ async fn assert_online(app: &TestApp, users: &[&User]) {
     }
 }
 
+/// How the core the edge is linked to goes away.
+enum Fault {
+    /// It shuts down (its links end UNAVAILABLE).
+    Stop,
+    /// Its connections drop at once, as after a SIGKILL.
+    Cut,
+}
+
 #[tokio::test]
 async fn stopping_the_linked_core_under_traffic_loses_nothing_and_closes_nothing() {
+    fail_over(Fault::Stop).await;
+}
+
+#[tokio::test]
+async fn cutting_the_linked_core_off_under_traffic_loses_nothing_and_closes_nothing() {
+    fail_over(Fault::Cut).await;
+}
+
+/// Two users chat through one edge while its linked core goes away as `fault` says.
+async fn fail_over(fault: Fault) {
     let mut app = TestApp::spawn_with_two_cores().await;
     let (alice, bob, room) = app.pair().await;
     let (alice_ws, _) = app.join(&alice, room).await;
@@ -150,7 +169,10 @@ async fn stopping_the_linked_core_under_traffic_loses_nothing_and_closes_nothing
     within(alice_halfway).await.expect("alice is halfway");
     within(bob_halfway).await.expect("bob is halfway");
 
-    app.stop_core().await;
+    match fault {
+        Fault::Stop => app.stop_core().await,
+        Fault::Cut => app.cut_core().await,
+    }
     assert_online(&app, &[&alice, &bob]).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_online(&app, &[&alice, &bob]).await;

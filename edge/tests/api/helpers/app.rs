@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::proxy::Proxy;
 use super::{SECRET, User, edge_config, within};
 
 /// A core and an edge in front of it. The edge listens on two addresses,
@@ -31,6 +32,8 @@ pub struct TestApp {
     pub(super) edge: Option<JoinHandle<anyhow::Result<()>>>,
     /// A second core on the same database, when the edge was given two.
     pub(super) second_core: Option<Core>,
+    /// With two cores: the proxy the edge reaches the first one through.
+    pub(super) proxy: Option<Proxy>,
     pub(super) _db: TestDatabase,
 }
 
@@ -39,6 +42,13 @@ pub(super) struct Core {
     pub(super) url: String,
     pub(super) shutdown: CancellationToken,
     pub(super) task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Core {
+    fn addr(&self) -> SocketAddr {
+        let addr = self.url.trim_start_matches("http://");
+        addr.parse().expect("a core address")
+    }
 }
 
 /// Starts a core on `database_url`, on a free port.
@@ -68,7 +78,8 @@ impl TestApp {
     }
 
     /// Two cores on one database, and an edge given both (`CHAT_CORE_URL`
-    /// lists the first, which it links to first, then the second).
+    /// lists the first, which it links to first and reaches through a
+    /// [`Proxy`] that [`TestApp::cut_core`] cuts, then the second).
     pub async fn spawn_with_two_cores() -> Self {
         Self::start(super::edge_config, true).await
     }
@@ -83,9 +94,13 @@ impl TestApp {
         let rest = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let ws = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let (rest_addr, ws_addr) = (rest.local_addr().unwrap(), ws.local_addr().unwrap());
-        let urls = match &second_core {
-            Some(second) => format!("{},{}", core.url, second.url),
-            None => core.url.clone(),
+        let proxy = match &second_core {
+            Some(_) => Some(Proxy::start(core.addr()).await),
+            None => None,
+        };
+        let urls = match (&second_core, &proxy) {
+            (Some(second), Some(proxy)) => format!("http://{},{}", proxy.addr, second.url),
+            _ => core.url.clone(),
         };
         let edge_config = edge_config(urls);
         let edge_shutdown = CancellationToken::new();
@@ -104,6 +119,7 @@ impl TestApp {
             edge_shutdown,
             edge: Some(edge_task),
             second_core,
+            proxy,
             _db: db,
         }
     }
@@ -158,6 +174,14 @@ impl TestApp {
                 .await
                 .expect("edge task")
                 .expect("edge stopped cleanly");
+        }
+    }
+
+    /// Cuts the edge off the first of two cores at once, as a SIGKILL of
+    /// the core would: its connections drop without a goodbye.
+    pub async fn cut_core(&mut self) {
+        if let Some(proxy) = &mut self.proxy {
+            proxy.cut().await;
         }
     }
 
