@@ -44,9 +44,9 @@ pub struct User {
     pub id: i64,
     /// The user's email.
     pub email: String,
-    /// True while at least one room stream of the user is open.
+    /// True while at least one socket (or room stream) of the user is open.
     pub is_online: bool,
-    /// When the user's last room stream closed; `None` if they never connected.
+    /// When the user's last socket closed; `None` if they never connected.
     pub last_seen: Option<OffsetDateTime>,
     /// The `exp` of the caller's token as the core verified it, Unix seconds.
     pub token_exp: u64,
@@ -106,7 +106,7 @@ pub struct Snapshot {
     pub opening: Opening,
 }
 
-/// How a room stream starts.
+/// How a socket (or a room stream) starts.
 #[derive(PartialEq, Eq)]
 pub enum Opening {
     /// The latest messages, newest first: a fresh subscription, or a resume
