@@ -5,7 +5,9 @@
 //! snapshot's `seq` is never behind what the link sent of the room (its
 //! transaction starts after those events committed), so its answer goes out
 //! before every event after it. A resumed socket behind the link gets the
-//! events in between in its answer, as `missed`.
+//! events in between in its answer, as `missed`. Commands are handled while
+//! the feed's step is in flight (it is only not polled meanwhile), so a
+//! stream of openings does not keep restarting a read of the log.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -42,27 +44,24 @@ pub(super) struct RoomTask {
     pub position: Option<i64>,
 }
 
-/// The room as the link follows it.
+/// Where the link stands in the room it follows.
 struct Follow {
-    feed: RoomFeed,
     /// The last `seq` the link sent of the room, or where it started.
     cursor: i64,
     _followed: GaugeGuard,
 }
 
-/// What the task holds while it runs.
+/// What the task holds while it runs, but for the room's feed.
 struct Local {
     /// Subscribed before any registration reads the room's head.
     receiver: Option<HubReceiver>,
     follow: Option<Follow>,
+    /// The feed the latest command started, for the task to take.
+    started: Option<RoomFeed>,
     sessions: HashMap<u64, (SessionId, GaugeGuard)>,
 }
 
-enum Next {
-    Stop,
-    Command(Command),
-    Event(Result<Option<RoomEvent>, Error>),
-}
+type Event = Result<Option<RoomEvent>, Error>;
 
 impl RoomTask {
     /// Runs until the room has no socket left, the link ends or the service
@@ -72,20 +71,25 @@ impl RoomTask {
         let mut local = Local {
             receiver: Some(self.links.fanout.hub.subscribe(self.room)),
             follow: None,
+            started: None,
             sessions: HashMap::new(),
         };
+        let mut feed = None;
         loop {
-            let next = tokio::select! {
-                biased;
-                _ = self.links.shutdown.cancelled() => Next::Stop,
-                _ = self.outbound.closed() => Next::Stop,
-                command = commands.recv() => command.map_or(Next::Stop, Next::Command),
-                next = next_event(&mut local.follow) => Next::Event(next),
+            let next = match &mut feed {
+                None => {
+                    let Some(command) = self.command(&mut commands).await else {
+                        return;
+                    };
+                    self.handle(&mut local, command).await;
+                    feed = local.started.take();
+                    continue;
+                }
+                Some(feed) => self.next_event(feed, &mut commands, &mut local).await,
             };
             match next {
-                Next::Stop => return,
-                Next::Command(command) => self.handle(&mut local, command).await,
-                Next::Event(Ok(Some(event))) => {
+                None | Some(Ok(None)) => return,
+                Some(Ok(Some(event))) => {
                     if let Some(follow) = &mut local.follow {
                         follow.cursor = event.seq;
                     }
@@ -94,11 +98,42 @@ impl RoomTask {
                         return;
                     }
                 }
-                Next::Event(Ok(None)) => return,
-                Next::Event(Err(error)) => {
+                Some(Err(error)) => {
                     self.deliver(Err(error)).await;
                     return;
                 }
+            }
+        }
+    }
+
+    /// The next command; `None` when the task is to stop.
+    async fn command(&self, commands: &mut mpsc::UnboundedReceiver<Command>) -> Option<Command> {
+        tokio::select! {
+            biased;
+            _ = self.links.shutdown.cancelled() => None,
+            _ = self.outbound.closed() => None,
+            command = commands.recv() => command,
+        }
+    }
+
+    /// The feed's next event, handling the commands that come meanwhile.
+    /// The feed's step stays in flight across them (a read of the log is
+    /// not started over), but is not polled while one is handled, so the
+    /// link sends nothing of the room meanwhile. `None`: stop.
+    async fn next_event(
+        &self,
+        feed: &mut RoomFeed,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        local: &mut Local,
+    ) -> Option<Event> {
+        let mut next = std::pin::pin!(feed.next());
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.links.shutdown.cancelled() => return None,
+                _ = self.outbound.closed() => return None,
+                command = commands.recv() => self.handle(local, command?).await,
+                event = &mut next => return Some(event),
             }
         }
     }
@@ -236,8 +271,8 @@ impl RoomTask {
             registered.head(),
         );
         feed.push_known(registered.read_events.iter().cloned());
+        local.started = Some(feed);
         local.follow = Some(Follow {
-            feed,
             cursor,
             _followed: self.links.fanout.metrics.link_room_followed(),
         });
@@ -263,13 +298,6 @@ impl RoomTask {
             _ = self.links.shutdown.cancelled() => false,
             sent = self.outbound.send(item) => sent.is_ok(),
         }
-    }
-}
-
-async fn next_event(follow: &mut Option<Follow>) -> Result<Option<RoomEvent>, Error> {
-    match follow {
-        Some(follow) => follow.feed.next().await,
-        None => std::future::pending().await,
     }
 }
 
