@@ -30,6 +30,12 @@ pub const DEFAULT_METRICS_ADDR: SocketAddr =
 pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Human;
 /// Default most concurrent gRPC streams on one HTTP/2 connection.
 pub const DEFAULT_GRPC_MAX_STREAMS: u32 = 10_000;
+/// Default most rooms one edge link follows at once.
+pub const DEFAULT_LINK_MAX_ROOMS: u32 = 100_000;
+/// Default most sockets one edge link carries at once.
+pub const DEFAULT_LINK_MAX_SOCKETS: u32 = 200_000;
+/// Default items queued for one edge link.
+pub const DEFAULT_LINK_QUEUE: u32 = 1024;
 /// Default least time between two JWKS reads caused by unknown `kid`s.
 pub const DEFAULT_JWKS_MIN_REFRESH_SECS: u64 = 60;
 /// Default longest time JWKS keys are trusted after the read that brought them.
@@ -102,12 +108,26 @@ pub struct Config {
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = DEFAULT_LOG_FORMAT)]
     pub log_format: LogFormat,
     /// Most concurrent gRPC streams (calls, `Subscribe` streams included) on
-    /// one HTTP/2 connection; further streams wait or are refused. An edge
-    /// multiplexes all its sockets on one connection, so keep it above the
-    /// sockets an edge serves.
+    /// one HTTP/2 connection; further streams wait or are refused. An edge's
+    /// sockets share one `EdgeLink` stream, so this does not cap them.
     #[arg(long, env = "CHAT_GRPC_MAX_STREAMS", default_value_t = DEFAULT_GRPC_MAX_STREAMS,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub grpc_max_streams: u32,
+    /// Most rooms one edge link follows at once; a socket opening in one
+    /// more is refused with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "CHAT_LINK_MAX_ROOMS", default_value_t = DEFAULT_LINK_MAX_ROOMS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub link_max_rooms: u32,
+    /// Most sockets one edge link carries at once; one more is refused with
+    /// RESOURCE_EXHAUSTED.
+    #[arg(long, env = "CHAT_LINK_MAX_SOCKETS", default_value_t = DEFAULT_LINK_MAX_SOCKETS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub link_max_sockets: u32,
+    /// Items (events and answers) queued for one edge link; beyond it the
+    /// link's rooms wait, and catch up from the event log.
+    #[arg(long, env = "CHAT_LINK_QUEUE", default_value_t = DEFAULT_LINK_QUEUE,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub link_queue: u32,
     #[command(flatten)]
     pub auth: AuthConfig,
     #[command(flatten)]
@@ -176,6 +196,9 @@ impl Config {
             metrics_addr: DEFAULT_METRICS_ADDR,
             log_format: DEFAULT_LOG_FORMAT,
             grpc_max_streams: DEFAULT_GRPC_MAX_STREAMS,
+            link_max_rooms: DEFAULT_LINK_MAX_ROOMS,
+            link_max_sockets: DEFAULT_LINK_MAX_SOCKETS,
+            link_queue: DEFAULT_LINK_QUEUE,
             auth: AuthConfig::default(),
             webhooks: crate::webhooks::WebhookConfig::default(),
         }

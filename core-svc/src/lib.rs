@@ -13,6 +13,7 @@ pub mod error;
 pub mod fanout;
 pub mod feed;
 pub mod grpc;
+pub mod link;
 pub mod ops;
 pub mod store;
 pub mod webhooks;
@@ -21,8 +22,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chat_proto::v1::{
-    event_feed_server::EventFeedServer, message_service_server::MessageServiceServer,
-    room_service_server::RoomServiceServer, user_service_server::UserServiceServer,
+    edge_link_server::EdgeLinkServer, event_feed_server::EventFeedServer,
+    message_service_server::MessageServiceServer, room_service_server::RoomServiceServer,
+    user_service_server::UserServiceServer,
 };
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -41,9 +43,10 @@ use crate::{
     fanout::{Fanout, Subscriptions},
     feed::{Feed, Wake},
     grpc::{
-        Authenticator, FeedApi, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MessageApi, RoomApi,
-        UserApi, Writer,
+        Authenticator, FeedApi, LinkApi, MAX_LINK_UP_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
+        MessageApi, RoomApi, UserApi, Writer,
     },
+    link::Links,
     ops::{OpsState, RpcLayer},
     store::Store,
 };
@@ -267,6 +270,9 @@ impl Instance {
         .max_decoding_message_size(MAX_REQUEST_BYTES)
         .max_encoding_message_size(MAX_RESPONSE_BYTES);
         let feed = self.feed_service(auth.clone());
+        let links = EdgeLinkServer::new(LinkApi::new(auth.clone(), self.links(config)))
+            .max_decoding_message_size(MAX_LINK_UP_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES);
         let messages = MessageServiceServer::new(MessageApi::new(auth, self.store.clone(), writer))
             .max_decoding_message_size(MAX_REQUEST_BYTES)
             .max_encoding_message_size(MAX_RESPONSE_BYTES);
@@ -277,6 +283,7 @@ impl Instance {
             .set_serving::<MessageServiceServer<MessageApi>>()
             .await;
         health.set_serving::<EventFeedServer<FeedApi>>().await;
+        health.set_serving::<EdgeLinkServer<LinkApi>>().await;
         Ok(Server::builder()
             .layer(RpcLayer::new(self.fanout.metrics.clone()))
             .max_concurrent_streams(Some(config.grpc_max_streams))
@@ -285,7 +292,26 @@ impl Instance {
             .add_service(users)
             .add_service(rooms)
             .add_service(messages)
-            .add_service(feed))
+            .add_service(feed)
+            .add_service(links))
+    }
+
+    /// What edge links share: the sessions they hold are the edges'.
+    fn links(&self, config: &Config) -> Links {
+        let limit = |value: u32| usize::try_from(value).unwrap_or(usize::MAX);
+        Links {
+            store: self.store.clone(),
+            fanout: self.fanout.clone(),
+            live: LiveSessions::default(),
+            limits: link::Limits {
+                rooms: limit(config.link_max_rooms),
+                sockets: limit(config.link_max_sockets),
+                queue: limit(config.link_queue),
+            },
+            heartbeat: self.timing.heartbeat_interval(),
+            shutdown: self.shutdown.clone(),
+            tasks: self.tasks.clone(),
+        }
     }
 
     /// Lets in-flight work finish within the grace period, then leaves the

@@ -55,15 +55,15 @@ pub struct Config {
     )]
     pub http_addrs: Vec<SocketAddr>,
 
-    /// URL of the core's gRPC service.
+    /// URLs of the cores' gRPC service, comma-separated: the edge links to one core at a time and fails over to the next when it breaks; unary calls go to any that answers.
     #[arg(long, env = "CHAT_CORE_URL", default_value = "http://127.0.0.1:50051")]
     pub core_url: String,
 
-    /// Deadline of every unary call on the core (and of opening a room stream), in milliseconds.
+    /// Deadline of every unary call on the core (and of opening a socket or a link; no core answering for as long closes the open sockets with 1011), in milliseconds.
     #[arg(long, env = "CHAT_CORE_DEADLINE_MS", default_value_t = DEFAULT_CORE_DEADLINE_MS)]
     pub core_deadline_ms: u64,
 
-    /// Frames queued for one WebSocket; while it is full, the room stream waits.
+    /// Frames queued for one WebSocket; while it is full, the edge holds up to 4,096 more of its room's events, and closes it (1013) beyond that.
     #[arg(long, env = "CHAT_WS_QUEUE", default_value_t = DEFAULT_WS_QUEUE, value_parser = clap::value_parser!(usize))]
     pub ws_queue: usize,
 
@@ -171,6 +171,14 @@ impl Config {
         }
     }
 
+    /// The cores' URLs: `core_url` split at commas, blanks left out.
+    pub fn core_urls(&self) -> Vec<String> {
+        let urls = self.core_url.split(',').map(str::trim);
+        urls.filter(|url| !url.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The deadline of every unary call on the core.
     pub fn core_deadline(&self) -> Duration {
         Duration::from_millis(self.core_deadline_ms)
@@ -242,6 +250,12 @@ mod tests {
             .find(|arg| arg.get_id() == "dev_mode")
             .and_then(|arg| arg.get_help().map(ToString::to_string));
         assert_eq!(help.as_deref(), Some(DEV_MODE_HELP));
+    }
+
+    #[test]
+    fn core_urls_are_comma_separated() {
+        let config = Config::new("http://a:1, http://b:2,");
+        assert_eq!(config.core_urls(), ["http://a:1", "http://b:2"]);
     }
 
     #[test]

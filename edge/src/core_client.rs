@@ -1,16 +1,19 @@
-//! The edge's only way to the core: one lazily connected tonic `Channel`,
-//! the caller's bearer token forwarded as `authorization` metadata, and a
-//! deadline on every unary call. Generated `pb` types stop here: every
-//! method takes and answers the edge's own types of [`model`] (`convert`
-//! translates), and a room's stream is read as a [`RoomStream`]. Nothing
-//! else in the edge names `pb` (a test below checks it).
+//! The edge's only way to the cores: for unary calls one lazily connected
+//! tonic `Channel` (spread over every core of `CHAT_CORE_URL`), the caller's
+//! bearer token forwarded as `authorization` metadata, and a deadline on
+//! every call; for the sockets the edge's `EdgeLink/Link` stream ([`link`]).
+//! Generated `pb` types stop here: every method takes and answers the edge's
+//! own types of [`model`] (`convert` translates). Nothing else in the edge
+//! names `pb` (a test below checks it).
 
 mod convert;
+pub mod link;
 pub mod model;
-mod room_stream;
+mod token;
 
-use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chat_proto::v1 as pb;
@@ -22,11 +25,12 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
 use crate::error::Error;
+pub use link::{LinkClient, LinkSender, LinkStream, StreamEnd};
 pub use model::{
-    Change, HistoryQuery, Message, MessageStatus, NewMessage, Opening, Room, RoomEvent,
-    SentMessage, Snapshot, User,
+    Change, HistoryQuery, LinkDown, LinkHello, LinkUp, Message, MessageStatus, NewMessage, Opening,
+    Room, RoomEvent, SentMessage, Snapshot, SocketOpening, User,
 };
-pub use room_stream::{RoomStream, StreamEnd};
+pub use token::BearerToken;
 
 /// The longest bearer token the edge forwards. Every call of every client
 /// shares one HTTP/2 connection to the core, and a header block the core's
@@ -37,82 +41,44 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub const MAX_REQUEST_ID_BYTES: usize = service_kit::request_id::MAX_LEN;
 /// How many of the latest messages a WebSocket's history frame holds.
 pub const HISTORY_LIMIT: u32 = 50;
-/// HTTP/2 flow-control window of one call. A room stream whose socket has
-/// stalled is not read until the socket's queue drains or the stall closes
-/// it, and holds up to this much of the channel's window meanwhile.
+/// HTTP/2 flow-control window of one call (a history page is the largest answer).
 const STREAM_WINDOW_BYTES: u32 = 128 * 1024;
-/// HTTP/2 flow-control window of the whole channel, shared by every call:
-/// 2,048 streams stalled at once before calls wait on each other.
+/// HTTP/2 flow-control window of the whole channel, shared by every call.
 const CONNECTION_WINDOW_BYTES: u32 = 256 * 1024 * 1024;
+/// HTTP/2 flow-control window of a link: the hub reads it without waiting
+/// on any socket, so the window only bounds a burst in flight.
+const LINK_WINDOW_BYTES: u32 = 4 * 1024 * 1024;
 
-/// A syntactically valid bearer token, ready to forward. Never printed.
-#[derive(Clone)]
-pub struct BearerToken(AsciiMetadataValue);
-
-impl BearerToken {
-    /// A bare token (`?token=` of a WebSocket URL); `None` when empty, over
-    /// [`MAX_TOKEN_BYTES`] or not made of visible ASCII characters. Every way
-    /// in (header, query, frame) comes through here.
-    pub fn parse(token: &str) -> Option<Self> {
-        let valid = !token.is_empty()
-            && token.len() <= MAX_TOKEN_BYTES
-            && token.bytes().all(|b| b.is_ascii_graphic());
-        if !valid {
-            return None;
-        }
-        let mut value = AsciiMetadataValue::try_from(format!("Bearer {token}")).ok()?;
-        value.set_sensitive(true);
-        Some(Self(value))
-    }
-
-    /// The value of an `Authorization` header: exactly `Bearer <token>`
-    /// (scheme case-insensitive). `Basic …`, a bare token or `Bearer` alone give `None`.
-    pub fn from_authorization(header: &str) -> Option<Self> {
-        let mut parts = header.split_ascii_whitespace();
-        let (Some(scheme), Some(token), None) = (parts.next(), parts.next(), parts.next()) else {
-            return None;
-        };
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return None;
-        }
-        Self::parse(token)
-    }
-
-    /// The bare token, for keying the REST rate limiter's cache by a keyed
-    /// hash of it; keep it out of logs.
-    pub(crate) fn expose(&self) -> &str {
-        let value = self.0.to_str().unwrap_or_default();
-        value.strip_prefix("Bearer ").unwrap_or_default()
-    }
-}
-
-impl fmt::Debug for BearerToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BearerToken(<redacted>)")
-    }
-}
-
-/// A cheap-to-clone client of the core's three services.
+/// A cheap-to-clone client of the core's three services. With several
+/// cores, calls go to one of them until a call fails for want of a
+/// connection; the next calls then go to the next core.
 #[derive(Clone, Debug)]
 pub struct CoreClient {
-    channel: Channel,
+    channels: Arc<[Channel]>,
+    preferred: Arc<AtomicUsize>,
     deadline: Duration,
 }
 
 impl CoreClient {
-    /// A client whose channel connects on first use (and reconnects after failures).
-    pub fn connect_lazy(url: &str, deadline: Duration) -> Result<Self, Error> {
-        let endpoint = Endpoint::from_shared(url.to_owned())
-            .map_err(Error::InvalidCoreUrl)?
-            .connect_timeout(deadline)
-            .tcp_nodelay(true)
-            .initial_stream_window_size(STREAM_WINDOW_BYTES)
-            .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
-            .http2_keep_alive_interval(Duration::from_secs(20))
-            .keep_alive_timeout(Duration::from_secs(10))
-            .keep_alive_while_idle(true);
+    /// A client whose channels (one per URL) connect on first use (and
+    /// reconnect after failures).
+    pub fn connect_lazy(urls: &[String], deadline: Duration) -> Result<Self, Error> {
+        let mut endpoints = Vec::with_capacity(urls.len().max(1));
+        for url in urls {
+            let endpoint = Endpoint::from_shared(url.clone())
+                .map_err(Error::InvalidCoreUrl)?
+                .connect_timeout(deadline)
+                .tcp_nodelay(true)
+                .initial_stream_window_size(STREAM_WINDOW_BYTES)
+                .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
+                .http2_keep_alive_interval(Duration::from_secs(20))
+                .keep_alive_timeout(Duration::from_secs(10))
+                .keep_alive_while_idle(true);
+            endpoints.push(endpoint.connect_lazy());
+        }
         Ok(Self {
-            channel: endpoint.connect_lazy(),
+            channels: endpoints.into(),
+            preferred: Arc::new(AtomicUsize::new(0)),
             deadline,
         })
     }
@@ -124,9 +90,12 @@ impl CoreClient {
 
     /// `UserService.WhoAmI`: the caller's profile; also how the edge verifies a token.
     pub async fn who_am_i(&self, token: &BearerToken) -> Result<User, Error> {
-        let mut client = UserServiceClient::new(self.channel.clone());
+        let (core, channel) = self.pick();
+        let mut client = UserServiceClient::new(channel);
         let request = self.deadlined(token, pb::WhoAmIRequest {});
-        self.unary(client.who_am_i(request)).await.map(User::from)
+        self.unary(core, client.who_am_i(request))
+            .await
+            .map(User::from)
     }
 
     /// Answers `error` only once the token is known to be good: a bad token
@@ -145,14 +114,18 @@ impl CoreClient {
         user_id_1: i64,
         user_id_2: i64,
     ) -> Result<Room, Error> {
-        let mut client = RoomServiceClient::new(self.channel.clone());
+        let (core, channel) = self.pick();
+        let mut client = RoomServiceClient::new(channel);
         let message = pb::GetOrCreateDirectRoomRequest {
             user_id_1,
             user_id_2,
         };
-        self.unary(client.get_or_create_direct_room(self.deadlined(token, message)))
-            .await
-            .map(Room::from)
+        self.unary(
+            core,
+            client.get_or_create_direct_room(self.deadlined(token, message)),
+        )
+        .await
+        .map(Room::from)
     }
 
     /// `MessageService.EditMessage`: the message as edited.
@@ -162,18 +135,20 @@ impl CoreClient {
         message_id: i64,
         text: String,
     ) -> Result<Message, Error> {
-        let mut client = MessageServiceClient::new(self.channel.clone());
+        let (core, channel) = self.pick();
+        let mut client = MessageServiceClient::new(channel);
         let message = pb::EditMessageRequest { message_id, text };
-        self.unary(client.edit_message(self.deadlined(token, message)))
+        self.unary(core, client.edit_message(self.deadlined(token, message)))
             .await
             .map(Message::from)
     }
 
     /// `MessageService.DeleteMessage`.
     pub async fn delete_message(&self, token: &BearerToken, message_id: i64) -> Result<(), Error> {
-        let mut client = MessageServiceClient::new(self.channel.clone());
+        let (core, channel) = self.pick();
+        let mut client = MessageServiceClient::new(channel);
         let message = pb::DeleteMessageRequest { message_id };
-        self.unary(client.delete_message(self.deadlined(token, message)))
+        self.unary(core, client.delete_message(self.deadlined(token, message)))
             .await
             .map(|_| ())
     }
@@ -184,47 +159,29 @@ impl CoreClient {
         token: &BearerToken,
         query: HistoryQuery,
     ) -> Result<Vec<Message>, Error> {
-        let mut client = MessageServiceClient::new(self.channel.clone());
+        let (core, channel) = self.pick();
+        let mut client = MessageServiceClient::new(channel);
         let message = pb::ListMessagesRequest::from(query);
         let response = self
-            .unary(client.list_messages(self.deadlined(token, message)))
+            .unary(core, client.list_messages(self.deadlined(token, message)))
             .await?;
         Ok(response.messages.into_iter().map(Message::from).collect())
     }
 
-    /// `MessageService.SendMessage`; the room's events come back on room
-    /// streams. `None`: stored, but the core's answer names no message (it
+    /// `MessageService.SendMessage`; the room's events come back on the link. `None`: stored, but the core's answer names no message (it
     /// always should).
     pub async fn send_message(
         &self,
         token: &BearerToken,
         new: NewMessage,
     ) -> Result<Option<SentMessage>, Error> {
-        let mut client = MessageServiceClient::new(self.channel.clone());
+        let (core, channel) = self.pick();
+        let mut client = MessageServiceClient::new(channel);
         let message = pb::SendMessageRequest::from(new);
         let response = self
-            .unary(client.send_message(self.deadlined(token, message)))
+            .unary(core, client.send_message(self.deadlined(token, message)))
             .await?;
         Ok(convert::sent_message(&response))
-    }
-
-    /// `RoomService.Subscribe` with the 50-message history, resuming after
-    /// `after_seq` when given; the deadline bounds opening the stream, not its life.
-    pub async fn subscribe(
-        &self,
-        token: &BearerToken,
-        room_id: i64,
-        after_seq: Option<i64>,
-    ) -> Result<RoomStream, Error> {
-        let mut client = RoomServiceClient::new(self.channel.clone());
-        let message = pb::SubscribeRequest {
-            room_id,
-            history_limit: Some(HISTORY_LIMIT),
-            after_seq,
-        };
-        self.unary(client.subscribe(authorized(token, message)))
-            .await
-            .map(RoomStream::new)
     }
 
     /// [`authorized`], with the deadline sent along as `grpc-timeout`: the
@@ -236,9 +193,18 @@ impl CoreClient {
         request
     }
 
-    /// Awaits one call within the deadline; dropping it on expiry cancels the call.
+    /// The core to call, and its channel.
+    fn pick(&self) -> (usize, Channel) {
+        let core = self.preferred.load(Ordering::Relaxed) % self.channels.len().max(1);
+        (core, self.channels[core].clone())
+    }
+
+    /// Awaits one call to `core` within the deadline; dropping it on expiry
+    /// cancels the call. A call that failed for want of a connection sends
+    /// the next calls to the next core.
     async fn unary<T>(
         &self,
+        core: usize,
         call: impl Future<Output = Result<Response<T>, Status>>,
     ) -> Result<T, Error> {
         match tokio::time::timeout(self.deadline, call).await {
@@ -248,7 +214,19 @@ impl CoreClient {
             Ok(Err(status)) if status.code() == Code::Cancelled => {
                 Err(Error::CoreDeadline(self.deadline))
             }
-            Ok(Err(status)) => Err(failure(status)),
+            Ok(Err(status)) => {
+                let error = failure(status);
+                if let Error::CoreTransport(_) = error {
+                    let next = (core + 1) % self.channels.len().max(1);
+                    let _ = self.preferred.compare_exchange(
+                        core,
+                        next,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                }
+                Err(error)
+            }
             Err(_elapsed) => Err(Error::CoreDeadline(self.deadline)),
         }
     }
@@ -286,48 +264,6 @@ fn authorized<T>(token: &BearerToken, message: T) -> Request<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_bearer_header_yields_a_token() {
-        let token = BearerToken::from_authorization("Bearer abc.def.ghi").expect("valid");
-        assert_eq!(token.0.to_str().unwrap(), "Bearer abc.def.ghi");
-    }
-
-    #[test]
-    fn the_scheme_is_case_insensitive() {
-        assert!(BearerToken::from_authorization("bearer abc").is_some());
-    }
-
-    #[test]
-    fn malformed_headers_yield_nothing() {
-        for header in [
-            "",
-            "Bearer",
-            "Bearer ",
-            "abc.def.ghi",
-            "Basic dXNlcjpwdw==",
-            "Bearer a b",
-        ] {
-            assert!(
-                BearerToken::from_authorization(header).is_none(),
-                "{header:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_token_with_control_characters_is_refused() {
-        assert!(BearerToken::parse("abc\ndef").is_none());
-        assert!(BearerToken::parse("").is_none());
-    }
-
-    #[test]
-    fn a_token_over_the_size_limit_is_refused() {
-        assert!(BearerToken::parse(&"a".repeat(MAX_TOKEN_BYTES)).is_some());
-        assert!(BearerToken::parse(&"a".repeat(MAX_TOKEN_BYTES + 1)).is_none());
-        let header = format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES + 1));
-        assert!(BearerToken::from_authorization(&header).is_none());
-    }
 
     #[test]
     fn a_transport_failure_is_unavailable_whatever_code_tonic_gave_it() {
@@ -372,11 +308,5 @@ mod tests {
             found.is_empty(),
             "generated `pb` types named outside core_client: {found:?}"
         );
-    }
-
-    #[test]
-    fn debug_output_hides_the_token() {
-        let token = BearerToken::parse("secret-token").expect("valid");
-        assert!(!format!("{token:?}").contains("secret"));
     }
 }

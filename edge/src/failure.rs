@@ -2,10 +2,11 @@
 //! of the failure picks a [`Failure`] (the one exhaustive `match` on
 //! `tonic::Code` for answers), and every answer is derived from that kind:
 //! the REST status and detail (Google's `google.rpc.Code` → HTTP table), the
-//! close frame of a socket whose join or room stream failed, and the answer
+//! close frame of a socket whose opening (or re-opening on a new link) the
+//! core refused, and the answer
 //! to a failed send or `auth` frame on an open socket.
 //!
-//! | gRPC code          | [`Failure`]       | HTTP | join, room stream | a send             | an `auth` frame |
+//! | gRPC code          | [`Failure`]       | HTTP | join, re-link     | a send             | an `auth` frame |
 //! | ------------------ | ----------------- | ---- | ----------------- | ------------------ | --------------- |
 //! | INVALID_ARGUMENT   | `Invalid`         | 400  | 4404              | `invalid_message`  | `internal`      |
 //! | UNAUTHENTICATED    | `Unauthenticated` | 401  | 4401              | close 4401         | `invalid_token` |
@@ -129,7 +130,7 @@ impl Failure {
         }
     }
 
-    /// The close frame of a socket whose join, or room stream mid-session, failed.
+    /// The close frame of a socket whose join, or re-opening on a new link, the core refused.
     pub fn close_reason(self) -> CloseReason {
         match self {
             Failure::Unauthenticated => CloseReason::UNAUTHENTICATED,

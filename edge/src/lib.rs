@@ -7,6 +7,7 @@ pub mod core_client;
 pub mod dev;
 pub mod error;
 pub mod failure;
+pub mod fanout;
 pub mod metrics;
 pub mod path;
 pub mod probes;
@@ -27,8 +28,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, Secret};
-use crate::core_client::CoreClient;
+use crate::core_client::{CoreClient, LinkClient};
 use crate::error::{Error, ErrorBody};
+use crate::fanout::Hub;
 use crate::metrics::Metrics;
 use axum::middleware;
 use axum::routing::get;
@@ -39,8 +41,10 @@ const SESSION_GRACE: Duration = Duration::from_secs(5);
 /// What every handler shares; passed explicitly, never global.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    /// The core, over one lazily connected channel.
+    /// The cores, over lazily connected channels, for unary calls.
     pub core: CoreClient,
+    /// The fan-out hub: the edge's link to a core, and its rooms.
+    pub hub: Hub,
     /// Capacity of each WebSocket's outbound frame queue.
     pub ws_queue: usize,
     /// How long a WebSocket's outbound queue may stay full before the client is closed (1013).
@@ -92,16 +96,24 @@ pub async fn run(
     config: Config,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let core = CoreClient::connect_lazy(&config.core_url, config.core_deadline())
+    let urls = config.core_urls();
+    anyhow::ensure!(!urls.is_empty(), "CHAT_CORE_URL names no core");
+    let core = CoreClient::connect_lazy(&urls, config.core_deadline())
         .context("connecting to the core")?;
+    let link =
+        LinkClient::connect_lazy(&urls, config.core_deadline()).context("linking to the core")?;
+    tracing::info!(edge_id = link.edge_id(), "edge instance");
+    let metrics = Metrics::new();
+    let hub = Hub::start(link, config.core_deadline(), metrics.link_events());
     let sessions = TaskTracker::new();
     let state = AppState {
         core,
+        hub,
         ws_queue: config.ws_queue.max(1),
         ws_stall: config.ws_stall(),
         shutdown: shutdown.clone(),
         sessions: sessions.clone(),
-        metrics: Metrics::new(),
+        metrics,
         dev_mode: config.dev_mode,
         dev_secret: config.jwt_secret.clone(),
         ws_policy: Arc::new(config.ws_policy()),

@@ -70,6 +70,7 @@ struct Inner {
     registry: Registry,
     ws_connections: Gauge,
     ws_connections_total: Counter,
+    link_events: Counter,
     http_duration: RouteFamily,
 }
 
@@ -91,6 +92,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("chat_edge");
         let ws_connections = Gauge::default();
         let ws_connections_total = Counter::default();
+        let link_events = Counter::default();
         let http_duration = RouteFamily::new_with_constructor(latency_histogram);
         registry.register(
             "ws_connections",
@@ -103,6 +105,11 @@ impl Metrics {
             ws_connections_total.clone(),
         );
         registry.register(
+            "link_events",
+            "Room events received from cores on the edge's link, once per room however many sockets follow it",
+            link_events.clone(),
+        );
+        registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route template, method and status (WebSocket: until the upgrade)",
             http_duration.clone(),
@@ -112,6 +119,7 @@ impl Metrics {
                 registry,
                 ws_connections,
                 ws_connections_total,
+                link_events,
                 http_duration,
             }),
         }
@@ -122,6 +130,11 @@ impl Metrics {
         self.inner.ws_connections.inc();
         self.inner.ws_connections_total.inc();
         ConnectionGuard(self.clone())
+    }
+
+    /// The counter of room events received on the link (the hub counts them).
+    pub fn link_events(&self) -> Counter {
+        self.inner.link_events.clone()
     }
 
     /// The Prometheus text exposition.

@@ -38,6 +38,12 @@ impl Authenticator {
             .metadata()
             .get("authorization")
             .and_then(|value| value.to_str().ok());
+        self.authorize(header).await
+    }
+
+    /// The user of an `authorization` value (`Bearer <jwt>`), checked as a
+    /// call's header is: an edge link's sockets each carry their own.
+    pub async fn authorize(&self, header: Option<&str>) -> Result<Caller, Error> {
         let identity = self.verifier.verify(header).await?;
         let token_exp = identity.exp;
         let cached = self.known.get(&identity.sub).await;

@@ -4,6 +4,7 @@
 mod caller;
 mod convert;
 mod feed;
+mod link;
 mod messages;
 mod rooms;
 mod users;
@@ -14,6 +15,7 @@ use tokio_util::task::TaskTracker;
 
 pub use caller::{Authenticator, Caller};
 pub use feed::{EVENTS_SCOPE, FeedApi};
+pub use link::{LinkApi, MAX_LINK_UP_BYTES};
 pub use messages::MessageApi;
 pub use rooms::RoomApi;
 pub use users::UserApi;

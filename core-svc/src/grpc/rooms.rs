@@ -66,7 +66,7 @@ impl RoomService for RoomApi {
         let caller = self.auth.authenticate(&request).await?;
         let request = request.into_inner();
         let room = RoomId::parse(request.room_id).map_err(Error::from)?;
-        let start = start(&request).map_err(Error::from)?;
+        let start = start(request.history_limit, request.after_seq).map_err(Error::from)?;
         let items = self.subscriptions.open(room, caller.id, start).await?;
         let shutdown = self.subscriptions.shutdown.clone();
         // The pump's own UNAVAILABLE item is dropped when the stream's buffer
@@ -97,13 +97,17 @@ fn with_subscriber(mut response: pb::SubscribeResponse, caller: Caller) -> pb::S
     response
 }
 
-fn start(request: &pb::SubscribeRequest) -> Result<Start, InvalidInput> {
-    let limit = request.history_limit.unwrap_or(MAX_SNAPSHOT);
+/// Where a subscriber (or a socket on an edge link) starts, from its request.
+pub(super) fn start(
+    history_limit: Option<u32>,
+    after_seq: Option<i64>,
+) -> Result<Start, InvalidInput> {
+    let limit = history_limit.unwrap_or(MAX_SNAPSHOT);
     if limit > MAX_SNAPSHOT {
         return Err(InvalidInput("history_limit must be at most 50"));
     }
     let limit = i64::from(limit);
-    match request.after_seq {
+    match after_seq {
         None => Ok(Start::Snapshot { limit }),
         Some(after_seq) if after_seq >= 0 => Ok(Start::Resume {
             after_seq,

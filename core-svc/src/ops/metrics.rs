@@ -33,6 +33,7 @@ pub struct Metrics {
 struct Inner {
     registry: Registry,
     subscriptions: Gauge,
+    links: LinkGauges,
     messages_sent: Counter,
     messages_delivered: Counter,
     events_delivered: Counter,
@@ -57,6 +58,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("chat");
         let inner = Inner {
             subscriptions: Gauge::default(),
+            links: LinkGauges::default(),
             messages_sent: Counter::default(),
             messages_delivered: Counter::default(),
             events_delivered: Counter::default(),
@@ -88,6 +90,21 @@ impl Metrics {
     pub fn subscription_opened(&self) -> SubscriptionGuard {
         self.inner.subscriptions.inc();
         SubscriptionGuard(self.clone())
+    }
+
+    /// An edge link opened; the gauge goes down when the guard drops.
+    pub fn link_opened(&self) -> GaugeGuard {
+        GaugeGuard::raise(&self.inner.links.open)
+    }
+
+    /// A room followed by an edge link, while the guard lives.
+    pub fn link_room_followed(&self) -> GaugeGuard {
+        GaugeGuard::raise(&self.inner.links.rooms)
+    }
+
+    /// A socket's session on an edge link, while the guard lives.
+    pub fn link_socket_opened(&self) -> GaugeGuard {
+        GaugeGuard::raise(&self.inner.links.sockets)
     }
 
     /// An event handed to a subscriber, with its delay since it happened.
@@ -141,6 +158,7 @@ fn register(registry: &mut Registry, inner: &Inner) {
         "Open Subscribe streams",
         inner.subscriptions.clone(),
     );
+    inner.links.register(registry);
     registry.register(
         "messages_sent",
         "Messages stored (duplicates of idempotent sends not counted)",
@@ -184,6 +202,46 @@ fn register(registry: &mut Registry, inner: &Inner) {
     inner.webhooks.register(registry);
 }
 
+/// The gauges of edge links.
+#[derive(Default)]
+struct LinkGauges {
+    open: Gauge,
+    rooms: Gauge,
+    sockets: Gauge,
+}
+
+impl LinkGauges {
+    fn register(&self, registry: &mut Registry) {
+        registry.register("edge_links", "Open EdgeLink streams", self.open.clone());
+        registry.register(
+            "edge_link_rooms",
+            "Rooms followed by EdgeLink streams (each once per link)",
+            self.rooms.clone(),
+        );
+        registry.register(
+            "edge_link_sockets",
+            "Sockets registered on EdgeLink streams",
+            self.sockets.clone(),
+        );
+    }
+}
+
+/// Keeps a gauge one higher while alive.
+pub struct GaugeGuard(Gauge);
+
+impl GaugeGuard {
+    fn raise(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// Keeps the open-subscriptions gauge up while alive.
 pub struct SubscriptionGuard(Metrics);
 
@@ -204,6 +262,9 @@ mod tests {
         let text = metrics.render((4, 3)).unwrap();
         for name in [
             "chat_subscriptions ",
+            "chat_edge_links ",
+            "chat_edge_link_rooms ",
+            "chat_edge_link_sockets ",
             "chat_messages_sent_total ",
             "chat_db_pool_size 4",
             "chat_db_pool_available 3",

@@ -7,6 +7,6 @@ mod rpc_layer;
 mod rpc_methods;
 
 pub use http::{OpsState, router as http_router};
-pub use metrics::{Metrics, RpcLabels, SubscriptionGuard};
+pub use metrics::{GaugeGuard, Metrics, RpcLabels, SubscriptionGuard};
 pub use rpc_layer::RpcLayer;
 pub use rpc_methods::ServedMethods;

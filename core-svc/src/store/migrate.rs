@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "event_feed_and_webhooks",
         include_str!("../../../migrations/0006_event_feed_and_webhooks.sql"),
     ),
+    (
+        7,
+        "edge_sockets",
+        include_str!("../../../migrations/0007_edge_sockets.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming this service's migration lock.

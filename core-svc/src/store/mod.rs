@@ -14,6 +14,7 @@
 mod events;
 mod feed;
 mod instances;
+mod links;
 mod messages;
 mod migrate;
 mod rooms;
@@ -31,6 +32,7 @@ use tokio_postgres::{NoTls, error::SqlState};
 
 pub use feed::{FeedItem, FeedKind, FeedPosition, Partition};
 pub use instances::EVENTS_CHANNEL;
+pub use links::{EdgeSocket, Registered};
 pub use messages::{NewMessage, Sent};
 pub use sessions::{Opened, SessionId, Start};
 pub use webhooks::{Claimed, WebhookStats};

@@ -15,7 +15,7 @@ pub const MAX_RESUME_GAP: i64 = 10_000;
 
 /// An open subscription's row in `room_sessions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SessionId(i64);
+pub struct SessionId(pub(super) i64);
 
 impl SessionId {
     pub fn get(self) -> i64 {
@@ -97,7 +97,7 @@ impl Store {
     }
 }
 
-async fn take_snapshot(
+pub(super) async fn take_snapshot(
     tx: &deadpool_postgres::Transaction<'_>,
     room: &Room,
     start: Start,
@@ -126,7 +126,7 @@ async fn take_snapshot(
 }
 
 /// Marks the other member's unread messages read; returns their events' kinds.
-async fn mark_read(
+pub(super) async fn mark_read(
     tx: &deadpool_postgres::Transaction<'_>,
     room: &Room,
     reader: UserId,

@@ -14,6 +14,7 @@ mod help;
 mod helpers;
 mod jwks_max_age;
 mod limits;
+mod link;
 mod messages;
 mod nul_characters;
 mod ops;

@@ -75,6 +75,7 @@ impl From<pb::Snapshot> for Snapshot {
         Self {
             user_id: snapshot.user_id,
             token_exp: snapshot.token_exp,
+            seq: snapshot.seq,
             opening,
         }
     }

@@ -44,9 +44,9 @@ pub struct User {
     pub id: i64,
     /// The user's email.
     pub email: String,
-    /// True while at least one room stream of the user is open.
+    /// True while at least one socket (or room stream) of the user is open.
     pub is_online: bool,
-    /// When the user's last room stream closed; `None` if they never connected.
+    /// When the user's last socket closed; `None` if they never connected.
     pub last_seen: Option<OffsetDateTime>,
     /// The `exp` of the caller's token as the core verified it, Unix seconds.
     pub token_exp: u64,
@@ -91,18 +91,22 @@ pub struct HistoryQuery {
     pub limit: u32,
 }
 
-/// The first item of a room stream: who subscribed, and how the stream starts.
+/// How a socket opens on a room (a `Subscribe`'s first item, or a link's
+/// `SocketOpened`): who subscribed, and how the socket starts.
 #[derive(PartialEq, Eq)]
 pub struct Snapshot {
     /// The user id the subscriber's token resolved to (positive when set).
     pub user_id: i64,
     /// The `exp` of the subscriber's token as the core verified it (0: unset).
     pub token_exp: u64,
+    /// The room's `seq` the snapshot stands at: the subscriber's live events
+    /// are the room's events after it.
+    pub seq: i64,
     /// The history, or the resume point.
     pub opening: Opening,
 }
 
-/// How a room stream starts.
+/// How a socket (or a room stream) starts.
 #[derive(PartialEq, Eq)]
 pub enum Opening {
     /// The latest messages, newest first: a fresh subscription, or a resume
@@ -144,5 +148,65 @@ pub enum Change {
     Deleted {
         /// The message id.
         message_id: i64,
+    },
+}
+
+/// A socket the edge opens on the core's link (`OpenSocket`), or names in
+/// the hello of a new link. Not `Debug`: it holds a token.
+#[derive(Clone)]
+pub struct SocketOpening {
+    /// The edge's id for the socket, unique for the life of the process.
+    pub socket_id: u64,
+    /// The socket's room.
+    pub room_id: i64,
+    /// The socket's latest token.
+    pub token: super::BearerToken,
+    /// The client's resume point, if it gave one.
+    pub after_seq: Option<i64>,
+}
+
+/// What an edge tells a core when a link opens: its sockets and the last
+/// `seq` it holds of each room they follow.
+#[derive(Default)]
+pub struct LinkHello {
+    /// Sockets held open from an earlier link.
+    pub sockets: Vec<SocketOpening>,
+    /// `(room_id, seq)`: the last `seq` held of each room.
+    pub rooms: Vec<(i64, i64)>,
+}
+
+/// What the edge sends up a link after its hello.
+pub enum LinkUp {
+    /// A socket opens.
+    Open(SocketOpening),
+    /// A socket closed (by its id).
+    Close(u64),
+}
+
+/// What a core sends down a link.
+pub enum LinkDown {
+    /// A socket may open: its snapshot, and the events it missed after its
+    /// resume point up to the snapshot's `seq`.
+    Opened {
+        /// The socket.
+        socket_id: u64,
+        /// Its snapshot.
+        snapshot: Snapshot,
+        /// With a resume point: the events it missed, in order.
+        missed: Vec<RoomEvent>,
+    },
+    /// A socket may not open, or (after a re-link) not stay open.
+    Refused {
+        /// The socket.
+        socket_id: u64,
+        /// The failure the equivalent `Subscribe` would have ended in.
+        error: crate::error::Error,
+    },
+    /// An event of a room the link follows.
+    Event {
+        /// The room.
+        room_id: i64,
+        /// The event.
+        event: RoomEvent,
     },
 }

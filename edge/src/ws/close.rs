@@ -10,10 +10,10 @@
 //! | ---- | ------ |
 //! | 1000 | the client closed the socket (the echo of its close frame) |
 //! | 1009 | a client message over 64 KiB, one frame or several fragments together |
-//! | 1011 | the core is unreachable or failed: at connect (nothing else is sent) or when the room's event stream breaks mid-session; reconnect later with `?last_seq=` |
+//! | 1011 | the core is unreachable or failed: at connect (nothing else is sent), or mid-session when no core of `CHAT_CORE_URL` has answered for `CHAT_CORE_DEADLINE_MS`; reconnect later with `?last_seq=` |
 //! | 1012 | the edge is shutting down; reconnect with `?last_seq=` |
 //! | 1008 | the client kept sending over its rate limit after `rate_limited` error frames |
-//! | 1013 | the client did not keep up: its outbound queue (`CHAT_WS_QUEUE` frames) stayed full for `CHAT_WS_STALL_MS`, or the core is overloaded; reconnect with `?last_seq=` and the missed events follow |
+//! | 1013 | the client did not keep up: its outbound queue (`CHAT_WS_QUEUE` frames) stayed full for `CHAT_WS_STALL_MS`, or its room's events overflowed the 4,096 more held for it meanwhile, or the core is overloaded; reconnect with `?last_seq=` and the missed events follow |
 //! | 4401 | no token and no `auth` first frame within 5 s (or another first frame), or the core refused the token (at connect, or on a later send once it expired), or the token's `exp` passed while connected (the `exp` of the latest token an `auth` frame replaced it with) |
 //! | 4403 | the user is not a member of the room |
 //! | 4404 | the room does not exist (or the path holds no room id) |

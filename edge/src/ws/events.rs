@@ -1,45 +1,62 @@
-//! The event pump of a session: the room stream's events → frames on the
-//! outbound queue, in the core's order, until the stream ends or the queue
-//! refuses (the client is gone or too slow). An event's message takes the
-//! status its frame type stands for.
+//! The event pump of a session: the frames the hub feeds the socket
+//! (`fanout/`, each encoded once for the whole room) → the outbound queue,
+//! in the core's order, until the hub closes the socket or the queue refuses
+//! (the client is gone or too slow); and the frames of the events a resumed
+//! socket missed. An event's message takes the status its frame type stands for.
 
 use super::close::{CloseReason, End};
 use super::protocol::ServerFrame;
 use super::writer::Outbound;
-use crate::core_client::{Change, RoomEvent, RoomStream, StreamEnd};
+use crate::core_client::{Change, RoomEvent};
+use crate::fanout::{Feed, FeedReceiver};
 use crate::wire::{MessageView, Status};
 
-/// Room events from the core → frames, in the core's order.
-pub(super) async fn pump_events(subscription: &mut RoomStream, out: &Outbound) -> End {
+/// The frames of the events a resumed socket `missed`, then the hub's
+/// frames → the outbound queue, in the core's order (the writer runs
+/// beside it, draining the queue). A feed the hub let go of without a word
+/// was full: the socket fell behind (1013).
+pub(super) async fn pump_events(
+    missed: Vec<RoomEvent>,
+    feed: &mut FeedReceiver,
+    out: &Outbound,
+) -> End {
+    if let Err(end) = Box::pin(push_missed(missed, out)).await {
+        return end;
+    }
     loop {
-        let event = match subscription.next_event().await {
-            Ok(event) => event,
-            Err(StreamEnd::Ended) => {
-                tracing::warn!("room stream ended");
-                return End::Close(CloseReason::CORE_UNAVAILABLE);
+        match feed.recv().await.map(|item| *item) {
+            Some(Feed::Frame(text)) => {
+                if let Err(end) = out.push_text(text).await {
+                    return end;
+                }
             }
-            Err(StreamEnd::Failed(error)) => {
-                tracing::warn!(code = ?error.code(), "room stream broke");
-                return End::Close(error.failure().close_reason());
+            Some(Feed::Close(reason)) => {
+                tracing::warn!(code = reason.code, "the hub closed the socket");
+                return End::Close(reason);
             }
-            Err(StreamEnd::Unexpected) => {
-                tracing::warn!("unexpected item on the room stream");
-                return End::Close(CloseReason::CORE_UNAVAILABLE);
+            None => {
+                tracing::warn!("client too slow for its room, closing");
+                return End::Close(CloseReason::TOO_SLOW);
             }
-        };
+        }
+    }
+}
+
+/// Queues the frames of the events a resumed socket missed, in order.
+async fn push_missed(missed: Vec<RoomEvent>, out: &Outbound) -> Result<(), End> {
+    for event in missed {
         // The frame is dropped before the await: `push` keeps only its text.
         let pushed = {
             let frame = event_frame(event);
             out.push(&frame)
         };
-        if let Err(end) = pushed.await {
-            return end;
-        }
+        pushed.await?;
     }
+    Ok(())
 }
 
 /// The frame of one room event; a message's status is the one its frame type stands for.
-fn event_frame(event: RoomEvent) -> ServerFrame {
+pub(crate) fn event_frame(event: RoomEvent) -> ServerFrame {
     let seq = event.seq;
     match event.change {
         Change::Created(message) => ServerFrame::ChatMessage {

@@ -38,6 +38,7 @@ use crate::AppState;
 use crate::core_client::BearerToken;
 use crate::error::{Error, ErrorBody};
 use crate::path::{is_language_code, positive_id};
+pub(crate) use events::event_frame;
 pub use frames::{Refusal, parse_client_frame};
 use session::SessionParams;
 
@@ -109,6 +110,7 @@ async fn connect(
     let last_seq_param = resume_query.ok().and_then(|Query(query)| query.last_seq);
     let params = SessionParams {
         core: state.core.clone(),
+        hub: state.hub.clone(),
         token: token(&headers, query),
         room_id: positive_id(&path.room_id),
         last_seq: resume::last_seq(&headers, last_seq_param.as_deref()),

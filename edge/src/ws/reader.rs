@@ -20,6 +20,7 @@ use super::writer::Outbound;
 use crate::core_client::{CoreClient, NewMessage, SentMessage};
 use crate::error::Error;
 use crate::failure::SocketAnswer;
+use crate::fanout::SocketTicket;
 
 /// Sends a member's messages to their room.
 pub(super) struct Sender<'a> {
@@ -29,6 +30,8 @@ pub(super) struct Sender<'a> {
     pub credentials: &'a mut Credentials,
     /// The room of the socket.
     pub room_id: i64,
+    /// The socket's place in the hub, told of every replaced token.
+    pub ticket: &'a SocketTicket,
 }
 
 /// What the reader enforces on one socket.
@@ -118,7 +121,10 @@ async fn handle_text(text: &str, out: &Outbound, sender: &mut Sender<'_>) -> Res
     let frame = match parse_frame(text) {
         Ok(Incoming::Message(frame)) => frame,
         Ok(Incoming::Auth(token)) => {
-            return auth::refresh(sender.core, sender.credentials, token, out).await;
+            let refreshed = auth::refresh(sender.core, sender.credentials, token, out).await;
+            // The socket's current token, replaced or not, for later re-links.
+            sender.ticket.refresh(sender.credentials.token.clone());
+            return refreshed;
         }
         Err((code, detail)) => return out.push_error(code, detail).await,
     };
@@ -139,7 +145,7 @@ async fn handle_text(text: &str, out: &Outbound, sender: &mut Sender<'_>) -> Res
 }
 
 /// Queues the `ack` of a send that carried a `client_msg_id`. The message's
-/// own frames come from the room stream, like everyone's.
+/// own frames come from the room's fan-out, like everyone's.
 async fn acknowledge(
     out: &Outbound,
     client_msg_id: Option<String>,

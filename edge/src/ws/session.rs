@@ -1,13 +1,14 @@
 //! One session per socket: it waits for the `auth` frame of a socket opened
-//! without a token (`auth.rs`), joins the room by opening its room stream
-//! (`core_client::RoomStream`, resuming after the client's `last_seq` when
-//! it gave one), sends the first frame — the history array, or
-//! `{"type": "resumed"}` — then runs three loops under one `select!`: the
-//! reader (`reader.rs`: client frames → `SendMessage`), the event pump
-//! (`events.rs`: room events → frames) and the writer (`writer.rs`), which
-//! alone owns the sink and drains a bounded queue.
-//! Whichever ends first ends the others; the session then drops the room
-//! stream (ending presence) and sends its close frame (the close codes are
+//! without a token (`auth.rs`), joins the room by opening the socket on the
+//! edge's hub (`fanout::Hub`, which carries it on the edge's one link to a
+//! core, resuming after the client's `last_seq` when it gave one), sends the
+//! first frame — the history array, or `{"type": "resumed"}` — and the
+//! events a resumed socket missed, then runs three loops under one
+//! `select!`: the reader (`reader.rs`: client frames → `SendMessage`), the
+//! event pump (`events.rs`: the hub's shared frames → the queue) and the
+//! writer (`writer.rs`), which alone owns the sink and drains a bounded queue.
+//! Whichever ends first ends the others; the session then drops its hub
+//! ticket (ending presence) and sends its close frame (the close codes are
 //! listed in `close.rs`).
 //!
 //! A refused socket receives only its close frame: no history, no events.
@@ -28,8 +29,9 @@ use super::limits::{ConnectionSlot, Liveness, RateLimit, WsPolicy};
 use super::protocol::ServerFrame;
 use super::reader::{ClientLimits, Sender, read_client};
 use super::writer::{Outbound, Writer, await_close_echo, queue};
-use crate::core_client::{BearerToken, CoreClient, Opening, RoomStream, Snapshot, StreamEnd};
+use crate::core_client::{BearerToken, CoreClient, Opening, RoomEvent, Snapshot};
 use crate::error::Error;
+use crate::fanout::{FEED_FRAMES, FeedReceiver, Hub, SocketTicket, feed};
 use crate::wire::HistoryItem;
 
 /// What a session needs, gathered before the upgrade.
@@ -37,6 +39,8 @@ use crate::wire::HistoryItem;
 pub struct SessionParams {
     /// The core.
     pub core: CoreClient,
+    /// The edge's fan-out hub, which carries the socket on the link.
+    pub hub: Hub,
     /// The caller's token, from the header or `?token=`; `None`: the first
     /// frame must be an `auth` frame.
     pub token: Option<BearerToken>,
@@ -58,9 +62,14 @@ pub struct SessionParams {
 struct Joined {
     credentials: Credentials,
     room_id: i64,
-    subscription: RoomStream,
+    /// The socket's place in the hub; dropping it closes it on the core.
+    ticket: SocketTicket,
+    /// The room's live events, from the hub.
+    feed: FeedReceiver,
     /// What the first frame says: the history array, or `resumed`.
     opening: Opening,
+    /// The events a resumed socket missed, sent after the first frame.
+    missed: Vec<RoomEvent>,
     /// This socket's place in the user's connection count.
     _slot: ConnectionSlot,
 }
@@ -143,7 +152,7 @@ impl Session {
                 self.out,
             )
             .await;
-            // The room stream goes first: the user's presence ends with it,
+            // The ticket goes first: the user's presence ends with it,
             // before the close frame, which a stalled client may take long
             // to read.
             drop(self.joined);
@@ -162,7 +171,7 @@ async fn close(writer: Writer, stream: &mut SplitStream<WebSocket>, end: End) {
 }
 
 /// Takes the token (from the connect, else from the `auth` first frame),
-/// checks it and the room by opening the room's stream, and takes its snapshot.
+/// and has the hub open the socket, which checks it and the room.
 async fn join(params: &SessionParams, stream: &mut SplitStream<WebSocket>) -> Result<Joined, End> {
     let token = match params.token.clone() {
         Some(token) => token,
@@ -172,34 +181,22 @@ async fn join(params: &SessionParams, stream: &mut SplitStream<WebSocket>) -> Re
         let error = params.core.after_auth(&token, Error::NotFound).await;
         return Err(error.failure().close_reason().into());
     };
-    let mut subscription = params
-        .core
-        .subscribe(&token, room_id, params.last_seq)
+    let (feed_tx, feed) = feed(FEED_FRAMES);
+    let (ticket, opened) = params
+        .hub
+        .open(room_id, token.clone(), params.last_seq, feed_tx)
         .await
         .map_err(|error| error.failure().close_reason())?;
-    let first = tokio::time::timeout(params.core.deadline(), subscription.snapshot()).await;
-    let snapshot = match first {
-        Ok(Ok(snapshot)) => snapshot,
-        Ok(Err(end)) => return Err(stream_close(end).into()),
-        Err(_elapsed) => return Err(CloseReason::CORE_UNAVAILABLE.into()),
-    };
-    let (credentials, slot) = admit(token, &snapshot, &params.policy)?;
+    let (credentials, slot) = admit(token, &opened.snapshot, &params.policy)?;
     Ok(Joined {
         credentials,
         room_id,
-        subscription,
-        opening: snapshot.opening,
+        ticket,
+        feed,
+        opening: opened.snapshot.opening,
+        missed: opened.missed,
         _slot: slot,
     })
-}
-
-/// The close frame of a room stream that ended: the failure's, or 1011
-/// when the core ended it or broke its order.
-fn stream_close(end: StreamEnd) -> CloseReason {
-    match end {
-        StreamEnd::Failed(error) => error.failure().close_reason(),
-        StreamEnd::Ended | StreamEnd::Unexpected => CloseReason::CORE_UNAVAILABLE,
-    }
 }
 
 /// The socket's credentials and a connection slot for its user, from what
@@ -241,7 +238,12 @@ async fn serve(
             let history: Vec<HistoryItem> = messages.into_iter().map(HistoryItem::from).collect();
             out.push(&history).await
         }
-        Opening::Resumed { last_seq } => out.push(&ServerFrame::Resumed { last_seq }).await,
+        // The client's resume point: the core's snapshot stands where the
+        // link's room does, and the missed events bridge the two.
+        Opening::Resumed { last_seq } => {
+            let last_seq = params.last_seq.unwrap_or(last_seq);
+            out.push(&ServerFrame::Resumed { last_seq }).await
+        }
     };
     if let Err(end) = first {
         return end;
@@ -250,6 +252,7 @@ async fn serve(
         core: &params.core,
         credentials: &mut joined.credentials,
         room_id: joined.room_id,
+        ticket: &joined.ticket,
     };
     let liveness = Liveness::default();
     let policy = &params.policy;
@@ -260,29 +263,7 @@ async fn serve(
     tokio::select! {
         end = writer.run(policy.ping_interval, &liveness) => end,
         end = read_client(stream, &out, &mut sender, &mut limits) => end,
-        end = pump_events(&mut joined.subscription, &out) => end,
+        end = pump_events(std::mem::take(&mut joined.missed), &mut joined.feed, &out) => end,
         () = params.shutdown.cancelled() => End::Close(CloseReason::RESTARTING),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_stream_the_core_ended_or_garbled_closes_as_unavailable() {
-        assert_eq!(
-            stream_close(StreamEnd::Ended),
-            CloseReason::CORE_UNAVAILABLE
-        );
-        assert_eq!(
-            stream_close(StreamEnd::Unexpected),
-            CloseReason::CORE_UNAVAILABLE
-        );
-        let refused = Error::Core(tonic::Status::permission_denied("not a member"));
-        assert_eq!(
-            stream_close(StreamEnd::Failed(refused)),
-            CloseReason::FORBIDDEN
-        );
     }
 }

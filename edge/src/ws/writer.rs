@@ -1,8 +1,8 @@
 //! A session's bounded outbound queue and its writer, the one owner of the
-//! socket's sink. Producers ([`Outbound::push`]) wait for room, which slows
-//! the room stream down (the core then serves the subscriber from its log);
-//! a queue that stays full for the stall time means the client stopped
-//! reading, and the session closes with 1013. At the end the writer sends the
+//! socket's sink. Producers ([`Outbound::push`], [`Outbound::push_text`]
+//! for a room's shared frames) wait for room, which leaves the hub's feed
+//! of the socket to fill (`fanout/`); a queue that stays full for the stall
+//! time means the client stopped reading, and the session closes with 1013. At the end the writer sends the
 //! close frame the session chose, within a bounded grace.
 
 use std::time::Duration;
@@ -25,8 +25,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// A queued frame. Boxed: the queue's first block of slots is allocated
 /// with the socket, and a socket may idle for hours, so a slot is kept to
-/// one pointer (a `String` would triple the block).
-pub(super) type Frame = Box<String>;
+/// one pointer. An event's text is shared by every socket of its room.
+pub(super) type Frame = Box<Utf8Bytes>;
 
 /// The producing end of a session's outbound queue.
 #[derive(Debug, Clone)]
@@ -63,6 +63,16 @@ impl Outbound {
         }
     }
 
+    /// Queues a frame already encoded (a room event's, shared by its
+    /// sockets), as [`Outbound::push`].
+    pub(super) async fn push_text(&self, text: Utf8Bytes) -> Result<(), End> {
+        match self.tx.try_send(Box::new(text)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Closed(_)) => Err(End::ClientGone),
+            Err(TrySendError::Full(text)) => Box::pin(self.wait_for_room(text)).await,
+        }
+    }
+
     /// Queues `{"type": "error", "code": …, "detail": …}`, as [`Outbound::push`].
     pub(super) async fn push_error(&self, code: ErrorCode, detail: &str) -> Result<(), End> {
         let frame = ServerFrame::Error {
@@ -79,7 +89,7 @@ impl Outbound {
             tracing::error!(%error, "a frame did not serialize");
             End::Close(CloseReason::CORE_UNAVAILABLE)
         })?;
-        match self.tx.try_send(Box::new(text)) {
+        match self.tx.try_send(Box::new(Utf8Bytes::from(text))) {
             Ok(()) => Ok(None),
             Err(TrySendError::Closed(_)) => Err(End::ClientGone),
             Err(TrySendError::Full(text)) => Ok(Some(text)),
@@ -125,7 +135,7 @@ impl Writer {
         loop {
             let message = tokio::select! {
                 frame = self.rx.recv() => match frame {
-                    Some(frame) => Message::text(*frame),
+                    Some(frame) => Message::Text(*frame),
                     None => return End::ClientGone,
                 },
                 _ = pings.tick() => {
@@ -151,7 +161,7 @@ impl Writer {
         self.sink.feed(first).await?;
         for _ in 1..BATCH {
             let Ok(frame) = self.rx.try_recv() else { break };
-            self.sink.feed(Message::text(*frame)).await?;
+            self.sink.feed(Message::Text(*frame)).await?;
         }
         self.sink.flush().await
     }
@@ -167,7 +177,7 @@ impl Writer {
                 End::Close(reason) => {
                     if reason != CloseReason::TOO_SLOW {
                         while let Ok(frame) = self.rx.try_recv() {
-                            self.sink.feed(Message::text(*frame)).await?;
+                            self.sink.feed(Message::Text(*frame)).await?;
                         }
                     }
                     let frame = CloseFrame {
@@ -227,8 +237,8 @@ mod tests {
         });
         assert_eq!(out.push(&"second").await, Ok(()));
         let (first, second) = reader.await.expect("the reader ran");
-        assert_eq!(first.as_deref().map(String::as_str), Some("\"first\""));
-        assert_eq!(second.as_deref().map(String::as_str), Some("\"second\""));
+        assert_eq!(first.as_deref().map(Utf8Bytes::as_str), Some("\"first\""));
+        assert_eq!(second.as_deref().map(Utf8Bytes::as_str), Some("\"second\""));
     }
 
     #[tokio::test]

@@ -1,8 +1,10 @@
 //! Starts a real core on 127.0.0.1:0 against a fresh database, and gives
 //! tests authenticated clients: [`TestCore`] (the core), [`Client`] (its
-//! callers), [`Subscription`] (an open stream), and small assertions.
+//! callers), [`Subscription`] (an open stream), [`Link`] (an edge's link),
+//! and small assertions.
 
 mod client;
+mod link;
 mod subscription;
 mod test_core;
 
@@ -12,6 +14,7 @@ use chat_proto::v1 as pb;
 use tonic::{Code, Status};
 
 pub use client::Client;
+pub use link::{Link, hello, socket};
 pub use subscription::Subscription;
 pub use test_core::TestCore;
 

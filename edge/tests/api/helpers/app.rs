@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::proxy::Proxy;
 use super::{SECRET, User, edge_config, within};
 
 /// A core and an edge in front of it. The edge listens on two addresses,
@@ -29,7 +30,41 @@ pub struct TestApp {
     pub(super) core: Option<JoinHandle<anyhow::Result<()>>>,
     pub(super) edge_shutdown: CancellationToken,
     pub(super) edge: Option<JoinHandle<anyhow::Result<()>>>,
+    /// A second core on the same database, when the edge was given two.
+    pub(super) second_core: Option<Core>,
+    /// With two cores: the proxy the edge reaches the first one through.
+    pub(super) proxy: Option<Proxy>,
     pub(super) _db: TestDatabase,
+}
+
+/// A core running in this process.
+pub(super) struct Core {
+    pub(super) url: String,
+    pub(super) shutdown: CancellationToken,
+    pub(super) task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Core {
+    fn addr(&self) -> SocketAddr {
+        let addr = self.url.trim_start_matches("http://");
+        addr.parse().expect("a core address")
+    }
+}
+
+/// Starts a core on `database_url`, on a free port.
+async fn spawn_core(database_url: String) -> Core {
+    let mut core_config = CoreConfig::new(database_url);
+    core_config.auth = AuthConfig::hs256(SECRET);
+    core_config.db_pool_size = 8;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind core");
+    let addr = listener.local_addr().expect("core address");
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(core_svc::run(listener, core_config, shutdown.clone()));
+    Core {
+        url: format!("http://{addr}"),
+        shutdown,
+        task,
+    }
 }
 
 impl TestApp {
@@ -39,23 +74,35 @@ impl TestApp {
 
     /// A core, and an edge configured by `edge_config` from the core's URL.
     pub async fn spawn_with(edge_config: impl FnOnce(String) -> EdgeConfig) -> Self {
-        let db = TestDatabase::create().expect("a fresh test database");
-        let mut core_config = CoreConfig::new(db.connection_string());
-        core_config.auth = AuthConfig::hs256(SECRET);
-        core_config.db_pool_size = 8;
-        let core_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind core");
-        let core_addr = core_listener.local_addr().expect("core address");
-        let core_shutdown = CancellationToken::new();
-        let core = tokio::spawn(core_svc::run(
-            core_listener,
-            core_config,
-            core_shutdown.clone(),
-        ));
+        Self::start(edge_config, false).await
+    }
 
+    /// Two cores on one database, and an edge given both (`CHAT_CORE_URL`
+    /// lists the first, which it links to first and reaches through a
+    /// [`Proxy`] that [`TestApp::cut_core`] cuts, then the second).
+    pub async fn spawn_with_two_cores() -> Self {
+        Self::start(super::edge_config, true).await
+    }
+
+    async fn start(edge_config: impl FnOnce(String) -> EdgeConfig, two_cores: bool) -> Self {
+        let db = TestDatabase::create().expect("a fresh test database");
+        let core = spawn_core(db.connection_string()).await;
+        let second_core = match two_cores {
+            true => Some(spawn_core(db.connection_string()).await),
+            false => None,
+        };
         let rest = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let ws = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let (rest_addr, ws_addr) = (rest.local_addr().unwrap(), ws.local_addr().unwrap());
-        let edge_config = edge_config(format!("http://{core_addr}"));
+        let proxy = match &second_core {
+            Some(_) => Some(Proxy::start(core.addr()).await),
+            None => None,
+        };
+        let urls = match (&second_core, &proxy) {
+            (Some(second), Some(proxy)) => format!("http://{},{}", proxy.addr, second.url),
+            _ => core.url.clone(),
+        };
+        let edge_config = edge_config(urls);
         let edge_shutdown = CancellationToken::new();
         let edge_task = tokio::spawn(edge::run(
             vec![rest, ws],
@@ -66,11 +113,13 @@ impl TestApp {
             rest_addr,
             ws_addr,
             http: reqwest::Client::new(),
-            core_url: format!("http://{core_addr}"),
-            core_shutdown,
-            core: Some(core),
+            core_url: core.url,
+            core_shutdown: core.shutdown,
+            core: Some(core.task),
             edge_shutdown,
             edge: Some(edge_task),
+            second_core,
+            proxy,
             _db: db,
         }
     }
@@ -128,6 +177,14 @@ impl TestApp {
         }
     }
 
+    /// Cuts the edge off the first of two cores at once, as a SIGKILL of
+    /// the core would: its connections drop without a goodbye.
+    pub async fn cut_core(&mut self) {
+        if let Some(proxy) = &mut self.proxy {
+            proxy.cut().await;
+        }
+    }
+
     /// Stops the core and waits until it has finished.
     pub async fn stop_core(&mut self) {
         self.core_shutdown.cancel();
@@ -144,5 +201,8 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.edge_shutdown.cancel();
         self.core_shutdown.cancel();
+        if let Some(second) = &self.second_core {
+            second.shutdown.cancel();
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! ([`Ws`], `ws`), and small readers of frames.
 
 mod app;
+mod proxy;
 mod rest;
 mod ws;
 

@@ -1,0 +1,174 @@
+//! `chat.v1.EdgeLink`: an edge's sockets over one stream. Reads the hello,
+//! verifies each socket's token as a call's `authorization` header is, and
+//! converts the link's answers; the link itself is [`crate::link`].
+
+use std::pin::Pin;
+
+use chat_proto::v1::{self as pb, edge_link_server::EdgeLink};
+use futures::{Stream, StreamExt};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use uuid::Uuid;
+
+use super::{Authenticator, rooms::start};
+use crate::{
+    domain::RoomId,
+    error::Error,
+    link::{Down, Hello, Links, Opening, Refused, Socket, Up},
+};
+
+/// Largest item an edge sends: a hello names every socket it holds, each
+/// with its token.
+pub const MAX_LINK_UP_BYTES: usize = 64 * 1024 * 1024;
+
+/// Sockets whose tokens one link checks at once, keeping their order (a
+/// user seen first by this core costs a query).
+const TOKEN_CHECKS: usize = 16;
+
+pub struct LinkApi {
+    auth: Authenticator,
+    links: Links,
+}
+
+impl LinkApi {
+    pub fn new(auth: Authenticator, links: Links) -> Self {
+        Self { auth, links }
+    }
+}
+
+type DownStream = Pin<Box<dyn Stream<Item = Result<pb::LinkDown, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl EdgeLink for LinkApi {
+    type LinkStream = DownStream;
+
+    #[tracing::instrument(skip_all, fields(edge))]
+    async fn link(
+        &self,
+        request: Request<Streaming<pb::LinkUp>>,
+    ) -> Result<Response<Self::LinkStream>, Status> {
+        let mut inbound = request.into_inner();
+        let first = tokio::select! {
+            _ = self.links.shutdown.cancelled() => return Err(Error::ShuttingDown.into()),
+            first = inbound.message() => first?,
+        };
+        let hello = match first.and_then(|up| up.item) {
+            Some(pb::link_up::Item::Hello(hello)) => hello,
+            _ => return Err(Error::InvalidArgument("a link starts with its hello").into()),
+        };
+        let hello = self.hello(hello).await?;
+        tracing::Span::current().record("edge", tracing::field::display(hello.edge));
+        self.links.store.touch_instance(hello.edge).await?;
+        let auth = self.auth.clone();
+        // A broken request stream ends the link like a finished one.
+        let ups = inbound
+            .scan((), |_, item| futures::future::ready(item.ok()))
+            .map(move |item| {
+                let auth = auth.clone();
+                async move { up(&auth, item).await }
+            })
+            .buffered(TOKEN_CHECKS);
+        let items = self.links.start(hello, Box::pin(ups));
+        let shutdown = self.links.shutdown.clone();
+        // As for `Subscribe`: the link's own UNAVAILABLE may not fit its queue.
+        let ended = futures::stream::once(async move {
+            shutdown
+                .is_cancelled()
+                .then(|| Err(Status::from(Error::ShuttingDown)))
+        })
+        .filter_map(futures::future::ready);
+        let stream = ReceiverStream::new(items)
+            .map(|item| item.map(pb::LinkDown::from).map_err(Status::from))
+            .chain(ended);
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+impl LinkApi {
+    async fn hello(&self, hello: pb::LinkHello) -> Result<Hello, Error> {
+        let edge = Uuid::parse_str(&hello.edge_id)
+            .map_err(|_| Error::InvalidArgument("edge_id must be a UUID"))?;
+        let rooms = hello
+            .rooms
+            .iter()
+            .map(|position| Ok((RoomId::parse(position.room_id)?, position.seq)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let sockets = futures::stream::iter(hello.sockets)
+            .map(|open| opening(&self.auth, open))
+            .buffered(TOKEN_CHECKS)
+            .collect()
+            .await;
+        Ok(Hello {
+            edge,
+            sockets,
+            rooms,
+        })
+    }
+}
+
+async fn up(auth: &Authenticator, item: pb::LinkUp) -> Result<Up, Error> {
+    match item.item {
+        Some(pb::link_up::Item::Open(open)) => Ok(Up::Open(opening(auth, open).await)),
+        Some(pb::link_up::Item::Close(close)) => Ok(Up::Close(close.socket_id)),
+        Some(pb::link_up::Item::Hello(_)) => Err(Error::InvalidArgument(
+            "a link has one hello, its first item",
+        )),
+        None => Err(Error::InvalidArgument("a link item must be set")),
+    }
+}
+
+/// The socket, or what `Subscribe` would fail with, in its order: the
+/// token first, then the room id, then where to start.
+async fn opening(auth: &Authenticator, open: pb::OpenSocket) -> Opening {
+    let id = open.socket_id;
+    socket(auth, open)
+        .await
+        .map_err(|error| Refused { socket: id, error })
+}
+
+async fn socket(auth: &Authenticator, open: pb::OpenSocket) -> Result<Socket, Error> {
+    let header = Some(open.authorization.as_str()).filter(|value| !value.is_empty());
+    let caller = auth.authorize(header).await?;
+    let room = RoomId::parse(open.room_id)?;
+    let start = start(open.history_limit, open.after_seq)?;
+    Ok(Socket {
+        id: open.socket_id,
+        room,
+        user: caller.id,
+        token_exp: caller.token_exp,
+        start,
+    })
+}
+
+impl From<Down> for pb::LinkDown {
+    fn from(down: Down) -> Self {
+        use pb::link_down::Item;
+        let item = match down {
+            Down::Opened {
+                socket,
+                user,
+                token_exp,
+                snapshot,
+                missed,
+            } => Item::Opened(pb::SocketOpened {
+                socket_id: socket,
+                snapshot: Some(pb::Snapshot {
+                    user_id: user.get(),
+                    token_exp,
+                    ..snapshot.into()
+                }),
+                missed: missed.into_iter().map(Into::into).collect(),
+            }),
+            Down::Refused(Refused { socket, error }) => {
+                let status = Status::from(error);
+                Item::Refused(pb::SocketRefused {
+                    socket_id: socket,
+                    code: status.code() as i32,
+                    message: status.message().to_owned(),
+                })
+            }
+            Down::Event(event) => Item::Event(event.into()),
+        };
+        Self { item: Some(item) }
+    }
+}

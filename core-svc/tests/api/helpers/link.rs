@@ -1,0 +1,130 @@
+//! An `EdgeLink` stream as a test edge holds it: items go up through a
+//! channel, answers and events are read with a deadline.
+
+use std::time::Duration;
+
+use chat_proto::v1::{self as pb, edge_link_client::EdgeLinkClient};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Status, Streaming};
+
+use super::{Client, TestCore, within};
+
+/// One link of a test edge to a core.
+pub struct Link {
+    up: mpsc::Sender<pb::LinkUp>,
+    pub down: Streaming<pb::LinkDown>,
+}
+
+impl Link {
+    /// A link of the edge `edge_id` to `core`, holding nothing yet.
+    pub async fn connect(core: &TestCore, edge_id: &str) -> Link {
+        Self::connect_with(core, hello(edge_id))
+            .await
+            .expect("link")
+    }
+
+    /// A link that starts with `hello`.
+    pub async fn connect_with(core: &TestCore, hello: pb::LinkHello) -> Result<Link, Status> {
+        let (up, items) = mpsc::channel(64);
+        let first = pb::LinkUp {
+            item: Some(pb::link_up::Item::Hello(hello)),
+        };
+        up.send(first).await.expect("the hello is queued");
+        let mut client = EdgeLinkClient::new(core.channel.clone());
+        let down = within(client.link(ReceiverStream::new(items)))
+            .await?
+            .into_inner();
+        Ok(Link { up, down })
+    }
+
+    pub async fn send(&self, item: pb::link_up::Item) {
+        let up = pb::LinkUp { item: Some(item) };
+        self.up.send(up).await.expect("the link is up");
+    }
+
+    pub async fn open(&self, open: pb::OpenSocket) {
+        self.send(pb::link_up::Item::Open(open)).await;
+    }
+
+    pub async fn close(&self, socket_id: u64) {
+        let close = pb::CloseSocket { socket_id };
+        self.send(pb::link_up::Item::Close(close)).await;
+    }
+
+    /// The next item; fails when the link ends.
+    pub async fn item(&mut self) -> pb::link_down::Item {
+        within(self.down.message())
+            .await
+            .expect("link item")
+            .expect("link still open")
+            .item
+            .expect("item set")
+    }
+
+    /// The status the link ends with.
+    pub async fn ended(&mut self) -> Result<(), Status> {
+        loop {
+            match within(self.down.message()).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(()),
+                Err(status) => return Err(status),
+            }
+        }
+    }
+
+    pub async fn opened(&mut self) -> pb::SocketOpened {
+        match self.item().await {
+            pb::link_down::Item::Opened(opened) => opened,
+            other => panic!("expected an opening, got {other:?}"),
+        }
+    }
+
+    pub async fn refused(&mut self) -> pb::SocketRefused {
+        match self.item().await {
+            pb::link_down::Item::Refused(refused) => refused,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    pub async fn event(&mut self) -> pb::RoomEvent {
+        match self.item().await {
+            pb::link_down::Item::Event(event) => event,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    pub async fn events(&mut self, count: usize) -> Vec<pb::RoomEvent> {
+        let mut events = Vec::with_capacity(count);
+        for _ in 0..count {
+            events.push(self.event().await);
+        }
+        events
+    }
+
+    /// Asserts nothing more arrives for a short while.
+    pub async fn assert_quiet(&mut self) {
+        let next = tokio::time::timeout(Duration::from_millis(300), self.down.message()).await;
+        assert!(next.is_err(), "expected no more items, got {next:?}");
+    }
+}
+
+/// A hello that names nothing held.
+pub fn hello(edge_id: &str) -> pb::LinkHello {
+    pb::LinkHello {
+        edge_id: edge_id.to_owned(),
+        sockets: Vec::new(),
+        rooms: Vec::new(),
+    }
+}
+
+/// `client`'s socket `socket_id` opening on `room_id` with a fresh snapshot.
+pub fn socket(client: &Client, socket_id: u64, room_id: i64) -> pb::OpenSocket {
+    pb::OpenSocket {
+        socket_id,
+        room_id,
+        authorization: client.authorization.clone().unwrap_or_default(),
+        history_limit: None,
+        after_seq: None,
+    }
+}

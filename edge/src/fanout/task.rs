@@ -1,0 +1,303 @@
+//! The hub's task: one loop that takes the sessions' commands and the
+//! link's items in turn, so the bookkeeping (`state.rs`) needs no lock, and
+//! that keeps a link open — connecting, linked, or waiting out a backoff
+//! before the next core.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
+
+use super::Command;
+use super::state::State;
+use crate::core_client::{LinkClient, LinkDown, LinkSender, LinkStream, LinkUp, StreamEnd};
+use crate::error::Error;
+use crate::ws::close::CloseReason;
+
+/// The longest wait between two rounds of attempts over every core.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// The wait after the first round that failed; it doubles each round.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+/// How long a socket's close is repeated on later links: a core that died
+/// may never have read it, and the next core ends the session only when told.
+const RECENT_CLOSES: Duration = Duration::from_secs(15);
+
+type Connecting = Pin<Box<dyn Future<Output = Result<LinkStream, Error>> + Send>>;
+
+/// Where the link stands.
+enum Link {
+    /// Opening a link to a core.
+    Connecting(Connecting),
+    /// Linked: the core's items come on the stream.
+    Up(Box<LinkStream>),
+    /// Waiting before the next attempt.
+    Backoff(Pin<Box<Sleep>>),
+}
+
+/// What happened to the link.
+enum Step {
+    Linked(LinkStream),
+    Failed(Error),
+    Down(LinkDown),
+    Broke(StreamEnd),
+    Retry,
+}
+
+/// The next thing that happens to the link; safe to cancel.
+async fn step(link: &mut Link) -> Step {
+    match link {
+        Link::Connecting(opening) => match opening.await {
+            Ok(stream) => Step::Linked(stream),
+            Err(error) => Step::Failed(error),
+        },
+        Link::Up(stream) => match stream.next().await {
+            Ok(down) => Step::Down(down),
+            Err(end) => Step::Broke(end),
+        },
+        Link::Backoff(sleep) => {
+            sleep.as_mut().await;
+            Step::Retry
+        }
+    }
+}
+
+/// The hub's task and everything it owns.
+pub(super) struct LinkTask {
+    client: LinkClient,
+    commands: mpsc::UnboundedReceiver<Command>,
+    state: State,
+    /// The queue of the current link (or of the one being opened).
+    up: Option<LinkSender>,
+    /// The core linked to, or tried next.
+    core: usize,
+    /// Attempts that failed since the last link.
+    failures: usize,
+    /// Since when no link has been up; `None` while linked.
+    down_since: Option<Instant>,
+    /// How long the edge may be without a core before its sockets close.
+    outage: Duration,
+    /// `false` once a whole round of cores failed, until a link opens.
+    reachable: bool,
+    link_events: Counter,
+    /// Sockets closed lately, or while no link was up, and when.
+    closes: VecDeque<(Instant, u64)>,
+}
+
+impl LinkTask {
+    pub fn new(
+        client: LinkClient,
+        commands: mpsc::UnboundedReceiver<Command>,
+        outage: Duration,
+        link_events: Counter,
+    ) -> Self {
+        Self {
+            client,
+            commands,
+            state: State::default(),
+            up: None,
+            core: 0,
+            failures: 0,
+            down_since: Some(Instant::now()),
+            outage,
+            reachable: true,
+            link_events,
+            closes: VecDeque::new(),
+        }
+    }
+
+    /// Runs until every hub handle and ticket is gone.
+    pub async fn run(mut self) {
+        let mut link = self.connect();
+        loop {
+            let relink = tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(command) => self.command(command),
+                    None => return,
+                },
+                step = step(&mut link) => match self.on_step(step) {
+                    Ok(next) => {
+                        if let Some(next) = next {
+                            link = next;
+                        }
+                        false
+                    }
+                    Err(()) => true,
+                },
+            };
+            if relink {
+                link = self.retry();
+            }
+        }
+    }
+
+    /// Opens a link to the current core, its hello naming what the edge holds.
+    fn connect(&mut self) -> Link {
+        let (hello, opening) = self.state.hello();
+        tracing::info!(
+            core = self.client.url(self.core),
+            sockets = hello.sockets.len(),
+            rooms = hello.rooms.len(),
+            "linking"
+        );
+        let (up, opened) = self.client.open(self.core, hello);
+        for (_, socket_id) in &self.closes {
+            up.send(LinkUp::Close(*socket_id));
+        }
+        for socket in opening {
+            up.send(LinkUp::Open(socket));
+        }
+        self.up = Some(up);
+        Link::Connecting(Box::pin(opened))
+    }
+
+    /// Linking failed: the next core, at once until every core failed in a
+    /// row, then after a backoff that grows with each round.
+    fn retry(&mut self) -> Link {
+        self.up = None;
+        self.failures += 1;
+        self.core = (self.core + 1) % self.client.cores();
+        let down_since = *self.down_since.get_or_insert_with(Instant::now);
+        let rounds = self.failures / self.client.cores();
+        if rounds > 0 && self.failures.is_multiple_of(self.client.cores()) {
+            self.reachable = false;
+            self.state.refuse_openings(unreachable);
+        }
+        if down_since.elapsed() >= self.outage && self.state.len() > 0 {
+            tracing::warn!(outage = ?self.outage, "no core for too long, closing every socket");
+            self.state.close_all(CloseReason::CORE_UNAVAILABLE);
+        }
+        if rounds == 0 {
+            return self.connect();
+        }
+        let exponent = u32::try_from(rounds - 1).unwrap_or(u32::MAX).min(10);
+        let backoff = FIRST_BACKOFF.saturating_mul(1 << exponent).min(MAX_BACKOFF);
+        Link::Backoff(Box::pin(tokio::time::sleep(backoff)))
+    }
+
+    /// What a link step leads to: the next state of the link, or `Err` to re-link.
+    fn on_step(&mut self, step: Step) -> Result<Option<Link>, ()> {
+        match step {
+            Step::Linked(stream) => {
+                tracing::info!(core = self.client.url(self.core), "linked");
+                self.failures = 0;
+                self.down_since = None;
+                self.reachable = true;
+                self.forget_old_closes();
+                Ok(Some(Link::Up(Box::new(stream))))
+            }
+            Step::Failed(error) => {
+                let core = self.client.url(self.core);
+                tracing::warn!(core, code = ?error.code(), "linking failed");
+                Err(())
+            }
+            Step::Broke(end) => {
+                let core = self.client.url(self.core);
+                tracing::warn!(core, ?end, "link broke");
+                self.failures = 0;
+                self.down_since = Some(Instant::now());
+                self.core = (self.core + 1) % self.client.cores();
+                Ok(Some(self.connect()))
+            }
+            Step::Retry => Ok(Some(self.connect())),
+            Step::Down(down) => self.down(down).map(|()| None),
+        }
+    }
+
+    /// One item from the core.
+    fn down(&mut self, down: LinkDown) -> Result<(), ()> {
+        let closed = match down {
+            LinkDown::Opened {
+                socket_id,
+                snapshot,
+                missed,
+            } => {
+                if self.state.opened(socket_id, snapshot, missed) {
+                    Vec::new()
+                } else {
+                    vec![socket_id]
+                }
+            }
+            LinkDown::Refused { socket_id, error } => {
+                self.state.refused(socket_id, error);
+                Vec::new()
+            }
+            LinkDown::Event { room_id, event } => {
+                self.link_events.inc();
+                self.state.event(room_id, event)
+            }
+        };
+        let now = Instant::now();
+        self.closes
+            .extend(closed.iter().map(|socket_id| (now, *socket_id)));
+        self.send_all(closed.into_iter().map(LinkUp::Close))
+    }
+
+    /// One session's command; `true` when the link must be opened again.
+    fn command(&mut self, command: Command) -> bool {
+        match command {
+            Command::Open {
+                socket,
+                feed,
+                reply,
+            } => {
+                if !self.reachable {
+                    let _ = reply.send(Err(unreachable()));
+                    return false;
+                }
+                let up = LinkUp::Open(socket.clone());
+                self.state.open(socket, feed, reply);
+                self.send_all(std::iter::once(up)).is_err()
+            }
+            Command::Refresh { socket_id, token } => {
+                self.state.refresh(socket_id, token);
+                false
+            }
+            Command::Close { socket_id } => {
+                if !self.state.close(socket_id) {
+                    return false;
+                }
+                self.forget_old_closes();
+                self.closes.push_back((Instant::now(), socket_id));
+                self.send_all(std::iter::once(LinkUp::Close(socket_id)))
+                    .is_err()
+            }
+        }
+    }
+
+    /// Drops the closes older than [`RECENT_CLOSES`], unless no link is up
+    /// (the next one must hear of every close since the last).
+    fn forget_old_closes(&mut self) {
+        if self.down_since.is_some() {
+            return;
+        }
+        while let Some((at, _)) = self.closes.front() {
+            if at.elapsed() < RECENT_CLOSES {
+                break;
+            }
+            self.closes.pop_front();
+        }
+    }
+
+    /// Queues items on the link; `Err` when its queue refuses them (the
+    /// link counts as broken; the next hello says it all).
+    fn send_all(&mut self, items: impl Iterator<Item = LinkUp>) -> Result<(), ()> {
+        let Some(up) = &self.up else {
+            return Ok(());
+        };
+        for item in items {
+            if !up.send(item) {
+                tracing::warn!("the link's queue is full or gone; re-linking");
+                return Err(());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The refusal of a socket while no core answers (1011).
+fn unreachable() -> Error {
+    Error::Core(tonic::Status::unavailable("no core is reachable"))
+}
