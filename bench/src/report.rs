@@ -168,9 +168,12 @@ fn print_services(s: &crate::services::Services) {
     );
     let p = &s.pgbench;
     println!(
-        "pgbench send path ({} clients): {:.0}/s without, {:.0}/s with feed and webhook bookkeeping ({:+.1}%)",
+        "pgbench send path ({} clients): {:.0}/s without, {:.0}/s with the feed's bookkeeping ({:+.1}%), \
+         {:.0}/s with a webhook queued per message too ({:+.1}%)",
         p.clients,
         p.without_per_sec,
+        p.feed_only_per_sec,
+        p.feed_only_change * 100.0,
         p.with_per_sec,
         p.change * 100.0
     );
