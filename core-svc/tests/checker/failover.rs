@@ -134,6 +134,7 @@ async fn killing_the_core_an_edge_is_linked_to_is_invisible_to_its_sockets() {
     );
     assert_eq!(system.instances().await, 3, "two cores and the edge");
     traffic.halfway().await;
+    presence.one_more_round().await;
     system.cores[0].kill().await;
     until("core 1's links", 1, || system.gauge(1, "chat_edge_links")).await;
     // Core 1 reaps the dead core once its heartbeat is older than the TTL:
