@@ -139,7 +139,8 @@ async fn killing_the_core_an_edge_is_linked_to_is_invisible_to_its_sockets() {
     until("core 1's links", 1, || system.gauge(1, "chat_edge_links")).await;
     // Core 1 reaps the dead core once its heartbeat is older than the TTL:
     // had the edge's sessions gone stale meanwhile, they would be gone too.
-    // The sockets stay open until then (the edge unlinks when it has none).
+    // Presence is read while the sockets are open: once the clients stop,
+    // their users are rightly offline.
     until("the instances", 2, || system.instances()).await;
     presence.one_more_round().await;
     let tally = presence.stop().await;
