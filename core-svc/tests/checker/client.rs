@@ -11,8 +11,11 @@ use std::{
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_tungstenite::{MaybeTlsStream, client_async, connect_async, tungstenite::Message};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, client_async, connect_async, tungstenite::Message,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::system::Member;
@@ -62,6 +65,10 @@ pub struct Report {
     pub resets: usize,
     pub resumes: usize,
     pub closes: Vec<u16>,
+    /// WebSockets opened.
+    pub connections: usize,
+    /// WebSockets that ended (closed, failed or were cut off) before the stop.
+    pub interruptions: usize,
     /// Error frames received (a send that must be retried).
     pub errors: usize,
 }
@@ -97,6 +104,8 @@ impl Client {
                 resets: 0,
                 resumes: 0,
                 closes: Vec::new(),
+                connections: 0,
+                interruptions: 0,
                 errors: 0,
             },
             last_seq: None,
@@ -139,6 +148,21 @@ impl Client {
         } else {
             connect_async(url).await.ok()?.0
         };
+        state.report.connections += 1;
+        let ended = self.converse(state, socket).await;
+        if ended.is_some() {
+            state.report.interruptions += 1;
+        }
+        ended.flatten()
+    }
+
+    /// Sends and reads on one open socket until the stop (`None`) or until
+    /// the socket ends (`Some` close code, if the server sent one).
+    async fn converse(
+        &self,
+        state: &mut State,
+        socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ) -> Option<Option<u16>> {
         let (mut sink, mut stream) = socket.split();
         // Whatever was in flight is sent again on this connection.
         state.awaiting = None;
@@ -154,9 +178,9 @@ impl Client {
                 }
                 frame = stream.next() => match frame {
                     Some(Ok(Message::Text(text))) => self.handle(state, &text),
-                    Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
+                    Some(Ok(Message::Close(frame))) => return Some(frame.map(|f| f.code.into())),
                     Some(Ok(_)) => {}
-                    Some(Err(_)) | None => return None,
+                    Some(Err(_)) | None => return Some(None),
                 },
                 // A precondition on this branch would be read only when the
                 // select starts; `go` must be noticed while waiting.
@@ -167,7 +191,7 @@ impl Client {
                     if let Some(frame) = state.next_send(&self.member.name, &self.plan)
                         && sink.send(Message::Text(frame.into())).await.is_err()
                     {
-                        return None;
+                        return Some(None);
                     }
                 }
             }

@@ -3,19 +3,20 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use tokio::{sync::watch, time::Instant};
+use tokio::{sync::watch, task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     check::{Verdict, check},
     client::{Client, Observed, Plan, Report, Status},
-    system::{Member, System},
+    system::{Edges, Member, System},
 };
 
-const SENDS: usize = 40;
-const PATIENCE: Duration = Duration::from_secs(60);
+pub const SENDS: usize = 40;
+/// How long the checker waits for anything.
+pub const PATIENCE: Duration = Duration::from_secs(60);
 /// The edges' default: a socket's queue may stay full this long.
-const STALL: Duration = Duration::from_secs(10);
+pub const STALL: Duration = Duration::from_secs(10);
 
 enum Fault {
     None,
@@ -24,7 +25,8 @@ enum Fault {
     TerminateListeners,
 }
 
-fn plan() -> Plan {
+/// Steady traffic: one send every 10 ms, each once.
+pub fn plan() -> Plan {
     Plan {
         sends: SENDS,
         pace: Duration::from_millis(10),
@@ -41,56 +43,91 @@ async fn scenario(
     plans: [Plan; 4],
     fault: Fault,
 ) -> (Vec<Report>, Verdict) {
-    let mut system = System::start(ws_stall).await;
+    let mut system = System::start(ws_stall, Edges::OnePerCore).await;
     let members = system.members(2).await;
-    let rooms: Vec<i64> = members.iter().map(|member| member.room).collect();
-    let (go, stop) = (CancellationToken::new(), CancellationToken::new());
-    let mut statuses = Vec::new();
-    let mut clients = Vec::new();
-    for (i, (member, plan)) in members.into_iter().zip(plans).enumerate() {
-        let (status, watcher) = watch::channel(Status::default());
-        statuses.push(watcher);
-        let client = Client {
-            member,
-            plan,
-            edges: system.edges.clone(),
-            first_edge: i % 2,
-            status,
-            go: go.clone(),
-            stop: stop.clone(),
-        };
-        clients.push(tokio::spawn(client.run()));
-    }
-    wait_for(&statuses, "every client connected", |s| s.connected).await;
-    go.cancel();
-    wait_for(&statuses, "half the sends acknowledged", |s| {
-        s.acked >= SENDS / 2
-    })
-    .await;
+    let traffic = Traffic::start(&system, members, plans.to_vec()).await;
+    traffic.halfway().await;
     strike(&mut system, fault).await;
-    let total: Vec<usize> = plans.iter().map(|plan| plan.sends).collect();
-    wait_until(&statuses, "every send acknowledged", |i, s| {
-        s.acked == total[i]
-    })
-    .await;
-    let heads: HashMap<i64, i64> = system.room_heads().await.into_iter().collect();
-    wait_until(&statuses, "every subscriber caught up", |i, s| {
-        s.last_seq == heads[&rooms[i]]
-    })
-    .await;
-    stop.cancel();
-    let mut reports = Vec::new();
-    for client in clients {
-        reports.push(client.await.expect("client task"));
+    traffic.finish(&system, name).await
+}
+
+/// Clients chatting through the system's edges.
+pub struct Traffic {
+    pub statuses: Vec<watch::Receiver<Status>>,
+    clients: Vec<JoinHandle<Report>>,
+    rooms: Vec<i64>,
+    total: Vec<usize>,
+    stop: CancellationToken,
+}
+
+impl Traffic {
+    /// One client per member (client i starts on edge i modulo the edges),
+    /// sending once every client is connected.
+    pub async fn start(system: &System, members: Vec<Member>, plans: Vec<Plan>) -> Self {
+        let rooms: Vec<i64> = members.iter().map(|member| member.room).collect();
+        let total: Vec<usize> = plans.iter().map(|plan| plan.sends).collect();
+        let (go, stop) = (CancellationToken::new(), CancellationToken::new());
+        let mut statuses = Vec::new();
+        let mut clients = Vec::new();
+        for (i, (member, plan)) in members.into_iter().zip(plans).enumerate() {
+            let (status, watcher) = watch::channel(Status::default());
+            statuses.push(watcher);
+            let client = Client {
+                member,
+                plan,
+                edges: system.edges.clone(),
+                first_edge: i % system.edges.len(),
+                status,
+                go: go.clone(),
+                stop: stop.clone(),
+            };
+            clients.push(tokio::spawn(client.run()));
+        }
+        wait_for(&statuses, "every client connected", |s| s.connected).await;
+        go.cancel();
+        Self {
+            statuses,
+            clients,
+            rooms,
+            total,
+            stop,
+        }
     }
-    let verdict = check(&reports, &heads);
-    let resumes: usize = reports.iter().map(|r| r.resumes).sum();
-    let errors: usize = reports.iter().map(|r| r.errors).sum();
-    println!(
-        "checker {name}: {verdict:?}, resumes={resumes}, error_frames={errors}, closes={:?}",
-        closes(&reports)
-    );
-    (reports, verdict)
+
+    /// Returns once every client has [`SENDS`]` / 2` sends acknowledged.
+    pub async fn halfway(&self) {
+        wait_for(&self.statuses, "half the sends acknowledged", |s| {
+            s.acked >= SENDS / 2
+        })
+        .await;
+    }
+
+    /// Waits for every send and every subscriber, stops the clients and
+    /// judges what they saw.
+    pub async fn finish(self, system: &System, name: &str) -> (Vec<Report>, Verdict) {
+        wait_until(&self.statuses, "every send acknowledged", |i, s| {
+            s.acked == self.total[i]
+        })
+        .await;
+        let heads: HashMap<i64, i64> = system.room_heads().await.into_iter().collect();
+        wait_until(&self.statuses, "every subscriber caught up", |i, s| {
+            s.last_seq == heads[&self.rooms[i]]
+        })
+        .await;
+        self.stop.cancel();
+        let mut reports = Vec::new();
+        for client in self.clients {
+            reports.push(client.await.expect("client task"));
+        }
+        let verdict = check(&reports, &heads);
+        let resumes: usize = reports.iter().map(|r| r.resumes).sum();
+        let errors: usize = reports.iter().map(|r| r.errors).sum();
+        println!(
+            "checker {name}: {verdict:?}, resumes={resumes}, error_frames={errors}, closes={:?}",
+            closes(&reports)
+        );
+        (reports, verdict)
+    }
 }
 
 async fn strike(system: &mut System, fault: Fault) {
@@ -102,7 +139,7 @@ async fn strike(system: &mut System, fault: Fault) {
     }
 }
 
-async fn wait_for(
+pub async fn wait_for(
     statuses: &[watch::Receiver<Status>],
     what: &str,
     done: impl Fn(&Status) -> bool,
@@ -110,7 +147,7 @@ async fn wait_for(
     wait_until(statuses, what, |_, status| done(status)).await;
 }
 
-async fn wait_until(
+pub async fn wait_until(
     statuses: &[watch::Receiver<Status>],
     what: &str,
     done: impl Fn(usize, &Status) -> bool,
@@ -137,14 +174,14 @@ fn snapshot(statuses: &[watch::Receiver<Status>]) -> Vec<Status> {
     statuses.iter().map(|status| *status.borrow()).collect()
 }
 
-fn closes(reports: &[Report]) -> Vec<u16> {
+pub fn closes(reports: &[Report]) -> Vec<u16> {
     reports
         .iter()
         .flat_map(|report| report.closes.iter().copied())
         .collect()
 }
 
-fn assert_clean(verdict: &Verdict) {
+pub fn assert_clean(verdict: &Verdict) {
     assert_eq!(
         verdict,
         &Verdict::default(),
@@ -259,6 +296,8 @@ fn the_checker_catches_loss_duplication_and_reordering() {
         resets: 0,
         resumes: 0,
         closes: Vec::new(),
+        connections: 1,
+        interruptions: 0,
         errors: 0,
     };
     let heads = HashMap::from([(1, 3)]);

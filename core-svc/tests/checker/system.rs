@@ -1,5 +1,6 @@
-//! Two cores (separate processes, so they can be killed) and two in-process
-//! edges (edge i talks to core i) on one restartable PostgreSQL.
+//! Two cores (separate processes, so they can be killed) and in-process
+//! edges on one restartable PostgreSQL: two edges (edge i talks to core i),
+//! or one edge whose `CHAT_CORE_URL` lists both cores.
 
 use std::{net::SocketAddr, os::unix::fs::PermissionsExt, path::PathBuf, time::Duration};
 
@@ -26,6 +27,15 @@ pub struct System {
     edge_shutdown: CancellationToken,
 }
 
+/// Which edges talk to which cores.
+#[derive(Debug, Clone, Copy)]
+pub enum Edges {
+    /// Edge i talks to core i only.
+    OnePerCore,
+    /// One edge, whose `CHAT_CORE_URL` lists core 0, then core 1.
+    OneForBoth,
+}
+
 /// A user of the system and the room they chat in.
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -37,7 +47,7 @@ pub struct Member {
 impl System {
     /// Starts everything; `ws_stall` is how long an edge lets a socket's
     /// queue stay full before closing it (1013).
-    pub async fn start(ws_stall: Duration) -> Self {
+    pub async fn start(ws_stall: Duration, layout: Edges) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let data = dir.path().join("pg");
@@ -49,9 +59,17 @@ impl System {
             cores.push(CoreProcess::spawn(&url, SECRET).await);
         }
         let edge_shutdown = CancellationToken::new();
+        let urls: Vec<String> = cores
+            .iter()
+            .map(|core| format!("http://{}", core.addr))
+            .collect();
+        let edge_urls = match layout {
+            Edges::OnePerCore => urls,
+            Edges::OneForBoth => vec![urls.join(",")],
+        };
         let mut edges = Vec::new();
-        for core in &cores {
-            edges.push(start_edge(&core.addr, ws_stall, edge_shutdown.clone()).await);
+        for core_url in edge_urls {
+            edges.push(start_edge(core_url, ws_stall, edge_shutdown.clone()).await);
         }
         Self {
             _dir: dir,
@@ -123,6 +141,30 @@ impl System {
             .get(0)
     }
 
+    /// How many rows `core_instances` holds: live cores and linked edges,
+    /// and the dead until a live core reaps them.
+    pub async fn instances(&self) -> i64 {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .query_one("SELECT count(*) FROM core_instances", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// The value of `series` on core `core`'s `/metrics`.
+    pub async fn gauge(&self, core: usize, series: &str) -> i64 {
+        let url = format!("http://{}/metrics", self.cores[core].metrics_addr);
+        let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("{series} missing from\n{text}"))
+    }
+
     /// Every room's latest sequence number.
     pub async fn room_heads(&self) -> Vec<(i64, i64)> {
         let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
@@ -153,13 +195,13 @@ async fn start_postgres(data: PathBuf) -> LocalPostgres {
 }
 
 async fn start_edge(
-    core_addr: &str,
+    core_url: String,
     ws_stall: Duration,
     shutdown: CancellationToken,
 ) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut config = edge::config::Config::new(format!("http://{core_addr}"));
+    let mut config = edge::config::Config::new(core_url);
     config.ws_queue = 8;
     // The checker retries sends in bursts; the rate limit is tested elsewhere.
     config.ws_rate_per_sec = 100_000;
@@ -169,13 +211,15 @@ async fn start_edge(
     addr
 }
 
-fn channel(addr: &str) -> Channel {
+/// A lazily connected channel to the core at `addr`.
+pub fn channel(addr: &str) -> Channel {
     Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect_lazy()
 }
 
-fn authed<T>(token: &str, message: T) -> Request<T> {
+/// `message` with `token` as its bearer.
+pub fn authed<T>(token: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
     request
         .metadata_mut()

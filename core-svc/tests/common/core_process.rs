@@ -7,6 +7,9 @@ pub struct CoreProcess {
     child: tokio::process::Child,
     /// Where it serves gRPC.
     pub addr: String,
+    /// Where it serves `/metrics`.
+    #[allow(dead_code)] // Only the checker reads the metrics.
+    pub metrics_addr: String,
 }
 
 /// What a test adds to the core's usual start.
@@ -65,16 +68,12 @@ impl CoreProcess {
     }
 
     async fn launch(database_url: &str, secret: &str, extras: Extras<'_>) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("a free port")
-            .local_addr()
-            .expect("its address")
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = free_addr();
+        let metrics_addr = free_addr();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_core-svc"))
             .args(["--grpc-addr", &addr, "--database-url", database_url])
             .args(["--jwt-secret", secret, "--instance-ttl-secs", "2"])
-            .args(["--poll-interval-ms", "200", "--metrics-addr", "127.0.0.1:0"])
+            .args(["--poll-interval-ms", "200", "--metrics-addr", &metrics_addr])
             .args(extras.args)
             .env("RUST_LOG", "info")
             .envs(extras.env.iter().copied())
@@ -83,7 +82,11 @@ impl CoreProcess {
             .kill_on_drop(true)
             .spawn()
             .expect("core-svc starts");
-        let process = Self { child, addr };
+        let process = Self {
+            child,
+            addr,
+            metrics_addr,
+        };
         process.wait_until_serving().await;
         process
     }
@@ -138,4 +141,14 @@ impl CoreProcess {
     pub async fn kill(&mut self) {
         self.child.kill().await.expect("the core can be killed");
     }
+}
+
+/// A local address with a port that was free a moment ago.
+fn free_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port();
+    format!("127.0.0.1:{port}")
 }
