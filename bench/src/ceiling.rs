@@ -39,51 +39,75 @@ pub async fn pgbench(
     clients: &[usize],
     seconds: u64,
 ) -> anyhow::Result<Vec<PgbenchRun>> {
-    prepare(system, rooms).await?;
+    prepare(system, "ceiling", rooms, Sessions::Everyone).await?;
     let mut runs = Vec::with_capacity(clients.len());
     for &clients in clients {
-        let per_sec = pgbench_run(system, rooms, clients, seconds).await?;
+        let per_sec = pgbench_run(system, "ceiling", rooms, clients, seconds, "").await?;
         runs.push(PgbenchRun { clients, per_sec });
     }
     Ok(runs)
 }
 
-/// A database `ceiling` with the schema, `rooms` rooms and both members of
-/// every room subscribed.
-async fn prepare(system: &System, rooms: usize) -> anyhow::Result<()> {
-    system.pg.ensure_database("ceiling")?;
-    let url = system.pg.connection_string("ceiling");
+/// Who has a session in the rooms of a pgbench database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sessions {
+    /// Both members of every room: every message is read at once.
+    Everyone,
+    /// Nobody: every recipient is offline.
+    Nobody,
+}
+
+/// A database `name` with the schema and `rooms` rooms of two users each.
+pub(crate) async fn prepare(
+    system: &System,
+    name: &str,
+    rooms: usize,
+    sessions: Sessions,
+) -> anyhow::Result<tokio_postgres::Client> {
+    system.pg.ensure_database(name)?;
+    let url = system.pg.connection_string(name);
     core_svc::store::Store::connect(&url, 1)?.migrate().await?;
     let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
+    let sessions = match sessions {
+        Sessions::Everyone => {
+            "INSERT INTO room_sessions (room_id, user_id, instance_id)
+             SELECT r.id, u, gen_random_uuid() FROM rooms r, unnest(ARRAY[r.user_lo, r.user_hi]) u;"
+        }
+        Sessions::Nobody => "",
+    };
     db.batch_execute(&format!(
         "INSERT INTO users (sub) SELECT 'bench-' || g FROM generate_series(1, {users}) g;
          INSERT INTO rooms (user_lo, user_hi) SELECT 2 * g - 1, 2 * g FROM generate_series(1, {rooms}) g;
-         INSERT INTO room_sessions (room_id, user_id, instance_id)
-             SELECT r.id, u, gen_random_uuid() FROM rooms r, unnest(ARRAY[r.user_lo, r.user_hi]) u;
+         {sessions}
          ANALYZE;",
         users = rooms * 2
     ))
     .await?;
-    Ok(())
+    Ok(db)
 }
 
-async fn pgbench_run(
+/// Sends per second of one pgbench run of the send script on `database`,
+/// with `options` as the connections' `PGOPTIONS`.
+pub(crate) async fn pgbench_run(
     system: &System,
+    database: &str,
     rooms: usize,
     clients: usize,
     seconds: u64,
+    options: &str,
 ) -> anyhow::Result<f64> {
     let script = tempfile::NamedTempFile::new()?;
     std::fs::write(script.path(), SCRIPT)?;
     let output = tokio::process::Command::new(pgbench_binary())
+        .env("PGOPTIONS", options)
         .args(["-n", "-M", "prepared", "-j", "2"])
         .args(["-c", &clients.to_string(), "-T", &seconds.to_string()])
         .args(["-D", &format!("rooms={rooms}")])
         .args(["-h", &system.pg.socket_dir().display().to_string()])
         .args(["-p", &system.pg.port().to_string(), "-U", "postgres", "-f"])
         .arg(script.path())
-        .arg("ceiling")
+        .arg(database)
         .stderr(Stdio::piped())
         .output()
         .await
@@ -103,7 +127,7 @@ async fn pgbench_run(
         .with_context(|| format!("no tps in pgbench output: {stdout}"))
 }
 
-pub(crate) fn pgbench_binary() -> String {
+fn pgbench_binary() -> String {
     let bindir = std::process::Command::new("pg_config")
         .arg("--bindir")
         .output();

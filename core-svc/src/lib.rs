@@ -40,6 +40,7 @@ use crate::{
     auth::Verifier,
     cluster::{LiveSessions, Timing},
     config::Config,
+    error::ErrorChain,
     fanout::{Fanout, Subscriptions},
     feed::{Feed, Wake},
     grpc::{
@@ -325,7 +326,7 @@ impl Instance {
             tracing::warn!("in-flight work did not finish within the grace period");
         }
         if let Err(err) = self.store.retire_instance(self.id).await {
-            tracing::warn!(error = %err, "could not retire this instance; others will reap it");
+            tracing::warn!(error = %ErrorChain(&err), "could not retire this instance; others will reap it");
         }
     }
 }

@@ -5,7 +5,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{LiveSessions, Timing};
-use crate::store::Store;
+use crate::{error::ErrorChain, store::Store};
 
 /// Beats until `shutdown`. Dead instances are reaped only once this one has
 /// reached the database for a whole time-to-live, so that after an outage
@@ -37,7 +37,7 @@ pub async fn heartbeat(
             }
             Err(err) => {
                 healthy_since = None;
-                tracing::warn!(error = %err, "heartbeat failed");
+                tracing::warn!(error = %ErrorChain(&err), "heartbeat failed");
                 continue;
             }
         }
@@ -45,7 +45,9 @@ pub async fn heartbeat(
             match store.reap_instances(timing.instance_ttl).await {
                 Ok(0) => {}
                 Ok(ended) => tracing::info!(ended, "ended the sessions of dead instances"),
-                Err(err) => tracing::warn!(error = %err, "could not reap dead instances"),
+                Err(err) => {
+                    tracing::warn!(error = %ErrorChain(&err), "could not reap dead instances")
+                }
             }
         }
     }

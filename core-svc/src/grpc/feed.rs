@@ -2,14 +2,12 @@
 //! whose token grants the `chat:events` scope. Positions are opaque strings
 //! on the wire: `v1.<tx>.<room>.<seq>`.
 
-use std::pin::Pin;
-
 use chat_proto::v1::{self as pb, event_feed_server::EventFeed};
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{Authenticator, convert::timestamp};
+use super::{Authenticator, ServerStream, convert::timestamp, until_shutdown};
 use crate::{
     domain::InvalidInput,
     error::Error,
@@ -31,7 +29,7 @@ impl FeedApi {
     }
 }
 
-type ItemStream = Pin<Box<dyn Stream<Item = Result<pb::FeedItem, Status>> + Send>>;
+type ItemStream = ServerStream<pb::FeedItem>;
 
 #[tonic::async_trait]
 impl EventFeed for FeedApi {
@@ -51,19 +49,10 @@ impl EventFeed for FeedApi {
             Start::After(parse_position(&request.after).map_err(Error::from)?)
         };
         let items = self.feed.follow(start, partition).await?;
-        let shutdown = self.feed.shutdown.clone();
-        // The pump's own UNAVAILABLE item is dropped when the stream's buffer
-        // is full; this one always comes last, so a consumer reconnects.
-        let ended = futures::stream::once(async move {
-            shutdown
-                .is_cancelled()
-                .then(|| Err(Status::from(Error::ShuttingDown)))
-        })
-        .filter_map(futures::future::ready);
         let stream = ReceiverStream::new(items)
-            .map(|item| item.map(pb::FeedItem::from).map_err(Status::from))
-            .chain(ended);
-        Ok(Response::new(Box::pin(stream)))
+            .map(|item| item.map(pb::FeedItem::from).map_err(Status::from));
+        let shutdown = self.feed.shutdown.clone();
+        Ok(Response::new(until_shutdown(stream, shutdown)))
     }
 }
 

@@ -2,15 +2,13 @@
 //! verifies each socket's token as a call's `authorization` header is, and
 //! converts the link's answers; the link itself is [`crate::link`].
 
-use std::pin::Pin;
-
 use chat_proto::v1::{self as pb, edge_link_server::EdgeLink};
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
-use super::{Authenticator, rooms::start};
+use super::{Authenticator, ServerStream, rooms::start, until_shutdown};
 use crate::{
     domain::RoomId,
     error::Error,
@@ -36,7 +34,7 @@ impl LinkApi {
     }
 }
 
-type DownStream = Pin<Box<dyn Stream<Item = Result<pb::LinkDown, Status>> + Send>>;
+type DownStream = ServerStream<pb::LinkDown>;
 
 #[tonic::async_trait]
 impl EdgeLink for LinkApi {
@@ -69,18 +67,10 @@ impl EdgeLink for LinkApi {
             })
             .buffered(TOKEN_CHECKS);
         let items = self.links.start(hello, Box::pin(ups));
-        let shutdown = self.links.shutdown.clone();
-        // As for `Subscribe`: the link's own UNAVAILABLE may not fit its queue.
-        let ended = futures::stream::once(async move {
-            shutdown
-                .is_cancelled()
-                .then(|| Err(Status::from(Error::ShuttingDown)))
-        })
-        .filter_map(futures::future::ready);
         let stream = ReceiverStream::new(items)
-            .map(|item| item.map(pb::LinkDown::from).map_err(Status::from))
-            .chain(ended);
-        Ok(Response::new(Box::pin(stream)))
+            .map(|item| item.map(pb::LinkDown::from).map_err(Status::from));
+        let shutdown = self.links.shutdown.clone();
+        Ok(Response::new(until_shutdown(stream, shutdown)))
     }
 }
 

@@ -9,9 +9,11 @@ mod messages;
 mod rooms;
 mod users;
 
-use std::future::Future;
+use std::{future::Future, pin::Pin};
 
-use tokio_util::task::TaskTracker;
+use futures::{Stream, StreamExt};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tonic::Status;
 
 pub use caller::{Authenticator, Caller};
 pub use feed::{EVENTS_SCOPE, FeedApi};
@@ -68,4 +70,24 @@ impl Writer {
         });
         task.await.map_err(|err| Error::Internal(Box::new(err)))?
     }
+}
+
+/// The answer of a server-streaming call.
+type ServerStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// `items`, then UNAVAILABLE if the core is shutting down. A stream's pump
+/// sends its own UNAVAILABLE, which is dropped when the stream's buffer is
+/// full (a client that stopped reading); this one always comes last, so the
+/// client knows to reconnect.
+fn until_shutdown<T: Send + 'static>(
+    items: impl Stream<Item = Result<T, Status>> + Send + 'static,
+    shutdown: CancellationToken,
+) -> ServerStream<T> {
+    let ended = futures::stream::once(async move {
+        shutdown
+            .is_cancelled()
+            .then(|| Err(Status::from(Error::ShuttingDown)))
+    })
+    .filter_map(futures::future::ready);
+    Box::pin(items.chain(ended))
 }

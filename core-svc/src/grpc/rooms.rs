@@ -1,13 +1,11 @@
 //! `chat.v1.RoomService`: direct rooms and their live event streams.
 
-use std::pin::Pin;
-
 use chat_proto::v1::{self as pb, room_service_server::RoomService};
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{Authenticator, Caller};
+use super::{Authenticator, Caller, ServerStream, until_shutdown};
 use crate::{
     access,
     domain::{InvalidInput, RoomId, UserId},
@@ -35,7 +33,7 @@ impl RoomApi {
     }
 }
 
-type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
+type EventStream = ServerStream<pb::SubscribeResponse>;
 
 #[tonic::async_trait]
 impl RoomService for RoomApi {
@@ -68,23 +66,13 @@ impl RoomService for RoomApi {
         let room = RoomId::parse(request.room_id).map_err(Error::from)?;
         let start = start(request.history_limit, request.after_seq).map_err(Error::from)?;
         let items = self.subscriptions.open(room, caller.id, start).await?;
+        let stream = ReceiverStream::new(items).map(move |item| {
+            (*item)
+                .map(|item| with_subscriber(item.into(), caller))
+                .map_err(Status::from)
+        });
         let shutdown = self.subscriptions.shutdown.clone();
-        // The pump's own UNAVAILABLE item is dropped when the stream's buffer
-        // is full (a client that stopped reading); this one always comes last.
-        let ended = futures::stream::once(async move {
-            shutdown
-                .is_cancelled()
-                .then(|| Err(Status::from(Error::ShuttingDown)))
-        })
-        .filter_map(futures::future::ready);
-        let stream = ReceiverStream::new(items)
-            .map(move |item| {
-                (*item)
-                    .map(|item| with_subscriber(item.into(), caller))
-                    .map_err(Status::from)
-            })
-            .chain(ended);
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(until_shutdown(stream, shutdown)))
     }
 }
 

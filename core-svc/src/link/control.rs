@@ -14,7 +14,10 @@ use super::{
     registry::{Command, Registry, Rejection},
     room::RoomTask,
 };
-use crate::{domain::RoomId, error::Error};
+use crate::{
+    domain::RoomId,
+    error::{Error, ErrorChain},
+};
 
 /// Registrations one link runs at once (its rooms register in parallel).
 const OPENS_IN_FLIGHT: usize = 8;
@@ -151,14 +154,14 @@ impl Link {
         let (store, edge) = (self.links.store.clone(), self.edge);
         self.links.tasks.spawn(async move {
             if let Err(err) = store.close_edge_socket(edge, id).await {
-                tracing::warn!(error = %err, "could not end the session of a closed socket");
+                tracing::warn!(error = %ErrorChain(&err), "could not end the session of a closed socket");
             }
         });
     }
 
     async fn beat(&self) {
         if let Err(err) = self.links.store.touch_instance(self.edge).await {
-            tracing::warn!(error = %err, edge = %self.edge, "edge heartbeat failed");
+            tracing::warn!(error = %ErrorChain(&err), edge = %self.edge, "edge heartbeat failed");
         }
     }
 
