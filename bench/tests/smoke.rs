@@ -30,7 +30,10 @@ fn every_scenario_runs_and_loses_nothing() {
     assert!(report["pgbench_per_sec"].as_f64().unwrap() > 0.0);
     let bookkeeping = &report["services"]["pgbench"];
     for variant in ["without_per_sec", "feed_only_per_sec", "with_per_sec"] {
-        assert!(bookkeeping[variant].as_f64().unwrap() > 0.0, "{bookkeeping}");
+        assert!(
+            bookkeeping[variant].as_f64().unwrap() > 0.0,
+            "{bookkeeping}"
+        );
     }
     assert_eq!(report["idle"]["sockets"], 20);
     assert!(report["idle"]["bytes_per_socket"].as_f64().unwrap() > 0.0);
