@@ -152,6 +152,28 @@ pub struct User {
     pub last_seen: Option<OffsetDateTime>,
 }
 
+/// Whether a user is online, as their profile says, at one point of the
+/// user's presence changes: `version` counts them (migrations/0010), so a
+/// subscriber that holds version N of a user ignores any news up to N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presence {
+    pub user: UserId,
+    pub is_online: bool,
+    /// When the user's last session ended; `None` if none ever did.
+    pub last_seen: Option<OffsetDateTime>,
+    pub version: i64,
+}
+
+/// Live news about a room's members, beside its events: not numbered, not
+/// stored, never replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// A member went online or offline.
+    Presence(Presence),
+    /// A member is typing (already throttled).
+    Typing(UserId),
+}
+
 /// A direct room of two members.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Room {

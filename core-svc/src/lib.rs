@@ -196,14 +196,16 @@ impl Instance {
             self.id,
             shutdown.clone(),
         ));
-        self.tasks.spawn(cluster::listen(
-            self.fanout.hub.clone(),
-            self.fanout.metrics.clone(),
-            store.clone(),
-            self.id,
-            self.timing,
-            shutdown.clone(),
-        ));
+        let listener = cluster::Listener {
+            rooms: self.fanout.hub.clone(),
+            signals: self.fanout.signals.clone(),
+            metrics: self.fanout.metrics.clone(),
+            store: store.clone(),
+            instance: self.id,
+            timing: self.timing,
+        };
+        self.tasks
+            .spawn(cluster::listen(listener, shutdown.clone()));
         self.tasks.spawn(cluster::heartbeat(
             store,
             self.id,

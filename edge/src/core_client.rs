@@ -28,7 +28,7 @@ use crate::error::Error;
 pub use link::{LinkClient, LinkSender, LinkStream, StreamEnd};
 pub use model::{
     Change, HistoryQuery, LinkDown, LinkHello, LinkUp, Message, MessageStatus, NewMessage, Opening,
-    Room, RoomEvent, SentMessage, Snapshot, SocketOpening, User,
+    Presence, Room, RoomEvent, SentMessage, Snapshot, SocketOpening, User,
 };
 pub use token::BearerToken;
 

@@ -1,4 +1,6 @@
-//! Hears other instances' announcements and hints local subscribers.
+//! Hears other instances' announcements and hints local subscribers, and
+//! hears every instance's presence changes and `typing`s (this one's too:
+//! the transactions announce them) for the [`LocalSignals`].
 //!
 //! The subscribers are reached through [`LocalRooms`], which this module
 //! defines and the fan-out's hub implements, so that the dependency runs
@@ -14,12 +16,15 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{Timing, notifier};
+use super::{
+    Timing, notifier,
+    signals::{self, LocalSignals},
+};
 use crate::{
     domain::RoomId,
     error::{Error, ErrorChain},
     ops::Metrics,
-    store::{EVENTS_CHANNEL, Store},
+    store::{EVENTS_CHANNEL, PRESENCE_CHANNEL, Store, TYPING_CHANNEL},
 };
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -37,19 +42,26 @@ pub trait LocalRooms: Send + Sync + 'static {
     fn announce(&self, heads: &[(RoomId, i64)]) -> usize;
 }
 
+/// Where what the listener hears goes, and what it needs.
+pub struct Listener<R, S> {
+    pub rooms: R,
+    pub signals: S,
+    pub metrics: Metrics,
+    pub store: Store,
+    pub instance: Uuid,
+    pub timing: Timing,
+}
+
 /// Listens until `shutdown`, reconnecting with backoff whenever the
-/// connection is lost; each (re)connect catches up from the database.
-pub async fn listen(
-    local: impl LocalRooms,
-    metrics: Metrics,
-    store: Store,
-    instance: Uuid,
-    timing: Timing,
+/// connection is lost; each (re)connect catches up from the database (and
+/// has the signals' subscribers read presence again).
+pub async fn listen<R: LocalRooms, S: LocalSignals>(
+    listener: Listener<R, S>,
     shutdown: CancellationToken,
 ) {
     let mut backoff = MIN_BACKOFF;
     loop {
-        let outcome = listen_once(&local, &metrics, &store, instance, timing, &shutdown).await;
+        let outcome = listener.listen_once(&shutdown).await;
         if shutdown.is_cancelled() {
             return;
         }
@@ -67,49 +79,64 @@ pub async fn listen(
     }
 }
 
-async fn listen_once(
-    local: &impl LocalRooms,
-    metrics: &Metrics,
-    store: &Store,
-    instance: Uuid,
-    timing: Timing,
-    shutdown: &CancellationToken,
-) -> Result<(), Error> {
-    let mut config = store.connection_config().clone();
-    config.application_name("chat-listener");
-    let (client, mut connection) = config.connect(NoTls).await?;
-    let (payloads, mut received) = mpsc::channel::<String>(1024);
-    let pump = tokio::spawn(async move {
-        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(message) = messages.next().await {
-            if let AsyncMessage::Notification(note) = message?
-                && payloads.send(note.payload().to_owned()).await.is_err()
-            {
-                break;
+/// A notification: its channel and payload.
+type Note = (String, String);
+
+impl<R: LocalRooms, S: LocalSignals> Listener<R, S> {
+    async fn listen_once(&self, shutdown: &CancellationToken) -> Result<(), Error> {
+        let mut config = self.store.connection_config().clone();
+        config.application_name("chat-listener");
+        let (client, mut connection) = config.connect(NoTls).await?;
+        let (notes, mut received) = mpsc::channel::<Note>(1024);
+        let pump = tokio::spawn(async move {
+            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                if let AsyncMessage::Notification(note) = message? {
+                    let note = (note.channel().to_owned(), note.payload().to_owned());
+                    if notes.send(note).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            Ok::<(), tokio_postgres::Error>(())
+        });
+        client
+            .batch_execute(&format!(
+                "LISTEN {EVENTS_CHANNEL}; LISTEN {PRESENCE_CHANNEL}; LISTEN {TYPING_CHANNEL}"
+            ))
+            .await?;
+        tracing::info!("listening for other instances' events");
+        // Whatever was announced while no connection listened is lost.
+        self.signals.resync();
+        let mut poll = tokio::time::interval(self.timing.poll_interval);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                note = received.recv() => match note {
+                    Some((channel, payload)) => self.heard(&channel, &payload),
+                    None => break,
+                },
+                // The first tick is immediate: it catches up after (re)connecting.
+                _ = poll.tick() => catch_up(&self.rooms, &self.store).await,
             }
         }
-        Ok::<(), tokio_postgres::Error>(())
-    });
-    client
-        .batch_execute(&format!("LISTEN {EVENTS_CHANNEL}"))
-        .await?;
-    tracing::info!("listening for other instances' events");
-    let mut poll = tokio::time::interval(timing.poll_interval);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            payload = received.recv() => match payload {
-                Some(payload) => announce(local, metrics, instance, &payload),
-                None => break,
-            },
-            // The first tick is immediate: it catches up after (re)connecting.
-            _ = poll.tick() => catch_up(local, store).await,
+        drop(client);
+        match pump.await {
+            Ok(Err(err)) => Err(err.into()),
+            _ => Err(Error::Unavailable("the LISTEN connection closed".into())),
         }
     }
-    drop(client);
-    match pump.await {
-        Ok(Err(err)) => Err(err.into()),
-        _ => Err(Error::Unavailable("the LISTEN connection closed".into())),
+
+    /// One notification, by its channel.
+    fn heard(&self, channel: &str, payload: &str) {
+        match channel {
+            PRESENCE_CHANNEL => self.signals.presence(&signals::parse_presence(payload)),
+            TYPING_CHANNEL => match signals::parse_typing(payload) {
+                Some((room, user)) => self.signals.typing(room, user),
+                None => tracing::warn!("ignoring a malformed typing announcement"),
+            },
+            _ => announce(&self.rooms, &self.metrics, self.instance, payload),
+        }
     }
 }
 

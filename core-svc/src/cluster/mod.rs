@@ -16,6 +16,11 @@
 //!   notification missed (an instance that died between commit and notify).
 //!   The local rooms pass on only heads they have not carried yet, so a
 //!   poll that finds nothing new wakes no subscriber.
+//! - Presence changes and forwarded `typing`s are announced by the
+//!   transactions that make them (migrations/0010); the listener hears them
+//!   from every instance, this one included, and hands them to the
+//!   [`LocalSignals`] (the fan-out's signals), telling it to read presence
+//!   again whenever it reconnects.
 //! - [`heartbeat`]: keeps this instance's row fresh, clears sessions whose
 //!   close was not recorded, and ends the sessions of dead instances.
 
@@ -23,11 +28,13 @@ mod heartbeat;
 mod listener;
 mod notifier;
 mod sessions;
+mod signals;
 
 pub use heartbeat::heartbeat;
-pub use listener::{LocalRooms, listen};
+pub use listener::{Listener, LocalRooms, listen};
 pub use notifier::{Notifier, notify};
 pub use sessions::LiveSessions;
+pub use signals::LocalSignals;
 
 use std::time::Duration;
 

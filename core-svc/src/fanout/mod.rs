@@ -7,6 +7,11 @@
 //! that lagged behind) is read back from the log, so nothing is skipped and
 //! nothing is delivered twice.
 //!
+//! Presence and typing travel beside the events, through [`Signals`]:
+//! every instance hears them from PostgreSQL (see `cluster`) and hands them
+//! to the rooms followed here whose member changed; [`Typing`] throttles
+//! `typing` before it is announced.
+//!
 //! This module sits above [`crate::cluster`]: it uses the cluster's
 //! [`Notifier`] and [`LiveSessions`](crate::cluster::LiveSessions), and the
 //! cluster's listener reaches the [`Hub`] only through the
@@ -15,11 +20,15 @@
 
 mod feed;
 mod hub;
+mod signals;
 mod subscription;
+mod typing;
 
 pub use feed::RoomFeed;
 pub use hub::{Hub, HubReceiver, Published};
+pub use signals::{Heard, SignalReceiver, Signals, hear};
 pub use subscription::{Item, Subscriptions};
+pub use typing::{TYPING_EVERY, Typing};
 
 use crate::{cluster::Notifier, domain::RoomEvent, ops::Metrics};
 
@@ -29,6 +38,10 @@ use crate::{cluster::Notifier, domain::RoomEvent, ops::Metrics};
 pub struct Fanout {
     pub hub: Hub,
     pub notifier: Notifier,
+    /// Presence and typing for this process's subscribers.
+    pub signals: Signals,
+    /// The `typing` throttle.
+    pub typing: Typing,
     /// The instance's metrics; commits count their messages here.
     pub metrics: Metrics,
 }

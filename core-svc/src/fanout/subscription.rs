@@ -3,6 +3,10 @@
 //! The work runs in a task of its own, not in the request future: once the
 //! session row is written, the same task is the one that removes it, however
 //! the caller goes away.
+//!
+//! Beside the room's events the stream carries the other member's presence
+//! (right after the snapshot, then each newer version) and their `typing`s,
+//! from the fan-out's signals, subscribed before the snapshot is taken.
 
 use tokio::sync::{
     mpsc::{self, error::TrySendError},
@@ -11,11 +15,12 @@ use tokio::sync::{
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use uuid::Uuid;
 
-use super::{Fanout, RoomFeed};
+use super::{Fanout, Heard, RoomFeed, SignalReceiver, hear};
 use crate::{
     cluster::LiveSessions,
-    domain::{RoomEvent, RoomId, Snapshot, UserId},
+    domain::{Presence, RoomEvent, RoomId, Signal, Snapshot, UserId},
     error::Error,
+    error::ErrorChain,
     ops::Metrics,
     store::{Opened, Start, Store},
 };
@@ -29,11 +34,23 @@ const STREAM_BUFFER: usize = 32;
 /// a slot is kept to one pointer.
 pub type StreamItem = Box<Result<Item, Error>>;
 
-/// One item of a subscription: the snapshot first, then events.
+/// One item of a subscription: the snapshot first, the other member's
+/// presence, then events, presence changes and `typing`s.
 #[derive(Debug, Clone)]
 pub enum Item {
     Snapshot(Snapshot),
     Event(RoomEvent),
+    Presence(Presence),
+    Typing { room: RoomId, user: UserId },
+}
+
+/// The other member of a subscription, as its stream last described them.
+struct Peer {
+    signals: Option<SignalReceiver>,
+    user: UserId,
+    room: RoomId,
+    /// The presence version the stream sent last.
+    version: i64,
 }
 
 /// Everything a subscription needs from the running service.
@@ -60,6 +77,13 @@ impl Subscriptions {
         let (ready, opened) = oneshot::channel();
         let this = self.clone();
         self.tasks.spawn(async move {
+            let signals = match Box::pin(this.store.room_members(room)).await {
+                Ok(members) => members.map(|members| this.fanout.signals.subscribe(room, members)),
+                Err(err) => {
+                    let _ = ready.send(Err(err));
+                    return;
+                }
+            };
             let receiver = this.fanout.hub.subscribe(room);
             // Database calls are boxed so that the task, which lives as long
             // as the stream, is only as large as its idle state.
@@ -76,9 +100,22 @@ impl Subscriptions {
             this.live.insert(session);
             let feed = feed(&this.store, receiver, room, &opened);
             let _open = this.fanout.metrics.subscription_opened();
+            let mut peer = Peer {
+                signals,
+                user: opened.peer.user,
+                room,
+                version: opened.peer.version,
+            };
             let _ = items.try_send(Box::new(Ok(Item::Snapshot(opened.snapshot))));
+            let _ = items.try_send(Box::new(Ok(Item::Presence(opened.peer))));
             let _ = ready.send(Ok(()));
-            pump(feed, &items, &this.shutdown, &this.fanout.metrics).await;
+            let pumped = Pump {
+                store: &this.store,
+                items: &items,
+                shutdown: &this.shutdown,
+                metrics: &this.fanout.metrics,
+            };
+            pumped.run(feed, &mut peer).await;
             Box::pin(this.live.end(session, &this.store)).await;
         });
         match opened.await {
@@ -103,41 +140,86 @@ fn feed(store: &Store, receiver: super::HubReceiver, room: RoomId, opened: &Open
     feed
 }
 
-/// Forwards the feed to the stream until the caller leaves, the service
-/// shuts down, or the feed fails.
-async fn pump(
-    mut feed: RoomFeed,
-    items: &mpsc::Sender<StreamItem>,
-    shutdown: &CancellationToken,
-    metrics: &Metrics,
-) {
-    loop {
-        let next = tokio::select! {
-            _ = shutdown.cancelled() => {
-                let _ = items.try_send(Box::new(Err(Error::ShuttingDown)));
+/// What forwarding a subscription works with.
+struct Pump<'a> {
+    store: &'a Store,
+    items: &'a mpsc::Sender<StreamItem>,
+    shutdown: &'a CancellationToken,
+    metrics: &'a Metrics,
+}
+
+impl Pump<'_> {
+    /// Forwards the feed and the peer's signals to the stream until the
+    /// caller leaves, the service shuts down, or the feed fails.
+    async fn run(&self, mut feed: RoomFeed, peer: &mut Peer) {
+        loop {
+            let next = tokio::select! {
+                _ = self.shutdown.cancelled() => {
+                    let _ = self.items.try_send(Box::new(Err(Error::ShuttingDown)));
+                    return;
+                }
+                _ = self.items.closed() => return,
+                heard = hear(&mut peer.signals) => {
+                    for item in Box::pin(self.signal(peer, heard)).await {
+                        if !self.send(Ok(item)).await {
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                next = feed.next() => next,
+            };
+            let item = match next {
+                Ok(Some(event)) => {
+                    self.metrics.delivered(&event);
+                    Ok(Item::Event(event))
+                }
+                Ok(None) => return,
+                Err(err) => Err(err),
+            };
+            let failed = item.is_err();
+            if !self.send(item).await || failed {
                 return;
             }
-            _ = items.closed() => return,
-            next = feed.next() => next,
-        };
-        let item = match next {
-            Ok(Some(event)) => {
-                metrics.delivered(&event);
-                Ok(Item::Event(event))
+        }
+    }
+
+    /// The items a signal makes for the stream: only the peer's, and only
+    /// presence newer than what the stream has.
+    async fn signal(&self, peer: &mut Peer, heard: Heard) -> Vec<Item> {
+        let presences = match heard {
+            Heard::Signal(Signal::Typing(user)) if user == peer.user => {
+                let room = peer.room;
+                return vec![Item::Typing { room, user }];
             }
-            Ok(None) => return,
-            Err(err) => Err(err),
+            Heard::Signal(Signal::Typing(_)) => return Vec::new(),
+            Heard::Signal(Signal::Presence(presence)) => vec![presence],
+            Heard::Resync => match self.store.presence(&[peer.user]).await {
+                Ok(presences) => presences,
+                Err(err) => {
+                    tracing::warn!(error = %ErrorChain(&err), "could not read presence again");
+                    Vec::new()
+                }
+            },
         };
-        let failed = item.is_err();
-        // A stream with room takes the item at once; the wait for room is
-        // boxed, so that an idle stream's task does not carry its space.
-        let sent = match items.try_send(Box::new(item)) {
+        let mut items = Vec::new();
+        for presence in presences {
+            if presence.user == peer.user && presence.version > peer.version {
+                peer.version = presence.version;
+                items.push(Item::Presence(presence));
+            }
+        }
+        items
+    }
+
+    /// Queues `item`; false when the stream or the service ended. A stream
+    /// with room takes it at once; the wait for room is boxed, so that an
+    /// idle stream's task does not carry its space.
+    async fn send(&self, item: Result<Item, Error>) -> bool {
+        match self.items.try_send(Box::new(item)) {
             Ok(()) => true,
             Err(TrySendError::Closed(_)) => false,
-            Err(TrySendError::Full(item)) => Box::pin(send(items, item, shutdown)).await,
-        };
-        if !sent || failed {
-            return;
+            Err(TrySendError::Full(item)) => Box::pin(send(self.items, item, self.shutdown)).await,
         }
     }
 }

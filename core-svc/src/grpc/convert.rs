@@ -4,7 +4,7 @@ use chat_proto::v1 as pb;
 use time::OffsetDateTime;
 
 use crate::{
-    domain::{EventKind, Message, MessageStatus, Room, RoomEvent, Snapshot, User},
+    domain::{EventKind, Message, MessageStatus, Presence, Room, RoomEvent, Snapshot, User},
     fanout::Item,
 };
 
@@ -105,12 +105,28 @@ impl From<Snapshot> for pb::Snapshot {
     }
 }
 
+impl From<Presence> for pb::Presence {
+    fn from(presence: Presence) -> Self {
+        Self {
+            user_id: presence.user.get(),
+            is_online: presence.is_online,
+            last_seen: presence.last_seen.map(timestamp),
+            version: presence.version,
+        }
+    }
+}
+
 impl From<Item> for pb::SubscribeResponse {
     fn from(item: Item) -> Self {
         use pb::subscribe_response::Item as PbItem;
         let item = match item {
             Item::Snapshot(snapshot) => PbItem::Snapshot(snapshot.into()),
             Item::Event(event) => PbItem::Event(event.into()),
+            Item::Presence(presence) => PbItem::Presence(presence.into()),
+            Item::Typing { room, user } => PbItem::Typing(pb::Typing {
+                room_id: room.get(),
+                user_id: user.get(),
+            }),
         };
         Self { item: Some(item) }
     }

@@ -100,6 +100,10 @@ async fn up(auth: &Authenticator, item: pb::LinkUp) -> Result<Up, Error> {
     match item.item {
         Some(pb::link_up::Item::Open(open)) => Ok(Up::Open(opening(auth, open).await)),
         Some(pb::link_up::Item::Close(close)) => Ok(Up::Close(close.socket_id)),
+        Some(pb::link_up::Item::Typing(typing)) => Ok(Up::Typing {
+            socket: typing.socket_id,
+            room: RoomId::parse(typing.room_id)?,
+        }),
         Some(pb::link_up::Item::Hello(_)) => Err(Error::InvalidArgument(
             "a link has one hello, its first item",
         )),
@@ -140,6 +144,7 @@ impl From<Down> for pb::LinkDown {
                 token_exp,
                 snapshot,
                 missed,
+                peer,
             } => Item::Opened(pb::SocketOpened {
                 socket_id: socket,
                 snapshot: Some(pb::Snapshot {
@@ -148,6 +153,7 @@ impl From<Down> for pb::LinkDown {
                     ..snapshot.into()
                 }),
                 missed: missed.into_iter().map(Into::into).collect(),
+                peer: Some(peer.into()),
             }),
             Down::Refused(Refused { socket, error }) => {
                 let status = Status::from(error);
@@ -158,6 +164,14 @@ impl From<Down> for pb::LinkDown {
                 })
             }
             Down::Event(event) => Item::Event(event.into()),
+            Down::Presence { room, presence } => Item::Presence(pb::RoomPresence {
+                room_id: room.get(),
+                presence: Some(presence.into()),
+            }),
+            Down::Typing { room, user } => Item::Typing(pb::Typing {
+                room_id: room.get(),
+                user_id: user.get(),
+            }),
         };
         Self { item: Some(item) }
     }

@@ -74,6 +74,19 @@ impl RoomService for RoomApi {
         let shutdown = self.subscriptions.shutdown.clone();
         Ok(Response::new(until_shutdown(stream, shutdown)))
     }
+
+    #[tracing::instrument(skip_all, fields(user_id, room_id = request.get_ref().room_id))]
+    async fn typing(
+        &self,
+        request: Request<pb::TypingRequest>,
+    ) -> Result<Response<pb::TypingResponse>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let room = RoomId::parse(request.get_ref().room_id).map_err(Error::from)?;
+        self.store.member_room(room, caller).await?;
+        let typing = &self.subscriptions.fanout.typing;
+        let forwarded = typing.typed(&self.store, room, caller).await?;
+        Ok(Response::new(pb::TypingResponse { forwarded }))
+    }
 }
 
 /// The snapshot names its subscriber and the expiry of their token.

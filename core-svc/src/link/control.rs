@@ -84,6 +84,7 @@ impl Link {
                     Some(Err(error)) => return Err(error),
                     Some(Ok(Up::Open(opening))) => self.open(opening, Origin::New).await?,
                     Some(Ok(Up::Close(id))) => self.close(id),
+                    Some(Ok(Up::Typing { socket, room })) => self.typing(socket, room),
                 },
             }
         }
@@ -155,6 +156,20 @@ impl Link {
         self.links.tasks.spawn(async move {
             if let Err(err) = store.close_edge_socket(edge, id).await {
                 tracing::warn!(error = %ErrorChain(&err), "could not end the session of a closed socket");
+            }
+        });
+    }
+
+    /// Forwards a `typing` of an open socket's user, throttled, off the
+    /// link's loop; one of a socket not open in that room is dropped.
+    fn typing(&self, socket: u64, room: RoomId) {
+        let Some(user) = self.registry.user_in(socket, room) else {
+            return;
+        };
+        let (store, typing) = (self.links.store.clone(), self.links.fanout.typing.clone());
+        self.links.tasks.spawn(async move {
+            if let Err(err) = typing.typed(&store, room, user).await {
+                tracing::warn!(error = %ErrorChain(&err), "could not forward a typing");
             }
         });
     }

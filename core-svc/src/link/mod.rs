@@ -9,6 +9,13 @@
 //! before the room's events after its snapshot; rooms wait for each other
 //! only on the queue, and one that waits long catches up from the log.
 //!
+//! Presence and typing reach a room's task through the fan-out's signals
+//! (the task subscribes with the room's members, looked up once): each
+//! change of a member goes down the link once per followed room, and the
+//! edge hands it to the room's sockets of the other member. A `typing` from
+//! the edge names its socket; the link checks it is open in that room and
+//! lets the fan-out's throttle decide.
+//!
 //! Sessions belong to the edge, not to this core: their rows carry the
 //! edge's id (and the edge's socket id), and the link keeps the edge's row
 //! in `core_instances` fresh. When the link breaks, nothing is ended: the
@@ -32,7 +39,7 @@ use uuid::Uuid;
 
 use crate::{
     cluster::LiveSessions,
-    domain::{RoomEvent, RoomId, Snapshot, UserId},
+    domain::{Presence, RoomEvent, RoomId, Snapshot, UserId},
     error::Error,
     fanout::Fanout,
     store::{Start, Store},
@@ -100,6 +107,11 @@ pub struct Hello {
 pub enum Up {
     Open(Opening),
     Close(u64),
+    /// The user of socket `socket` is typing in `room` (the socket's room).
+    Typing {
+        socket: u64,
+        room: RoomId,
+    },
 }
 
 /// An item to the edge.
@@ -111,9 +123,21 @@ pub enum Down {
         token_exp: u64,
         snapshot: Snapshot,
         missed: Vec<RoomEvent>,
+        /// The other member's presence, sent right after the snapshot.
+        peer: Presence,
     },
     Refused(Refused),
     Event(RoomEvent),
+    /// A member of a followed room went online or offline.
+    Presence {
+        room: RoomId,
+        presence: Presence,
+    },
+    /// A member of a followed room is typing.
+    Typing {
+        room: RoomId,
+        user: UserId,
+    },
 }
 
 /// The link's outbound queue; an error ends the link with its status.

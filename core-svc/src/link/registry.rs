@@ -14,7 +14,10 @@ use std::{
 use tokio::sync::mpsc;
 
 use super::{Limits, Socket};
-use crate::{domain::RoomId, error::Error};
+use crate::{
+    domain::{RoomId, UserId},
+    error::Error,
+};
 
 /// What a room's task is asked to do, in order.
 #[derive(Debug)]
@@ -44,7 +47,7 @@ struct Room {
 
 #[derive(Default)]
 struct State {
-    sockets: HashMap<u64, RoomId>,
+    sockets: HashMap<u64, (RoomId, UserId)>,
     rooms: HashMap<RoomId, Room>,
 }
 
@@ -96,15 +99,23 @@ impl Registry {
         room.sockets += 1;
         // A room's task ends only once its entry is gone, so it receives this.
         let _ = room.commands.send(command);
-        state.sockets.insert(socket.id, socket.room);
+        state.sockets.insert(socket.id, (socket.room, socket.user));
         Ok(())
+    }
+
+    /// The user of socket `id`, if it is admitted in `room`.
+    pub fn user_in(&self, id: u64, room: RoomId) -> Option<UserId> {
+        match self.lock().sockets.get(&id) {
+            Some((admitted, user)) if *admitted == room => Some(*user),
+            _ => None,
+        }
     }
 
     /// Closes the socket `id`: its room's task ends its session, and stops
     /// once it has no socket left. False when the link holds no such socket.
     pub fn close(&self, id: u64) -> bool {
         let mut state = self.lock();
-        let Some(room) = state.sockets.remove(&id) else {
+        let Some((room, _)) = state.sockets.remove(&id) else {
             return false;
         };
         if let Some(entry) = state.rooms.get_mut(&room) {
@@ -118,7 +129,7 @@ impl Registry {
     /// it meanwhile).
     pub fn forget(&self, id: u64) {
         let mut state = self.lock();
-        if let Some(room) = state.sockets.remove(&id) {
+        if let Some((room, _)) = state.sockets.remove(&id) {
             state.release(room);
         }
     }

@@ -8,6 +8,14 @@
 //! events in between in its answer, as `missed`. Commands are handled while
 //! the feed's step is in flight (it is only not polled meanwhile), so a
 //! stream of openings does not keep restarting a read of the log.
+//!
+//! The task also forwards the room's signals: its members' presence changes
+//! (each at most once per version: a member's change is sent once however
+//! many of the room's sockets care) and forwarded `typing`s. An answer
+//! carries the opening socket's peer's presence as of its snapshot; a later
+//! change is sent after it. When signals may have been missed (a lag, the
+//! listener reconnected, or the room followed again after a broken link),
+//! the task reads its members' presence again and sends what is newer.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -19,9 +27,9 @@ use super::{
     registry::{Command, Registry},
 };
 use crate::{
-    domain::{RoomEvent, RoomId, Snapshot},
-    error::Error,
-    fanout::{HubReceiver, RoomFeed},
+    domain::{Presence, RoomEvent, RoomId, Signal, Snapshot, UserId},
+    error::{Error, ErrorChain},
+    fanout::{Heard, HubReceiver, RoomFeed, SignalReceiver, hear},
     ops::GaugeGuard,
     store::{EdgeSocket, Registered, SessionId, Start},
 };
@@ -59,6 +67,16 @@ struct Local {
     /// The feed the latest command started, for the task to take.
     started: Option<RoomFeed>,
     sessions: HashMap<u64, (SessionId, GaugeGuard)>,
+    /// The room's signals, once its members are known.
+    signals: Option<SignalReceiver>,
+    /// The latest presence version of each member sent on the link.
+    sent: HashMap<UserId, i64>,
+}
+
+/// What woke an idle task.
+enum Woken {
+    Command(Command),
+    Heard(Heard),
 }
 
 type Event = Result<Option<RoomEvent>, Error>;
@@ -73,15 +91,18 @@ impl RoomTask {
             follow: None,
             started: None,
             sessions: HashMap::new(),
+            signals: None,
+            sent: HashMap::new(),
         };
         let mut feed = None;
         loop {
             let next = match &mut feed {
                 None => {
-                    let Some(command) = self.command(&mut commands).await else {
-                        return;
-                    };
-                    self.handle(&mut local, command).await;
+                    match self.idle(&mut commands, &mut local.signals).await {
+                        None => return,
+                        Some(Woken::Command(command)) => self.handle(&mut local, command).await,
+                        Some(Woken::Heard(heard)) => self.signal(&mut local, heard).await,
+                    }
                     feed = local.started.take();
                     continue;
                 }
@@ -106,13 +127,18 @@ impl RoomTask {
         }
     }
 
-    /// The next command; `None` when the task is to stop.
-    async fn command(&self, commands: &mut mpsc::UnboundedReceiver<Command>) -> Option<Command> {
+    /// The next command or signal; `None` when the task is to stop.
+    async fn idle(
+        &self,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        signals: &mut Option<SignalReceiver>,
+    ) -> Option<Woken> {
         tokio::select! {
             biased;
             _ = self.links.shutdown.cancelled() => None,
             _ = self.outbound.closed() => None,
-            command = commands.recv() => command,
+            command = commands.recv() => command.map(Woken::Command),
+            heard = hear(signals) => Some(Woken::Heard(heard)),
         }
     }
 
@@ -133,6 +159,7 @@ impl RoomTask {
                 _ = self.links.shutdown.cancelled() => return None,
                 _ = self.outbound.closed() => return None,
                 command = commands.recv() => self.handle(local, command?).await,
+                heard = hear(&mut local.signals) => self.signal(local, heard).await,
                 event = &mut next => return Some(event),
             }
         }
@@ -165,6 +192,7 @@ impl RoomTask {
             },
             (start, _) => start,
         };
+        self.subscribe_signals(local).await;
         let mut registered = match self.register(&socket, Some(start)).await {
             Ok(registered) => registered,
             Err(error) => return self.refuse(socket.id, error).await,
@@ -195,6 +223,7 @@ impl RoomTask {
             token_exp: socket.token_exp,
             snapshot,
             missed,
+            peer: registered.peer,
         };
         self.deliver(Ok(opened)).await;
     }
@@ -203,6 +232,7 @@ impl RoomTask {
     /// socket that may no longer stay open is refused; when the database
     /// fails, the link does (the edge links again).
     async fn reopen(&self, local: &mut Local, socket: Socket) {
+        self.subscribe_signals(local).await;
         let registered = match self.register(&socket, None).await {
             Ok(registered) => registered,
             Err(error) if refuses_the_socket(&error) => {
@@ -217,7 +247,71 @@ impl RoomTask {
         if local.follow.is_none() {
             let from = self.position.unwrap_or(registered.last_seq);
             self.follow(local, from, &registered);
+            // Presence may have changed while the edge had no link.
+            self.signal(local, Heard::Resync).await;
         }
+    }
+
+    /// Subscribes to the room's signals before the first registration reads
+    /// a presence, so that every later change reaches the task. A room that
+    /// does not exist gets none (its registration fails); a failed look-up
+    /// is tried again at the next opening.
+    async fn subscribe_signals(&self, local: &mut Local) {
+        if local.signals.is_some() {
+            return;
+        }
+        match Box::pin(self.links.store.room_members(self.room)).await {
+            Ok(Some(members)) => {
+                local.signals = Some(self.links.fanout.signals.subscribe(self.room, members));
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(error = %ErrorChain(&err), "could not look up the room's members");
+            }
+        }
+    }
+
+    /// Forwards one signal of the room (or reads presence again).
+    async fn signal(&self, local: &mut Local, heard: Heard) {
+        match heard {
+            Heard::Signal(Signal::Presence(presence)) => self.presence(local, presence).await,
+            Heard::Signal(Signal::Typing(user)) => {
+                let typing = Down::Typing {
+                    room: self.room,
+                    user,
+                };
+                self.deliver(Ok(typing)).await;
+            }
+            Heard::Resync => {
+                let Some(members) = local.signals.as_ref().map(|signals| signals.members) else {
+                    return;
+                };
+                match Box::pin(self.links.store.presence(&members)).await {
+                    Ok(presences) => {
+                        for presence in presences {
+                            self.presence(local, presence).await;
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %ErrorChain(&err), "could not read presence again");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a member's presence unless the link has it (or a later one).
+    async fn presence(&self, local: &mut Local, presence: Presence) {
+        let sent = local.sent.entry(presence.user).or_insert(0);
+        if presence.version <= *sent {
+            return;
+        }
+        *sent = presence.version;
+        let down = Down::Presence {
+            room: self.room,
+            presence,
+        };
+        self.deliver(Ok(down)).await;
     }
 
     async fn register(&self, socket: &Socket, start: Option<Start>) -> Result<Registered, Error> {

@@ -5,10 +5,10 @@
 
 use uuid::Uuid;
 
-use super::{Store, events, rooms, sessions};
+use super::{Store, events, presence, rooms, sessions};
 use crate::{
     access,
-    domain::{RoomEvent, RoomId, Snapshot, UserId},
+    domain::{Presence, RoomEvent, RoomId, Snapshot, UserId},
     error::Error,
     store::{SessionId, Start},
 };
@@ -34,6 +34,8 @@ pub struct Registered {
     pub read_events: Vec<RoomEvent>,
     /// The room's latest sequence number before the receipts.
     pub last_seq: i64,
+    /// The other member's presence as of the snapshot.
+    pub peer: Presence,
 }
 
 impl Registered {
@@ -48,7 +50,9 @@ impl Store {
     /// the room lock as [`Store::open_session`] does: the membership check,
     /// the snapshot when `start` asks for one, the read receipts, and the
     /// row, which is the socket's existing one if it has one (a socket named
-    /// again after a broken link).
+    /// again after a broken link). A new row that is the user's first
+    /// session announces them online; the other member's presence is read
+    /// last.
     pub async fn register_edge_socket(
         &self,
         socket: &EdgeSocket,
@@ -70,7 +74,7 @@ impl Store {
                  SELECT $1, u.id, $3, $4 FROM users u WHERE u.id = $2 FOR NO KEY UPDATE
                  ON CONFLICT (instance_id, socket_id) WHERE socket_id IS NOT NULL
                  DO UPDATE SET room_id = EXCLUDED.room_id, user_id = EXCLUDED.user_id
-                 RETURNING id",
+                 RETURNING id, (xmax = 0) AS inserted",
             )
             .await?;
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [
@@ -80,12 +84,18 @@ impl Store {
             &column(socket.socket),
         ];
         let row = tx.query_one(&upsert, &params).await?;
+        let session = row.try_get("id")?;
+        if row.try_get("inserted")? {
+            presence::session_opened(&tx, socket.user, session).await?;
+        }
+        let peer = presence::read(&tx, room.other_member(socket.user)).await?;
         tx.commit().await?;
         Ok(Registered {
-            session: SessionId(row.try_get("id")?),
+            session: SessionId(session),
             snapshot,
             read_events,
             last_seq: room.last_seq,
+            peer,
         })
     }
 

@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "edge_sockets",
         include_str!("../../../migrations/0007_edge_sockets.sql"),
     ),
+    (
+        10,
+        "presence_and_typing",
+        include_str!("../../../migrations/0010_presence_and_typing.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming this service's migration lock.

@@ -17,6 +17,7 @@ mod instances;
 mod links;
 mod messages;
 mod migrate;
+mod presence;
 mod rooms;
 mod rows;
 mod sessions;
@@ -34,6 +35,7 @@ pub use feed::{FeedItem, FeedKind, FeedPosition, Partition};
 pub use instances::EVENTS_CHANNEL;
 pub use links::{EdgeSocket, Registered};
 pub use messages::{NewMessage, Sent};
+pub use presence::{PRESENCE_CHANNEL, TYPING_CHANNEL};
 pub use sessions::{Opened, SessionId, Start};
 pub use webhooks::{Claimed, WebhookStats};
 

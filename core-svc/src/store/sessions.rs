@@ -3,10 +3,12 @@
 
 use uuid::Uuid;
 
-use super::{Store, events, messages, rooms, rows};
+use super::{Store, events, messages, presence, rooms, rows};
 use crate::{
     access,
-    domain::{EventKind, Message, MessageStatus, Room, RoomEvent, RoomId, Snapshot, UserId},
+    domain::{
+        EventKind, Message, MessageStatus, Presence, Room, RoomEvent, RoomId, Snapshot, UserId,
+    },
     error::Error,
 };
 
@@ -41,6 +43,8 @@ pub struct Opened {
     pub read_events: Vec<RoomEvent>,
     /// The room's latest sequence number once this subscription committed.
     pub head: i64,
+    /// The other member's presence as of the snapshot.
+    pub peer: Presence,
 }
 
 impl Store {
@@ -49,7 +53,9 @@ impl Store {
     /// In one transaction under the room lock: the snapshot is taken, every
     /// message of the other member that is not yet read becomes read (one
     /// event each, after the snapshot), and the session is recorded, so a
-    /// concurrent send either sees the session or is marked read here.
+    /// concurrent send either sees the session or is marked read here. The
+    /// user's first session announces them online; the other member's
+    /// presence is read last.
     pub async fn open_session(
         &self,
         room: RoomId,
@@ -75,12 +81,16 @@ impl Store {
         let row = tx
             .query_one(&insert, &[&room.id.get(), &user.get(), &instance])
             .await?;
+        let session = row.try_get("id")?;
+        presence::session_opened(&tx, user, session).await?;
+        let peer = presence::read(&tx, room.other_member(user)).await?;
         tx.commit().await?;
         Ok(Opened {
-            session: SessionId(row.try_get("id")?),
+            session: SessionId(session),
             head: room.last_seq + read_events.len() as i64,
             snapshot,
             read_events,
+            peer,
         })
     }
 

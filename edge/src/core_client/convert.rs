@@ -8,7 +8,7 @@ use prost_types::Timestamp;
 use time::OffsetDateTime;
 
 use super::model::{
-    Change, HistoryQuery, Message, MessageStatus, NewMessage, Opening, Room, RoomEvent,
+    Change, HistoryQuery, Message, MessageStatus, NewMessage, Opening, Presence, Room, RoomEvent,
     SentMessage, Snapshot, User,
 };
 
@@ -50,6 +50,17 @@ impl From<pb::User> for User {
             last_seen: time(user.last_seen.as_ref()),
             token_exp: user.token_exp,
             email: user.email,
+        }
+    }
+}
+
+impl From<pb::Presence> for Presence {
+    fn from(presence: pb::Presence) -> Self {
+        Self {
+            user_id: presence.user_id,
+            is_online: presence.is_online,
+            last_seen: time(presence.last_seen.as_ref()),
+            version: presence.version,
         }
     }
 }

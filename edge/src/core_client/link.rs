@@ -168,6 +168,9 @@ impl LinkSender {
         let item = match up {
             LinkUp::Open(socket) => Up::Open(open_message(socket)),
             LinkUp::Close(socket_id) => Up::Close(pb::CloseSocket { socket_id }),
+            LinkUp::Typing { socket_id, room_id } => {
+                Up::Typing(pb::TypingUp { socket_id, room_id })
+            }
         };
         self.tx.try_send(pb::LinkUp { item: Some(item) }).is_ok()
     }
@@ -205,6 +208,7 @@ fn link_down(item: Down) -> Result<Option<LinkDown>, StreamEnd> {
                 socket_id: opened.socket_id,
                 snapshot: snapshot.into(),
                 missed: opened.missed.into_iter().filter_map(known).collect(),
+                peer: opened.peer.map(Into::into),
             })
         }
         Down::Refused(refused) => Some(LinkDown::Refused {
@@ -215,6 +219,14 @@ fn link_down(item: Down) -> Result<Option<LinkDown>, StreamEnd> {
             let room_id = event.room_id;
             known(event).map(|event| LinkDown::Event { room_id, event })
         }
+        Down::Presence(pb::RoomPresence { room_id, presence }) => {
+            let presence = presence.ok_or(StreamEnd::Unexpected)?.into();
+            Some(LinkDown::Presence { room_id, presence })
+        }
+        Down::Typing(typing) => Some(LinkDown::Typing {
+            room_id: typing.room_id,
+            user_id: typing.user_id,
+        }),
     })
 }
 
@@ -251,6 +263,7 @@ mod tests {
             socket_id: 1,
             snapshot: None,
             missed: Vec::new(),
+            peer: None,
         });
         assert!(matches!(link_down(opened), Err(StreamEnd::Unexpected)));
     }

@@ -151,6 +151,20 @@ pub enum Change {
     },
 }
 
+/// Whether a user is online, as their profile says it, at one of the
+/// user's presence versions (a later change has a higher one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presence {
+    /// The user.
+    pub user_id: i64,
+    /// True while at least one socket of the user is open.
+    pub is_online: bool,
+    /// When the user's last socket closed; `None` if none ever did.
+    pub last_seen: Option<OffsetDateTime>,
+    /// Orders the user's changes.
+    pub version: i64,
+}
+
 /// A socket the edge opens on the core's link (`OpenSocket`), or names in
 /// the hello of a new link. Not `Debug`: it holds a token.
 #[derive(Clone)]
@@ -181,6 +195,13 @@ pub enum LinkUp {
     Open(SocketOpening),
     /// A socket closed (by its id).
     Close(u64),
+    /// The user of a socket is typing in its room.
+    Typing {
+        /// The socket.
+        socket_id: u64,
+        /// Its room.
+        room_id: i64,
+    },
 }
 
 /// What a core sends down a link.
@@ -194,6 +215,9 @@ pub enum LinkDown {
         snapshot: Snapshot,
         /// With a resume point: the events it missed, in order.
         missed: Vec<RoomEvent>,
+        /// The other member's presence as of the snapshot (`None` from a
+        /// core that sends none).
+        peer: Option<Presence>,
     },
     /// A socket may not open, or (after a re-link) not stay open.
     Refused {
@@ -208,5 +232,19 @@ pub enum LinkDown {
         room_id: i64,
         /// The event.
         event: RoomEvent,
+    },
+    /// A member of a room the link follows went online or offline.
+    Presence {
+        /// The room.
+        room_id: i64,
+        /// The member's presence.
+        presence: Presence,
+    },
+    /// A member of a room the link follows is typing.
+    Typing {
+        /// The room.
+        room_id: i64,
+        /// The member.
+        user_id: i64,
     },
 }

@@ -10,6 +10,13 @@
 //! waiting: a socket whose feed is full has fallen behind and is closed with
 //! 1013 (its session reads `None`), and never holds up the others.
 //!
+//! Presence and typing come down the link once per room too: the hub
+//! encodes each once and offers it to the room's sockets of the other
+//! member only (each socket remembers the presence version it has, so a
+//! change it already saw in its answer is not sent twice). A socket's
+//! `typing` goes up the link naming the socket; while no link is up it is
+//! dropped, as the throttle might have dropped it.
+//!
 //! When the link breaks, the hub opens a new one — to the next core of
 //! `CHAT_CORE_URL`, then around the list with a short backoff — whose hello
 //! names every open socket with its latest token and the last `seq` held of
@@ -29,7 +36,7 @@ use axum::extract::ws::Utf8Bytes;
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::core_client::{BearerToken, LinkClient, RoomEvent, Snapshot, SocketOpening};
+use crate::core_client::{BearerToken, LinkClient, Presence, RoomEvent, Snapshot, SocketOpening};
 use crate::error::Error;
 use crate::ws::close::CloseReason;
 
@@ -66,6 +73,8 @@ pub struct Opened {
     pub snapshot: Snapshot,
     /// With a resume point: the events missed up to the snapshot's `seq`.
     pub missed: Vec<RoomEvent>,
+    /// The other member's presence, the socket's frame after its first.
+    pub peer: Option<Presence>,
 }
 
 /// What sessions ask of the hub.
@@ -82,13 +91,18 @@ enum Command {
     Close {
         socket_id: u64,
     },
+    Typing {
+        socket_id: u64,
+        room_id: i64,
+    },
 }
 
 /// The handle of the edge's fan-out task; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Hub {
     // Unbounded, yet bounded in effect: each socket sends one `Open`, one
-    // `Close`, and a `Refresh` per `auth` frame its message rate allows.
+    // `Close`, a `Refresh` per `auth` frame its message rate allows, and a
+    // `Typing` per `typing` frame its typing rate allows.
     commands: mpsc::UnboundedSender<Command>,
     next_socket: Arc<AtomicU64>,
     deadline: Duration,
@@ -171,6 +185,15 @@ impl SocketTicket {
             token,
         };
         let _ = self.commands.send(refresh);
+    }
+
+    /// The socket's user is typing in `room_id`, the socket's room.
+    pub fn typing(&self, room_id: i64) {
+        let typing = Command::Typing {
+            socket_id: self.socket_id,
+            room_id,
+        };
+        let _ = self.commands.send(typing);
     }
 }
 

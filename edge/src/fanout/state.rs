@@ -1,7 +1,8 @@
 //! The hub's bookkeeping, with no I/O: the sockets (opening or open, each
 //! with its room, latest token and feed) and the rooms (last `seq` held,
-//! open sockets). It answers openings, fans events out (each encoded once),
-//! and says what the hello of a new link names.
+//! open sockets). It answers openings, fans events, presence and typing
+//! out (each encoded once; presence and typing only to the sockets of the
+//! other member), and says what the hello of a new link names.
 
 use std::collections::HashMap;
 
@@ -9,15 +10,20 @@ use axum::extract::ws::Utf8Bytes;
 use tokio::sync::oneshot;
 
 use super::{Feed, FeedSender, Opened};
-use crate::core_client::{BearerToken, LinkHello, RoomEvent, Snapshot, SocketOpening};
+use crate::core_client::{BearerToken, LinkHello, Presence, RoomEvent, SocketOpening};
 use crate::error::Error;
 use crate::ws::close::CloseReason;
+use crate::ws::protocol::ServerFrame;
 
 /// One socket of the edge.
 struct Socket {
     opening: SocketOpening,
     feed: FeedSender,
     phase: Phase,
+    /// The socket's user, once the core named them (0 before).
+    user_id: i64,
+    /// The latest presence version of the other member the socket has.
+    presence_version: i64,
 }
 
 enum Phase {
@@ -54,6 +60,8 @@ impl State {
             opening,
             feed,
             phase: Phase::Opening(reply),
+            user_id: 0,
+            presence_version: 0,
         };
         self.sockets.insert(socket.opening.socket_id, socket);
     }
@@ -85,11 +93,11 @@ impl State {
 
     /// The core let a socket open; `false` when its session is gone (the
     /// core must be told it closed).
-    pub fn opened(&mut self, socket_id: u64, snapshot: Snapshot, missed: Vec<RoomEvent>) -> bool {
+    pub fn opened(&mut self, socket_id: u64, opened: Opened) -> bool {
         let Some(socket) = self.sockets.get_mut(&socket_id) else {
             return true;
         };
-        let seq = snapshot.seq;
+        let seq = opened.snapshot.seq;
         let reply = match std::mem::replace(&mut socket.phase, Phase::Open { after: seq }) {
             Phase::Opening(reply) => reply,
             Phase::Open { after } => {
@@ -97,13 +105,15 @@ impl State {
                 return true;
             }
         };
+        socket.user_id = opened.snapshot.user_id;
+        socket.presence_version = opened.peer.map_or(0, |peer| peer.version);
         let room_id = socket.opening.room_id;
         let room = self.rooms.entry(room_id).or_insert(Room {
             last_seq: seq,
             sockets: Vec::new(),
         });
         room.sockets.push(socket_id);
-        if reply.send(Ok(Opened { snapshot, missed })).is_err() {
+        if reply.send(Ok(opened)).is_err() {
             self.close(socket_id);
             return false;
         }
@@ -141,15 +151,56 @@ impl State {
         }
         room.last_seq = event.seq;
         let seq = event.seq;
-        let Some(text) = encode(event) else {
+        let frame = crate::ws::event_frame(event);
+        self.offer(
+            room_id,
+            &frame,
+            |socket| !matches!(socket.phase, Phase::Open { after } if after >= seq),
+        )
+    }
+
+    /// Fans a member's presence out to the room's sockets of the other
+    /// member that do not have this version (or a later one) yet; answers
+    /// the sockets dropped for a full feed.
+    pub fn presence(&mut self, room_id: i64, presence: Presence) -> Vec<u64> {
+        let frame = crate::ws::presence_frame(presence);
+        self.offer(room_id, &frame, |socket| {
+            let news =
+                socket.user_id != presence.user_id && socket.presence_version < presence.version;
+            if news {
+                socket.presence_version = presence.version;
+            }
+            news
+        })
+    }
+
+    /// Fans a member's `typing` out to the room's sockets of the other
+    /// member; answers the sockets dropped for a full feed.
+    pub fn typing(&mut self, room_id: i64, user_id: i64) -> Vec<u64> {
+        let frame = ServerFrame::Typing { room_id, user_id };
+        self.offer(room_id, &frame, |socket| socket.user_id != user_id)
+    }
+
+    /// Offers `frame`, encoded once, to the room's open sockets that `wants`
+    /// it; closes and answers those whose feed is full.
+    fn offer(
+        &mut self,
+        room_id: i64,
+        frame: &ServerFrame,
+        mut wants: impl FnMut(&mut Socket) -> bool,
+    ) -> Vec<u64> {
+        let Some(room) = self.rooms.get(&room_id) else {
+            return Vec::new();
+        };
+        let Some(text) = encode(frame) else {
             return Vec::new();
         };
         let mut dropped = Vec::new();
         for socket_id in &room.sockets {
-            let Some(socket) = self.sockets.get(socket_id) else {
+            let Some(socket) = self.sockets.get_mut(socket_id) else {
                 continue;
             };
-            if matches!(socket.phase, Phase::Open { after } if after >= seq) {
+            if !matches!(socket.phase, Phase::Open { .. }) || !wants(socket) {
                 continue;
             }
             if socket
@@ -219,13 +270,12 @@ impl State {
     }
 }
 
-/// The JSON frame of an event, encoded once for every socket of its room.
-fn encode(event: RoomEvent) -> Option<Utf8Bytes> {
-    let frame = crate::ws::event_frame(event);
-    match serde_json::to_string(&frame) {
+/// A frame's JSON, encoded once for every socket of its room.
+fn encode(frame: &ServerFrame) -> Option<Utf8Bytes> {
+    match serde_json::to_string(frame) {
         Ok(text) => Some(Utf8Bytes::from(text)),
         Err(error) => {
-            tracing::error!(%error, "an event frame did not serialize");
+            tracing::error!(%error, "a frame did not serialize");
             None
         }
     }

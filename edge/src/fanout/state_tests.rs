@@ -1,7 +1,7 @@
 //! The hub's bookkeeping as sentences.
 
 use super::*;
-use crate::core_client::{Change, Opening};
+use crate::core_client::{Change, Opening, Presence, Snapshot};
 use crate::fanout::{FeedReceiver, feed};
 
 fn token() -> BearerToken {
@@ -17,9 +17,9 @@ fn opening(socket_id: u64, room_id: i64) -> SocketOpening {
     }
 }
 
-fn snapshot(seq: i64) -> Snapshot {
+fn snapshot(seq: i64, user_id: i64) -> Snapshot {
     Snapshot {
-        user_id: 1,
+        user_id,
         token_exp: 1,
         seq,
         opening: Opening::Resumed { last_seq: seq },
@@ -33,8 +33,45 @@ fn deleted(seq: i64) -> RoomEvent {
     }
 }
 
-/// A state holding socket `socket_id` open on room 7 at `seq`, and its feed.
+/// A state holding socket `socket_id` of user 1 open on room 7 at `seq`,
+/// and its feed.
 fn open_socket(state: &mut State, socket_id: u64, seq: i64) -> FeedReceiver {
+    let opened = Opened {
+        snapshot: snapshot(seq, 1),
+        missed: Vec::new(),
+        peer: None,
+    };
+    open_with(state, socket_id, opened)
+}
+
+/// The presence of `user_id` at `version`.
+fn online(user_id: i64, version: i64) -> Presence {
+    Presence {
+        user_id,
+        is_online: true,
+        last_seen: None,
+        version,
+    }
+}
+
+/// Socket `socket_id` of `user_id` open on room 7 at `seq` 0, whose answer
+/// carried `peer`, and its feed.
+fn open_as(
+    state: &mut State,
+    socket_id: u64,
+    user_id: i64,
+    peer: Option<Presence>,
+) -> FeedReceiver {
+    let opened = Opened {
+        snapshot: snapshot(0, user_id),
+        missed: Vec::new(),
+        peer,
+    };
+    open_with(state, socket_id, opened)
+}
+
+/// Socket `socket_id` open on room 7 with the answer `opened`, and its feed.
+fn open_with(state: &mut State, socket_id: u64, opened: Opened) -> FeedReceiver {
     let (feed, rx) = feed(4);
     let (reply, _answer) = oneshot::channel();
     state.open(opening(socket_id, 7), feed, reply);
@@ -43,7 +80,7 @@ fn open_socket(state: &mut State, socket_id: u64, seq: i64) -> FeedReceiver {
     if let Some(socket) = state.sockets.get_mut(&socket_id) {
         socket.phase = Phase::Opening(reply);
     }
-    assert!(state.opened(socket_id, snapshot(seq), Vec::new()));
+    assert!(state.opened(socket_id, opened));
     assert!(matches!(answer.try_recv(), Ok(Ok(_))));
     rx
 }
@@ -150,4 +187,34 @@ fn a_refreshed_token_is_the_one_later_hellos_carry() {
     state.refresh(1, fresh);
     let (hello, _) = state.hello();
     assert_eq!(hello.sockets[0].token.expose(), "d.e.f");
+}
+
+#[test]
+fn presence_and_typing_go_to_the_other_members_sockets_only() {
+    let mut state = State::default();
+    let mut mine = open_as(&mut state, 1, 1, None);
+    let mut peers = open_as(&mut state, 2, 2, None);
+    assert!(state.presence(7, online(1, 1)).is_empty());
+    let presence = frame(&mut peers).expect("the peer's socket hears it");
+    assert!(presence.contains("\"type\":\"presence\"") && !presence.contains("seq"));
+    assert_eq!(frame(&mut mine), None, "not about the socket's own user");
+    state.typing(7, 2);
+    let typing = frame(&mut mine).expect("the other member's socket hears it");
+    assert_eq!(typing, r#"{"type":"typing","room_id":7,"user_id":2}"#);
+    assert_eq!(frame(&mut peers), None, "the typer's own socket does not");
+}
+
+#[test]
+fn a_presence_version_a_socket_holds_is_not_sent_again() {
+    let mut state = State::default();
+    let mut early = open_as(&mut state, 1, 1, Some(online(2, 1)));
+    let mut late = open_as(&mut state, 2, 1, Some(online(2, 2)));
+    state.presence(7, online(2, 2));
+    assert!(frame(&mut early).is_some(), "news to the early socket");
+    assert_eq!(frame(&mut late), None, "its answer carried version 2");
+    state.presence(7, online(2, 2));
+    state.presence(7, online(2, 1));
+    assert_eq!(frame(&mut early), None, "nothing twice, nothing stale");
+    state.presence(7, online(2, 3));
+    assert!(frame(&mut early).is_some() && frame(&mut late).is_some());
 }

@@ -213,8 +213,14 @@ impl LinkTask {
                 socket_id,
                 snapshot,
                 missed,
+                peer,
             } => {
-                if self.state.opened(socket_id, snapshot, missed) {
+                let opened = super::Opened {
+                    snapshot,
+                    missed,
+                    peer,
+                };
+                if self.state.opened(socket_id, opened) {
                     Vec::new()
                 } else {
                     vec![socket_id]
@@ -228,6 +234,8 @@ impl LinkTask {
                 self.link_events.inc();
                 self.state.event(room_id, event)
             }
+            LinkDown::Presence { room_id, presence } => self.state.presence(room_id, presence),
+            LinkDown::Typing { room_id, user_id } => self.state.typing(room_id, user_id),
         };
         let now = Instant::now();
         self.closes
@@ -254,6 +262,10 @@ impl LinkTask {
             Command::Refresh { socket_id, token } => {
                 self.state.refresh(socket_id, token);
                 false
+            }
+            Command::Typing { socket_id, room_id } => {
+                let typing = LinkUp::Typing { socket_id, room_id };
+                self.send_all(std::iter::once(typing)).is_err()
             }
             Command::Close { socket_id } => {
                 if !self.state.close(socket_id) {

@@ -7,9 +7,9 @@
 use super::close::{CloseReason, End};
 use super::protocol::ServerFrame;
 use super::writer::Outbound;
-use crate::core_client::{Change, RoomEvent};
+use crate::core_client::{Change, Presence, RoomEvent};
 use crate::fanout::{Feed, FeedReceiver};
-use crate::wire::{MessageView, Status};
+use crate::wire::{MessageView, Status, wire_time};
 
 /// The frames of the events a resumed socket `missed`, then the hub's
 /// frames → the outbound queue, in the core's order (the writer runs
@@ -53,6 +53,15 @@ async fn push_missed(missed: Vec<RoomEvent>, out: &Outbound) -> Result<(), End> 
         pushed.await?;
     }
     Ok(())
+}
+
+/// The `presence` frame of a member, as `users/me` would describe them.
+pub(crate) fn presence_frame(presence: Presence) -> ServerFrame {
+    ServerFrame::Presence {
+        user_id: presence.user_id,
+        is_online: presence.is_online,
+        last_seen: wire_time(presence.last_seen),
+    }
 }
 
 /// The frame of one room event; a message's status is the one its frame type stands for.

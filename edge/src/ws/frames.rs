@@ -1,7 +1,8 @@
 //! Client text frames of a room socket, parsed and checked: a message
 //! frame (`{"message": …}`, its text trimmed, 1 to 4096 characters, and an
-//! optional `client_msg_id` of 1 to 64) or an `auth` frame (`auth.rs`), or
-//! the `error` frame's code and detail for anything else.
+//! optional `client_msg_id` of 1 to 64), an `auth` frame (`auth.rs`), a
+//! `{"type": "typing"}` frame, or the `error` frame's code and detail for
+//! anything else.
 
 use serde_json::Value;
 
@@ -21,6 +22,8 @@ pub(super) enum Incoming {
     Message(ClientFrame),
     /// `{"type": "auth", …}`: its token, or why it has none.
     Auth(Result<BearerToken, BadToken>),
+    /// `{"type": "typing"}` (other fields are ignored).
+    Typing,
 }
 
 /// A JSON object, or `invalid_json`.
@@ -38,6 +41,9 @@ pub(super) fn parse_frame(text: &str) -> Result<Incoming, Refusal> {
     let value = json_object(text)?;
     if value.as_object().is_some_and(auth::is_auth_frame) {
         return Ok(Incoming::Auth(auth::auth_token(value)));
+    }
+    if value.get("type").and_then(Value::as_str) == Some("typing") {
+        return Ok(Incoming::Typing);
     }
     message_frame(value).map(Incoming::Message)
 }
@@ -214,5 +220,15 @@ mod tests {
         let message = parse_frame(r#"{"type": "note", "message": "hi"}"#);
         assert!(matches!(message, Ok(Incoming::Message(_))));
         assert!(parse_frame("[]").is_err());
+    }
+
+    #[test]
+    fn a_typing_frame_is_typing_whatever_else_it_holds() {
+        for text in [
+            r#"{"type": "typing"}"#,
+            r#"{"type": "typing", "message": "hi"}"#,
+        ] {
+            assert!(matches!(parse_frame(text), Ok(Incoming::Typing)), "{text}");
+        }
     }
 }

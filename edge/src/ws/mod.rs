@@ -38,7 +38,7 @@ use crate::AppState;
 use crate::core_client::BearerToken;
 use crate::error::{Error, ErrorBody};
 use crate::path::{is_language_code, positive_id};
-pub(crate) use events::event_frame;
+pub(crate) use events::{event_frame, presence_frame};
 pub use frames::{Refusal, parse_client_frame};
 use session::SessionParams;
 

@@ -68,6 +68,23 @@ pub enum ServerFrame {
         /// True when an earlier send with this key stored the message: nothing new happened.
         duplicate: bool,
     },
+    /// The other member's presence (additive): after the first frame, then
+    /// on each change. Not a room event: no `seq`, never replayed.
+    Presence {
+        /// The other member.
+        user_id: i64,
+        /// True while at least one socket of theirs is open.
+        is_online: bool,
+        /// When their last socket closed, as `users/me` shows it; `null` if none ever did.
+        last_seen: Option<String>,
+    },
+    /// The other member is typing in the room (additive; no `seq`).
+    Typing {
+        /// The room.
+        room_id: i64,
+        /// The member typing.
+        user_id: i64,
+    },
     /// The token of an in-band `auth` frame replaced the socket's (additive).
     AuthOk {
         /// The new token's `exp` as the core verified it, Unix seconds: the
@@ -151,6 +168,27 @@ mod tests {
         let back: ServerFrame = serde_json::from_str(&text).expect("deserializes");
         assert_eq!(&back, frame);
         serde_json::from_str(&text).expect("is JSON")
+    }
+
+    #[test]
+    fn presence_and_typing_frames_have_the_documented_shape() {
+        let presence = round_trip(&ServerFrame::Presence {
+            user_id: 4,
+            is_online: true,
+            last_seen: None,
+        });
+        assert_eq!(
+            presence,
+            json!({"type": "presence", "user_id": 4, "is_online": true, "last_seen": null})
+        );
+        let typing = round_trip(&ServerFrame::Typing {
+            room_id: 1,
+            user_id: 3,
+        });
+        assert_eq!(
+            typing,
+            json!({"type": "typing", "room_id": 1, "user_id": 3})
+        );
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! Frames are parsed in `frames.rs`; an `auth` frame goes to `auth.rs`,
 //! which may replace the socket's token, and the reader closes the socket
 //! when the current token expires. Every text frame, `auth` included (each
-//! costs the core a token check), counts against the socket's message rate.
+//! costs the core a token check), counts against the socket's message rate,
+//! but for `typing` frames: they go up the hub's link (the core throttles
+//! them) under a rate of their own, over which they are dropped without a
+//! word, and a flood of them closes the socket with 1008.
 
 use axum::extract::ws::{Message, WebSocket};
 use futures::StreamExt;
@@ -13,7 +16,7 @@ use futures::stream::SplitStream;
 
 use super::auth::{self, Credentials};
 use super::close::{CloseReason, End};
-use super::frames::{Incoming, parse_frame};
+use super::frames::{Incoming, Refusal, parse_frame};
 use super::limits::{Liveness, RateLimit, Verdict};
 use super::protocol::{ErrorCode, ServerFrame};
 use super::writer::Outbound;
@@ -34,10 +37,18 @@ pub(super) struct Sender<'a> {
     pub ticket: &'a SocketTicket,
 }
 
+/// `typing` frames a socket may send per second, sustained; more are dropped.
+pub(super) const TYPING_PER_SEC: u32 = 20;
+/// `typing` frames a socket may send at once; as many refused in a row
+/// more is a flood (1008).
+pub(super) const TYPING_BURST: u32 = 50;
+
 /// What the reader enforces on one socket.
 pub(super) struct ClientLimits {
     /// The message rate.
     pub rate: RateLimit,
+    /// The rate of `typing` frames, apart from the message rate.
+    pub typing: RateLimit,
     /// Told of every frame the peer sends, so the writer's pings know it lives.
     pub liveness: Liveness,
 }
@@ -65,13 +76,9 @@ pub(super) async fn read_client(
         };
         limits.liveness.heard();
         let outcome = match message {
-            Message::Text(text) => match throttle(&mut limits.rate, out).await {
-                // Boxed: a send (a gRPC call) is a future of kilobytes,
-                // which an idle socket's task should not carry.
-                Ok(true) => Box::pin(handle_text(text.as_str(), out, sender)).await,
-                Ok(false) => Ok(()),
-                Err(end) => Err(end),
-            },
+            // Boxed: a send (a gRPC call) is a future of kilobytes, which
+            // an idle socket's task should not carry.
+            Message::Text(text) => Box::pin(on_text(text.as_str(), out, sender, limits)).await,
             Message::Binary(_) => match throttle(&mut limits.rate, out).await {
                 Ok(true) => {
                     out.push_error(ErrorCode::InvalidJson, "Frames must be JSON text.")
@@ -85,6 +92,40 @@ pub(super) async fn read_client(
         };
         if let Err(end) = outcome {
             return end;
+        }
+    }
+}
+
+/// One text frame: a `typing` under its own rate, anything else under the
+/// message rate.
+async fn on_text(
+    text: &str,
+    out: &Outbound,
+    sender: &mut Sender<'_>,
+    limits: &mut ClientLimits,
+) -> Result<(), End> {
+    let parsed = parse_frame(text);
+    if let Ok(Incoming::Typing) = parsed {
+        return typing(&mut limits.typing, sender);
+    }
+    if throttle(&mut limits.rate, out).await? {
+        handle_text(parsed, out, sender).await?;
+    }
+    Ok(())
+}
+
+/// Hands a `typing` to the hub, unless it is over the typing rate (dropped)
+/// or part of a flood (1008).
+fn typing(rate: &mut RateLimit, sender: &Sender<'_>) -> Result<(), End> {
+    match rate.check(tokio::time::Instant::now()) {
+        Verdict::Allowed => {
+            sender.ticket.typing(sender.room_id);
+            Ok(())
+        }
+        Verdict::Limited => Ok(()),
+        Verdict::Abusive => {
+            tracing::warn!("client flooding typing frames, closing");
+            Err(End::Close(CloseReason::ABUSIVE))
         }
     }
 }
@@ -116,10 +157,17 @@ fn read_failure(error: axum::Error) -> End {
     }
 }
 
-/// One text frame: checked, sent to the core, and answered (`ack` or `error`) when due.
-async fn handle_text(text: &str, out: &Outbound, sender: &mut Sender<'_>) -> Result<(), End> {
-    let frame = match parse_frame(text) {
+/// One parsed text frame: sent to the core, and answered (`ack` or
+/// `error`) when due.
+async fn handle_text(
+    parsed: Result<Incoming, Refusal>,
+    out: &Outbound,
+    sender: &mut Sender<'_>,
+) -> Result<(), End> {
+    let frame = match parsed {
         Ok(Incoming::Message(frame)) => frame,
+        // Taken apart before the message rate.
+        Ok(Incoming::Typing) => return Ok(()),
         Ok(Incoming::Auth(token)) => {
             let refreshed = auth::refresh(sender.core, sender.credentials, token, out).await;
             // The socket's current token, replaced or not, for later re-links.

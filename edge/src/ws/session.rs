@@ -2,8 +2,8 @@
 //! without a token (`auth.rs`), joins the room by opening the socket on the
 //! edge's hub (`fanout::Hub`, which carries it on the edge's one link to a
 //! core, resuming after the client's `last_seq` when it gave one), sends the
-//! first frame — the history array, or `{"type": "resumed"}` — and the
-//! events a resumed socket missed, then runs three loops under one
+//! first frame — the history array, or `{"type": "resumed"}` — the other
+//! member's `presence`, and the events a resumed socket missed, then runs three loops under one
 //! `select!`: the reader (`reader.rs`: client frames → `SendMessage`), the
 //! event pump (`events.rs`: the hub's shared frames → the queue) and the
 //! writer (`writer.rs`), which alone owns the sink and drains a bounded queue.
@@ -27,9 +27,9 @@ use super::close::{CloseReason, End};
 use super::events::pump_events;
 use super::limits::{ConnectionSlot, Liveness, RateLimit, WsPolicy};
 use super::protocol::ServerFrame;
-use super::reader::{ClientLimits, Sender, read_client};
+use super::reader::{ClientLimits, Sender, TYPING_BURST, TYPING_PER_SEC, read_client};
 use super::writer::{Outbound, Writer, await_close_echo, queue};
-use crate::core_client::{BearerToken, CoreClient, Opening, RoomEvent, Snapshot};
+use crate::core_client::{BearerToken, CoreClient, Opening, Presence, RoomEvent, Snapshot};
 use crate::error::Error;
 use crate::fanout::{FEED_FRAMES, FeedReceiver, Hub, SocketTicket, feed};
 use crate::wire::HistoryItem;
@@ -68,7 +68,9 @@ struct Joined {
     feed: FeedReceiver,
     /// What the first frame says: the history array, or `resumed`.
     opening: Opening,
-    /// The events a resumed socket missed, sent after the first frame.
+    /// The other member's presence, sent right after the first frame.
+    peer: Option<Presence>,
+    /// The events a resumed socket missed, sent after the presence.
     missed: Vec<RoomEvent>,
     /// This socket's place in the user's connection count.
     _slot: ConnectionSlot,
@@ -194,6 +196,7 @@ async fn join(params: &SessionParams, stream: &mut SplitStream<WebSocket>) -> Re
         ticket,
         feed,
         opening: opened.snapshot.opening,
+        peer: opened.peer,
         missed: opened.missed,
         _slot: slot,
     })
@@ -248,6 +251,11 @@ async fn serve(
     if let Err(end) = first {
         return end;
     }
+    if let Some(peer) = joined.peer.take()
+        && let Err(end) = out.push(&super::presence_frame(peer)).await
+    {
+        return end;
+    }
     let mut sender = Sender {
         core: &params.core,
         credentials: &mut joined.credentials,
@@ -258,6 +266,7 @@ async fn serve(
     let policy = &params.policy;
     let mut limits = ClientLimits {
         rate: RateLimit::new(policy.rate_per_sec, policy.rate_burst),
+        typing: RateLimit::new(TYPING_PER_SEC, TYPING_BURST),
         liveness: liveness.clone(),
     };
     tokio::select! {
