@@ -18,6 +18,7 @@ mod link;
 mod messages;
 mod nul_characters;
 mod ops;
+mod presence;
 mod properties;
 mod rooms;
 mod shutdown;

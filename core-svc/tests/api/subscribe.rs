@@ -244,6 +244,7 @@ async fn shutdown_ends_streams_with_unavailable_and_ends_presence() {
     let (alice, _bob, room) = core.pair().await;
     let mut stream = alice.subscribe(room).await.unwrap();
     stream.snapshot().await;
+    stream.presence().await;
     let sql = core.sql().await;
     core.stop().await;
     let status = crate::helpers::within(stream.stream.message())

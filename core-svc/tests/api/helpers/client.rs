@@ -146,6 +146,18 @@ impl Client {
             .messages)
     }
 
+    /// `RoomService/Typing`: whether the typing was forwarded.
+    pub async fn typing(&self, room_id: i64) -> Result<bool, Status> {
+        let request = self.req(pb::TypingRequest { room_id });
+        Ok(self
+            .rooms
+            .clone()
+            .typing(request)
+            .await?
+            .into_inner()
+            .forwarded)
+    }
+
     pub async fn subscribe(&self, room_id: i64) -> Result<Subscription, Status> {
         self.subscribe_with(pb::SubscribeRequest {
             room_id,

@@ -52,8 +52,24 @@ impl Link {
         self.send(pb::link_up::Item::Close(close)).await;
     }
 
-    /// The next item; fails when the link ends.
+    pub async fn typing(&self, socket_id: u64, room_id: i64) {
+        let typing = pb::TypingUp { socket_id, room_id };
+        self.send(pb::link_up::Item::Typing(typing)).await;
+    }
+
+    /// The next answer or event, past any presence and typing; fails when
+    /// the link ends.
     pub async fn item(&mut self) -> pb::link_down::Item {
+        loop {
+            let item = self.any_item().await;
+            if !is_signal(&item) {
+                return item;
+            }
+        }
+    }
+
+    /// The next item of any kind; fails when the link ends.
+    pub async fn any_item(&mut self) -> pb::link_down::Item {
         within(self.down.message())
             .await
             .expect("link item")
@@ -102,11 +118,26 @@ impl Link {
         events
     }
 
-    /// Asserts nothing more arrives for a short while.
+    /// Asserts no answer or event arrives for a short while.
     pub async fn assert_quiet(&mut self) {
-        let next = tokio::time::timeout(Duration::from_millis(300), self.down.message()).await;
-        assert!(next.is_err(), "expected no more items, got {next:?}");
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.down.message()).await;
+            match next {
+                Err(_elapsed) => return,
+                Ok(Ok(Some(pb::LinkDown { item: Some(item) }))) if is_signal(&item) => {}
+                other => panic!("expected no more items, got {other:?}"),
+            }
+        }
     }
+}
+
+/// Whether an item is a presence or typing signal rather than an answer or event.
+fn is_signal(item: &pb::link_down::Item) -> bool {
+    matches!(
+        item,
+        pb::link_down::Item::Presence(_) | pb::link_down::Item::Typing(_)
+    )
 }
 
 /// A hello that names nothing held.

@@ -100,9 +100,25 @@ pub struct Ws {
     pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
+/// Whether a frame is a `presence` or `typing` rather than a room frame.
+pub fn is_signal(frame: &Value) -> bool {
+    matches!(frame["type"].as_str(), Some("presence" | "typing"))
+}
+
 impl Ws {
-    /// The next data frame as JSON, or the close frame (or end of connection: `Close(None)`).
+    /// The next data frame as JSON past any `presence` and `typing`, or the
+    /// close frame (or end of connection: `Close(None)`).
     pub async fn frame(&mut self) -> Frame {
+        loop {
+            match self.any_frame().await {
+                Frame::Json(value) if is_signal(&value) => {}
+                frame => return frame,
+            }
+        }
+    }
+
+    /// The next data frame of any type, or the close frame.
+    pub async fn any_frame(&mut self) -> Frame {
         loop {
             match within(self.stream.next()).await {
                 Some(Ok(Message::Text(text))) => {
@@ -120,7 +136,33 @@ impl Ws {
         }
     }
 
-    /// The next data frame; fails the test on a close.
+    /// The next data frame of any type; fails the test on a close.
+    pub async fn any_json(&mut self) -> Value {
+        match self.any_frame().await {
+            Frame::Json(value) => value,
+            Frame::Close(code) => panic!("expected a frame, the socket closed with {code:?}"),
+        }
+    }
+
+    /// The next `presence` frame, past any `typing`; fails on any other frame.
+    pub async fn presence(&mut self) -> Value {
+        loop {
+            let frame = self.any_json().await;
+            match frame["type"].as_str() {
+                Some("presence") => return frame,
+                Some("typing") => {}
+                _ => panic!("expected a presence frame, got {frame}"),
+            }
+        }
+    }
+
+    /// Asserts that no frame at all arrives for `quiet`.
+    pub async fn assert_silent(&mut self, quiet: std::time::Duration) {
+        let next = tokio::time::timeout(quiet, self.stream.next()).await;
+        assert!(next.is_err(), "expected no frame, got {next:?}");
+    }
+
+    /// The next data frame past any `presence` and `typing`; fails the test on a close.
     pub async fn json(&mut self) -> Value {
         match self.frame().await {
             Frame::Json(value) => value,
