@@ -206,3 +206,35 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// Another edge, linked to the second of two cores, with its own shutdown.
+pub struct SecondEdge {
+    pub ws_addr: SocketAddr,
+    shutdown: CancellationToken,
+}
+
+impl TestApp {
+    /// Starts an edge linked only to the second core (the app needs two).
+    pub async fn second_edge(&self) -> SecondEdge {
+        let core = self.second_core.as_ref().expect("an app with two cores");
+        let ws = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
+        let ws_addr = ws.local_addr().expect("edge address");
+        let shutdown = CancellationToken::new();
+        let config = edge_config(core.url.clone());
+        tokio::spawn(edge::run(vec![ws], config, shutdown.clone()));
+        SecondEdge { ws_addr, shutdown }
+    }
+}
+
+impl SecondEdge {
+    /// `user`'s socket to `room` on this edge, token in the header.
+    pub async fn ws(&self, user: &User, room: i64) -> super::Ws {
+        super::ws::connect(self.ws_addr, &format!("/ws/chat/{room}/"), &user.token).await
+    }
+}
+
+impl Drop for SecondEdge {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

@@ -88,6 +88,19 @@ impl TestApp {
     }
 }
 
+/// A socket to `path` on the edge at `addr`, with `token` in the header.
+pub(super) async fn connect(addr: std::net::SocketAddr, path: &str, token: &str) -> Ws {
+    let mut request = format!("ws://{addr}{path}")
+        .into_client_request()
+        .expect("a valid request");
+    let value = HeaderValue::from_str(&format!("Bearer {token}")).expect("a header value");
+    request.headers_mut().insert("authorization", value);
+    let (stream, _response) = within(tokio_tungstenite::connect_async(request))
+        .await
+        .expect("the upgrade is accepted");
+    Ws { stream }
+}
+
 /// What a client reads from a socket.
 #[derive(Debug)]
 pub enum Frame {
