@@ -29,6 +29,7 @@
 mod control;
 mod registry;
 mod room;
+mod signals;
 
 use std::time::Duration;
 

@@ -9,13 +9,9 @@
 //! the feed's step is in flight (it is only not polled meanwhile), so a
 //! stream of openings does not keep restarting a read of the log.
 //!
-//! The task also forwards the room's signals: its members' presence changes
-//! (each at most once per version: a member's change is sent once however
-//! many of the room's sockets care) and forwarded `typing`s. An answer
+//! The task also forwards the room's signals (`signals.rs`). An answer
 //! carries the opening socket's peer's presence as of its snapshot; a later
-//! change is sent after it. When signals may have been missed (a lag, the
-//! listener reconnected, or the room followed again after a broken link),
-//! the task reads its members' presence again and sends what is newer.
+//! change is sent after it.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -25,11 +21,12 @@ use uuid::Uuid;
 use super::{
     Down, Links, Outbound, Refused, Socket,
     registry::{Command, Registry},
+    signals::RoomSignals,
 };
 use crate::{
-    domain::{Presence, RoomEvent, RoomId, Signal, Snapshot, UserId},
-    error::{Error, ErrorChain},
-    fanout::{Heard, HubReceiver, RoomFeed, SignalReceiver, hear},
+    domain::{RoomEvent, RoomId, Snapshot},
+    error::Error,
+    fanout::{Heard, HubReceiver, RoomFeed},
     ops::GaugeGuard,
     store::{EdgeSocket, Registered, SessionId, Start},
 };
@@ -67,10 +64,7 @@ struct Local {
     /// The feed the latest command started, for the task to take.
     started: Option<RoomFeed>,
     sessions: HashMap<u64, (SessionId, GaugeGuard)>,
-    /// The room's signals, once its members are known.
-    signals: Option<SignalReceiver>,
-    /// The latest presence version of each member sent on the link.
-    sent: HashMap<UserId, i64>,
+    signals: RoomSignals,
 }
 
 /// What woke an idle task.
@@ -91,8 +85,7 @@ impl RoomTask {
             follow: None,
             started: None,
             sessions: HashMap::new(),
-            signals: None,
-            sent: HashMap::new(),
+            signals: RoomSignals::default(),
         };
         let mut feed = None;
         loop {
@@ -131,14 +124,14 @@ impl RoomTask {
     async fn idle(
         &self,
         commands: &mut mpsc::UnboundedReceiver<Command>,
-        signals: &mut Option<SignalReceiver>,
+        signals: &mut RoomSignals,
     ) -> Option<Woken> {
         tokio::select! {
             biased;
             _ = self.links.shutdown.cancelled() => None,
             _ = self.outbound.closed() => None,
             command = commands.recv() => command.map(Woken::Command),
-            heard = hear(signals) => Some(Woken::Heard(heard)),
+            heard = signals.next() => Some(Woken::Heard(heard)),
         }
     }
 
@@ -159,7 +152,7 @@ impl RoomTask {
                 _ = self.links.shutdown.cancelled() => return None,
                 _ = self.outbound.closed() => return None,
                 command = commands.recv() => self.handle(local, command?).await,
-                heard = hear(&mut local.signals) => self.signal(local, heard).await,
+                heard = local.signals.next() => self.signal(local, heard).await,
                 event = &mut next => return Some(event),
             }
         }
@@ -192,7 +185,7 @@ impl RoomTask {
             },
             (start, _) => start,
         };
-        self.subscribe_signals(local).await;
+        local.signals.subscribe(&self.links, self.room).await;
         let mut registered = match self.register(&socket, Some(start)).await {
             Ok(registered) => registered,
             Err(error) => return self.refuse(socket.id, error).await,
@@ -232,7 +225,7 @@ impl RoomTask {
     /// socket that may no longer stay open is refused; when the database
     /// fails, the link does (the edge links again).
     async fn reopen(&self, local: &mut Local, socket: Socket) {
-        self.subscribe_signals(local).await;
+        local.signals.subscribe(&self.links, self.room).await;
         let registered = match self.register(&socket, None).await {
             Ok(registered) => registered,
             Err(error) if refuses_the_socket(&error) => {
@@ -252,66 +245,11 @@ impl RoomTask {
         }
     }
 
-    /// Subscribes to the room's signals before the first registration reads
-    /// a presence, so that every later change reaches the task. A room that
-    /// does not exist gets none (its registration fails); a failed look-up
-    /// is tried again at the next opening.
-    async fn subscribe_signals(&self, local: &mut Local) {
-        if local.signals.is_some() {
-            return;
-        }
-        match Box::pin(self.links.store.room_members(self.room)).await {
-            Ok(Some(members)) => {
-                local.signals = Some(self.links.fanout.signals.subscribe(self.room, members));
-            }
-            Ok(None) => {}
-            Err(err) => {
-                tracing::warn!(error = %ErrorChain(&err), "could not look up the room's members");
-            }
-        }
-    }
-
-    /// Forwards one signal of the room (or reads presence again).
+    /// Forwards what one signal of the room makes the link send.
     async fn signal(&self, local: &mut Local, heard: Heard) {
-        match heard {
-            Heard::Signal(Signal::Presence(presence)) => self.presence(local, presence).await,
-            Heard::Signal(Signal::Typing(user)) => {
-                let typing = Down::Typing {
-                    room: self.room,
-                    user,
-                };
-                self.deliver(Ok(typing)).await;
-            }
-            Heard::Resync => {
-                let Some(members) = local.signals.as_ref().map(|signals| signals.members) else {
-                    return;
-                };
-                match Box::pin(self.links.store.presence(&members)).await {
-                    Ok(presences) => {
-                        for presence in presences {
-                            self.presence(local, presence).await;
-                        }
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %ErrorChain(&err), "could not read presence again");
-                    }
-                }
-            }
+        for down in local.signals.downs(&self.links, self.room, heard).await {
+            self.deliver(Ok(down)).await;
         }
-    }
-
-    /// Sends a member's presence unless the link has it (or a later one).
-    async fn presence(&self, local: &mut Local, presence: Presence) {
-        let sent = local.sent.entry(presence.user).or_insert(0);
-        if presence.version <= *sent {
-            return;
-        }
-        *sent = presence.version;
-        let down = Down::Presence {
-            room: self.room,
-            presence,
-        };
-        self.deliver(Ok(down)).await;
     }
 
     async fn register(&self, socket: &Socket, start: Option<Start>) -> Result<Registered, Error> {

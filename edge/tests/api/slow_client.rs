@@ -8,7 +8,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{TestApp, User, Ws, seqs, within};
+use crate::helpers::{TestApp, User, Ws, is_signal, seqs, within};
 
 /// Bound on the messages sent before the stalled socket must have been closed.
 const MAX_MESSAGES: usize = 2_000;
@@ -44,7 +44,8 @@ async fn send_until_stalled_socket_is_dropped(
     }
 }
 
-/// Reads what the network held for a stalled socket: its data frames and the close code.
+/// Reads what the network held for a stalled socket: its room frames (not
+/// `presence` or `typing`) and the close code.
 async fn drain(ws: &mut Ws) -> (Vec<Value>, Option<u16>) {
     let mut frames = Vec::new();
     loop {
@@ -53,7 +54,10 @@ async fn drain(ws: &mut Ws) -> (Vec<Value>, Option<u16>) {
                 return (frames, close.map(|frame| u16::from(frame.code)));
             }
             Some(Ok(Message::Text(text))) => {
-                frames.push(serde_json::from_str(&text).expect("a JSON frame"));
+                let frame = serde_json::from_str(&text).expect("a JSON frame");
+                if !is_signal(&frame) {
+                    frames.push(frame);
+                }
             }
             Some(Ok(_)) => {}
             Some(Err(_)) | None => return (frames, None),

@@ -14,7 +14,7 @@ use edge::config::Config as EdgeConfig;
 use serde_json::Value;
 
 pub use app::TestApp;
-pub use ws::{Frame, Ws};
+pub use ws::{Frame, Ws, is_signal};
 
 /// The HS256 secret the test core verifies tokens with.
 pub const SECRET: &str = "edge-test-secret-that-is-at-least-32-bytes-long";
