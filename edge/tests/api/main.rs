@@ -13,6 +13,7 @@ mod deploy_nginx;
 mod dev_mode;
 mod empty_env;
 mod help;
+mod link_auth;
 mod helpers;
 mod history;
 mod idempotent_send;
