@@ -190,7 +190,10 @@ impl LinkClient {
                     inner: response.into_inner(),
                 }),
                 Ok(Err(status)) => {
-                    if matches!(status.code(), Code::Unauthenticated | Code::PermissionDenied) {
+                    if matches!(
+                        status.code(),
+                        Code::Unauthenticated | Code::PermissionDenied
+                    ) {
                         tracing::error!(
                             code = ?status.code(),
                             "the core refused the edge's service token: CHAT_EDGE_TOKEN must be \

@@ -39,5 +39,8 @@ async fn an_edge_without_a_token_outside_development_mode_does_not_start() {
     let config = EdgeConfig::new("http://127.0.0.1:1");
     let started = within(edge::run(vec![listener], config, CancellationToken::new())).await;
     let error = started.expect_err("refused to start");
-    assert!(format!("{error:#}").contains("CHAT_EDGE_TOKEN"), "{error:#}");
+    assert!(
+        format!("{error:#}").contains("CHAT_EDGE_TOKEN"),
+        "{error:#}"
+    );
 }

@@ -50,9 +50,7 @@ impl Link {
             request.metadata_mut().insert("authorization", value);
         }
         let mut client = EdgeLinkClient::new(core.channel.clone());
-        let down = within(client.link(request))
-            .await?
-            .into_inner();
+        let down = within(client.link(request)).await?.into_inner();
         Ok(Link { up, down })
     }
 

@@ -267,13 +267,20 @@ async fn a_link_needs_a_service_token_that_grants_the_edge_scope() {
 async fn an_edge_token_links_and_creates_no_user() {
     let core = TestCore::start().await;
     let (_alice, bob, room) = core.pair().await;
-    let authorization = format!("Bearer {}", service_token(&format!("openid {EDGE_TOKEN_SCOPE}")));
+    let authorization = format!(
+        "Bearer {}",
+        service_token(&format!("openid {EDGE_TOKEN_SCOPE}"))
+    );
     let mut link = Link::connect_as(&core, Some(&authorization), hello(&edge()))
         .await
         .expect("linked");
     link.open(socket(&bob, 1, room)).await;
     assert_eq!(link.opened().await.socket_id, 1);
-    let users = core.sql().await.query_one("SELECT count(*) FROM users", &[]).await;
+    let users = core
+        .sql()
+        .await
+        .query_one("SELECT count(*) FROM users", &[])
+        .await;
     let users: i64 = users.expect("a count").get(0);
     assert_eq!(users, 2, "alice and bob only: the edge is no user");
 }
