@@ -12,6 +12,7 @@ mod idle;
 mod pace;
 mod population;
 mod report;
+mod room;
 mod services;
 mod services_pgbench;
 mod steady;
@@ -63,6 +64,12 @@ struct Args {
     /// Subscribe streams of the gRPC fan-out.
     #[arg(long, default_value_t = 200)]
     fanout_streams: usize,
+    /// WebSockets on the one room of the crowded-room scenario, all on one edge.
+    #[arg(long, default_value_t = 1_000)]
+    room_sockets: usize,
+    /// Messages per second sent into the crowded room.
+    #[arg(long, default_value_t = 20.0)]
+    room_rate: f64,
     /// Steady rate of the services scenario when no sweep ran before it
     /// (otherwise half the sweep's peak).
     #[arg(long, default_value_t = 1000.0)]
@@ -76,8 +83,8 @@ struct Args {
     /// and a second worker per service mostly adds cross-core wake-ups.
     #[arg(long, default_value_t = 1)]
     service_threads: usize,
-    /// Scenarios to run [default: steady,idle,storm,fanout,services; with
-    /// --smoke all six]. `crowd` (50,000 sockets, about two minutes) runs only when
+    /// Scenarios to run [default: steady,idle,storm,fanout,room,services;
+    /// with --smoke all seven]. `crowd` (50,000 sockets, about two minutes) runs only when
     /// named.
     #[arg(long, value_delimiter = ',', value_enum)]
     only: Option<Vec<Scenario>>,
@@ -103,6 +110,8 @@ enum Scenario {
     Storm,
     /// One room's `Subscribe` streams on the core directly.
     Fanout,
+    /// One room with `--room-sockets` WebSockets on one edge: the edge's fan-out.
+    Room,
     /// 50,000 sockets held with messages flowing, on a system of its own.
     Crowd,
     /// The event feed's lag and webhooks to a silent receiver during the
@@ -119,6 +128,8 @@ impl Args {
         self.idle_sockets = 20;
         self.storm_messages = 1_000;
         self.fanout_streams = 4;
+        self.room_sockets = 10;
+        self.room_rate = 5.0;
         self.services_rate = 20.0;
         self.db_pool = 4;
         self.crowd.shrink_for_smoke();
@@ -180,6 +191,7 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
         Scenario::Idle,
         Scenario::Storm,
         Scenario::Fanout,
+        Scenario::Room,
         Scenario::Services,
     ];
     if !shared.iter().any(|&scenario| args.runs(scenario)) {
@@ -215,6 +227,14 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
             args.step_seconds,
         );
         report.fanout = Some(fanout.await?);
+    }
+    if args.runs(Scenario::Room) {
+        let room = population::rooms(system.core.addr, "room", 1)
+            .await?
+            .remove(0);
+        let seconds = args.step_seconds * 2.0;
+        let crowded = room::run(&system, &room, args.room_sockets, args.room_rate, seconds);
+        report.room = Some(crowded.await?);
     }
     if args.runs(Scenario::Services) {
         // Half the peak when the sweep found one, as the feed's target says.

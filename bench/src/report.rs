@@ -23,6 +23,7 @@ pub struct Report {
     pub idle: Option<Idle>,
     pub storm: Option<Storm>,
     pub fanout: Option<Fanout>,
+    pub room: Option<crate::room::CrowdedRoom>,
     pub crowd: Option<Crowd>,
     pub services: Option<crate::services::Services>,
 }
@@ -59,6 +60,9 @@ impl Report {
                 "gRPC fan-out: {} streams, {:.0} deliveries/s, p50 {:.2} ms, p99 {:.2} ms",
                 f.streams, f.deliveries_per_sec, f.p50_ms, f.p99_ms
             );
+        }
+        if let Some(room) = &self.room {
+            print_room(room);
         }
         if let Some(crowd) = &self.crowd {
             print_crowd(crowd);
@@ -102,6 +106,23 @@ impl Report {
             );
         }
     }
+}
+
+fn print_room(r: &crate::room::CrowdedRoom) {
+    println!(
+        "crowded room: {} sockets on one edge, {} messages: {:.2} link events per message ({} in all), \
+         {} frames delivered, {} chat_message frames missed",
+        r.sockets, r.messages, r.link_events_per_message, r.link_events, r.frames, r.missed
+    );
+    let cpu = &r.cpu_us_per_frame;
+    println!(
+        "  send → chat_message p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; slowest socket's p99 {:.2} ms",
+        r.p50_ms, r.p99_ms, r.max_ms, r.slowest_socket_p99_ms
+    );
+    println!(
+        "  CPU µs per delivered frame: core {:.2} / edge {:.2} / PostgreSQL {:.2} / load generator {:.2}",
+        cpu.core, cpu.edge, cpu.postgres, cpu.load_generator
+    );
 }
 
 fn print_crowd(c: &Crowd) {

@@ -91,7 +91,7 @@ impl System {
         if let Some(webhook_url) = &webhook_url {
             args.extend(["--webhook-url", webhook_url, "--webhook-secret", SECRET]);
         }
-        let core = spawn("core-svc", shape.threads, &args, core_addr).await?;
+        let core = spawn("core-svc", shape.threads, &args, &[], core_addr).await?;
         let mut edges = Vec::new();
         for _ in 0..shape.edges {
             let addr = free_addr()?;
@@ -107,8 +107,12 @@ impl System {
                 "100000",
                 "--ws-rate-burst",
                 "100000",
+                // The crowded room holds hundreds of sockets per user.
+                "--ws-max-per-user",
+                "100000",
             ];
-            edges.push(spawn("edge", shape.threads, &args, addr).await?);
+            let token = [("CHAT_EDGE_TOKEN", edge_token())];
+            edges.push(spawn("edge", shape.threads, &args, &token, addr).await?);
         }
         Ok(Self {
             _dir: dir,
@@ -154,13 +158,23 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// The edges' service token (scope `chat:edge`), signed with [`SECRET`].
+pub fn edge_token() -> String {
+    let ttl = Duration::from_secs(7 * 86_400);
+    service_kit::dev_token::mint_service(SECRET, "bench-edge", "chat:edge", ttl)
+}
+
+/// Starts the binary `name` with `args` and the variables `env` (secrets
+/// go there, out of the process list), and waits until `addr` accepts.
 async fn spawn(
     name: &str,
     threads: usize,
     args: &[&str],
+    env: &[(&str, String)],
     addr: SocketAddr,
 ) -> anyhow::Result<Service> {
     let mut command = Command::new(sibling_binary(name)?);
+    command.envs(env.iter().map(|(name, value)| (name, value)));
     if threads > 0 {
         command.env("TOKIO_WORKER_THREADS", threads.to_string());
     }

@@ -66,9 +66,13 @@ pub struct DevTokenArgs {
     /// The token's `sub` claim: the user's stable identity.
     #[arg(long, default_value = "dev-alice")]
     pub sub: String,
-    /// The token's `email` claim.
+    /// The token's `email` claim (left out with --scope).
     #[arg(long, default_value = "alice@example.com")]
     pub email: String,
+    /// A service token instead: this `scope` claim and no email, e.g.
+    /// `chat:edge` for an edge's CHAT_EDGE_TOKEN or `chat:events` for the feed.
+    #[arg(long)]
+    pub scope: Option<String>,
     /// Lifetime of the token in seconds.
     #[arg(long, default_value_t = 86_400)]
     pub ttl_secs: u64,

@@ -32,12 +32,11 @@ fn mint(config: &Config, args: &DevTokenArgs) -> String {
         .jwt_secret
         .as_ref()
         .map_or(DEV_JWT_SECRET, Secret::expose);
-    dev_token(
-        secret,
-        &args.sub,
-        &args.email,
-        Duration::from_secs(args.ttl_secs),
-    )
+    let ttl = Duration::from_secs(args.ttl_secs);
+    match &args.scope {
+        Some(scope) => service_kit::dev_token::mint_service(secret, &args.sub, scope, ttl),
+        None => dev_token(secret, &args.sub, &args.email, ttl),
+    }
 }
 
 fn serve(mut config: Config) -> anyhow::Result<()> {

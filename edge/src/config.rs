@@ -132,6 +132,10 @@ pub struct Config {
     /// Unset: the core's public built-in development secret.
     #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
+
+    /// The edge's service token (a JWT whose `scope` holds `chat:edge`), presented on its link to the core. Required outside development mode; unset in development mode, the edge mints one for each link with the development secret (`--jwt-secret`).
+    #[arg(long, env = "CHAT_EDGE_TOKEN", hide_env_values = true)]
+    pub edge_token: Option<Secret>,
 }
 
 /// How log lines are written.
@@ -155,6 +159,7 @@ impl Config {
             log_format: LogFormat::Human,
             dev_mode: false,
             jwt_secret: None,
+            edge_token: None,
             allowed_origins: DEVELOPMENT_ORIGINS
                 .split(',')
                 .filter_map(|origin| origin.parse().ok())

@@ -25,7 +25,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
 use crate::error::Error;
-pub use link::{LinkClient, LinkSender, LinkStream, StreamEnd};
+pub use link::{EDGE_SCOPE, LinkClient, LinkCredential, LinkSender, LinkStream, StreamEnd};
 pub use model::{
     Change, HistoryQuery, LinkDown, LinkHello, LinkUp, Message, MessageStatus, NewMessage, Opening,
     Presence, Room, RoomEvent, SentMessage, Snapshot, SocketOpening, User,

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, Secret};
-use crate::core_client::{CoreClient, LinkClient};
+use crate::core_client::{CoreClient, LinkClient, LinkCredential};
 use crate::error::{Error, ErrorBody};
 use crate::fanout::Hub;
 use crate::metrics::Metrics;
@@ -100,8 +100,9 @@ pub async fn run(
     anyhow::ensure!(!urls.is_empty(), "CHAT_CORE_URL names no core");
     let core = CoreClient::connect_lazy(&urls, config.core_deadline())
         .context("connecting to the core")?;
-    let link =
-        LinkClient::connect_lazy(&urls, config.core_deadline()).context("linking to the core")?;
+    let credential = link_credential(&config)?;
+    let link = LinkClient::connect_lazy(&urls, credential, config.core_deadline())
+        .context("linking to the core")?;
     tracing::info!(edge_id = link.edge_id(), "edge instance");
     let metrics = Metrics::new();
     let hub = Hub::start(link, config.core_deadline(), metrics.link_events());
@@ -152,6 +153,27 @@ pub async fn run(
         );
     }
     Ok(())
+}
+
+/// The token the edge links with: `CHAT_EDGE_TOKEN`, or in development mode
+/// one minted for each link with the development secret. Outside development
+/// mode an edge without one would only ever be refused, so it does not start.
+fn link_credential(config: &Config) -> anyhow::Result<LinkCredential> {
+    match (&config.edge_token, config.dev_mode) {
+        (Some(token), _) => LinkCredential::token(token).context(
+            "CHAT_EDGE_TOKEN must be a bare token of visible ASCII characters, at most 8 KiB",
+        ),
+        (None, true) => {
+            let secret = config.jwt_secret.clone();
+            let secret = secret.unwrap_or_else(|| Secret::new(dev::token::DEV_JWT_SECRET));
+            Ok(LinkCredential::Minted(secret))
+        }
+        (None, false) => anyhow::bail!(
+            "CHAT_EDGE_TOKEN is not set: the core opens an edge's link only with a service token \
+             whose scope holds chat:edge (`core-svc dev-token --sub chat-edge --scope chat:edge`); \
+             in development mode (CHAT_DEV_MODE) the edge mints its own"
+        ),
+    }
 }
 
 async fn not_found() -> Response {

@@ -1,6 +1,7 @@
-//! `chat.v1.EdgeLink`: an edge's sockets over one stream. Reads the hello,
-//! verifies each socket's token as a call's `authorization` header is, and
-//! converts the link's answers; the link itself is [`crate::link`].
+//! `chat.v1.EdgeLink`: an edge's sockets over one stream. Checks the edge's
+//! own service token (scope [`EDGE_SCOPE`]), reads the hello, verifies each
+//! socket's token as a call's `authorization` header is, and converts the
+//! link's answers; the link itself is [`crate::link`].
 
 use chat_proto::v1::{self as pb, edge_link_server::EdgeLink};
 use futures::StreamExt;
@@ -14,6 +15,11 @@ use crate::{
     error::Error,
     link::{Down, Hello, Links, Opening, Refused, Socket, Up},
 };
+
+/// The scope an edge's service token needs to open a link: a link keeps and
+/// ends the sessions of every socket under its edge's id, so only an edge
+/// may hold one. Checked when the link opens.
+pub const EDGE_SCOPE: &str = "chat:edge";
 
 /// Largest item an edge sends: a hello names every socket it holds, each
 /// with its token.
@@ -45,6 +51,7 @@ impl EdgeLink for LinkApi {
         &self,
         request: Request<Streaming<pb::LinkUp>>,
     ) -> Result<Response<Self::LinkStream>, Status> {
+        self.auth.service(&request, EDGE_SCOPE).await?;
         let mut inbound = request.into_inner();
         let first = tokio::select! {
             _ = self.links.shutdown.cancelled() => return Err(Error::ShuttingDown.into()),

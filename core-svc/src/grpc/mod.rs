@@ -17,7 +17,7 @@ use tonic::Status;
 
 pub use caller::{Authenticator, Caller};
 pub use feed::{EVENTS_SCOPE, FeedApi};
-pub use link::{LinkApi, MAX_LINK_UP_BYTES};
+pub use link::{EDGE_SCOPE, LinkApi, MAX_LINK_UP_BYTES};
 pub use messages::MessageApi;
 pub use rooms::RoomApi;
 pub use users::UserApi;

@@ -4,23 +4,9 @@ use std::{collections::HashSet, time::Duration};
 
 use chat_proto::v1::{self as pb, event_feed_client::EventFeedClient};
 use core_svc::auth::dev_token;
-use jsonwebtoken::{EncodingKey, Header, encode};
-use serde_json::json;
 use tonic::{Code, Request, Status, Streaming};
 
-use crate::helpers::{SECRET, TestCore, assert_code, within};
-
-/// A token for a service with `scope`; its `sub` is `indexer`.
-pub fn service_token(scope: &str) -> String {
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 600;
-    let claims = json!({"sub": "indexer", "exp": exp, "scope": scope});
-    let key = EncodingKey::from_secret(SECRET.as_bytes());
-    encode(&Header::default(), &claims, &key).unwrap()
-}
+use crate::helpers::{SECRET, TestCore, assert_code, service_token, within};
 
 async fn follow_as(
     core: &TestCore,

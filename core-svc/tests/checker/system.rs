@@ -9,6 +9,7 @@ use chat_proto::v1::{
 };
 use core_svc::auth::dev_token;
 use pg_local::LocalPostgres;
+use service_kit::dev_token::mint_service;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, transport::Channel};
@@ -202,6 +203,13 @@ async fn start_edge(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = edge::config::Config::new(core_url);
+    let edge_token = mint_service(
+        SECRET,
+        "checker-edge",
+        "chat:edge",
+        Duration::from_secs(3600),
+    );
+    config.edge_token = Some(edge::config::Secret::new(edge_token));
     config.ws_queue = 8;
     // The checker retries sends in bursts; the rate limit is tested elsewhere.
     config.ws_rate_per_sec = 100_000;

@@ -1,12 +1,15 @@
 //! The edge's side of `EdgeLink/Link`: one bidirectional stream to one core
 //! carrying every socket of the edge. [`LinkClient`] knows the cores
 //! (`CHAT_CORE_URL`, one lazily connected channel each) and the edge's id, a
-//! UUID made once per process; [`LinkClient::open`] starts a link with its
+//! UUID made once per process, and the edge's service token
+//! ([`LinkCredential`], scope `chat:edge`, sent as the link's
+//! `authorization`); [`LinkClient::open`] starts a link with its
 //! hello and gives at once the [`LinkSender`] (the bounded queue of
 //! `OpenSocket`/`CloseSocket` items, sent after the hello) and a future of
 //! the [`LinkStream`] the core answers on. Which core to try, when, and what
 //! the hello names is the fan-out hub's business (`fanout/`).
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,9 +22,18 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status, Streaming};
 
+use service_kit::secret::Secret;
+
 use super::model::{LinkDown, LinkHello, LinkUp, SocketOpening};
-use super::{HISTORY_LIMIT, convert};
+use super::{BearerToken, HISTORY_LIMIT, convert};
 use crate::error::Error;
+
+/// The scope the core requires of the token a link is opened with.
+pub const EDGE_SCOPE: &str = "chat:edge";
+/// The `sub` of the tokens an edge mints for itself in development mode.
+const MINTED_SUB: &str = "chat-edge";
+/// The lifetime of a minted token: the core checks it when a link opens.
+const MINTED_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Items queued for a link beyond the hello. A link that cannot take more
 /// counts as broken: the next link's hello says everything the queue held.
@@ -41,11 +53,55 @@ pub enum StreamEnd {
     Failed(Error),
 }
 
-/// The cores an edge links to, and the edge's id.
+/// What the edge presents as `authorization` on each link it opens.
+#[derive(Clone)]
+pub enum LinkCredential {
+    /// The configured service token (`CHAT_EDGE_TOKEN`).
+    Token(BearerToken),
+    /// Development mode: a fresh token of scope [`EDGE_SCOPE`] for each
+    /// link, signed with this secret (the core's development secret).
+    Minted(Secret),
+}
+
+impl LinkCredential {
+    /// The configured token: `None` when it is not a token the edge can
+    /// send (empty, too long, or not visible ASCII).
+    pub fn token(token: &Secret) -> Option<Self> {
+        BearerToken::parse(token.expose()).map(Self::Token)
+    }
+
+    /// The `authorization` value of the next link.
+    fn bearer(&self) -> Option<BearerToken> {
+        match self {
+            Self::Token(token) => Some(token.clone()),
+            Self::Minted(secret) => {
+                let token = service_kit::dev_token::mint_service(
+                    secret.expose(),
+                    MINTED_SUB,
+                    EDGE_SCOPE,
+                    MINTED_TTL,
+                );
+                BearerToken::parse(&token)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for LinkCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Token(_) => f.write_str("LinkCredential::Token(<redacted>)"),
+            Self::Minted(_) => f.write_str("LinkCredential::Minted(<redacted>)"),
+        }
+    }
+}
+
+/// The cores an edge links to, the edge's id, and its credential.
 #[derive(Clone, Debug)]
 pub struct LinkClient {
     cores: Arc<[Core]>,
     edge_id: Arc<str>,
+    credential: LinkCredential,
     deadline: Duration,
 }
 
@@ -57,8 +113,13 @@ struct Core {
 
 impl LinkClient {
     /// A client of the cores at `urls` (at least one), whose channels
-    /// connect on first use; `deadline` bounds opening a link.
-    pub fn connect_lazy(urls: &[String], deadline: Duration) -> Result<Self, Error> {
+    /// connect on first use, linking with `credential`; `deadline` bounds
+    /// opening a link.
+    pub fn connect_lazy(
+        urls: &[String],
+        credential: LinkCredential,
+        deadline: Duration,
+    ) -> Result<Self, Error> {
         let mut cores = Vec::with_capacity(urls.len());
         for url in urls {
             let endpoint = Endpoint::from_shared(url.clone())
@@ -78,6 +139,7 @@ impl LinkClient {
         Ok(Self {
             cores: cores.into(),
             edge_id: uuid::Uuid::new_v4().to_string().into(),
+            credential,
             deadline,
         })
     }
@@ -116,14 +178,30 @@ impl LinkClient {
         let _ = tx.try_send(first);
         let channel = self.cores[index % self.cores.len()].channel.clone();
         let deadline = self.deadline;
+        let mut request = Request::new(ReceiverStream::new(rx));
+        if let Some(token) = self.credential.bearer() {
+            request.metadata_mut().insert("authorization", token.0);
+        }
         let opened = async move {
             let mut client = EdgeLinkClient::new(channel);
-            let call = client.link(Request::new(ReceiverStream::new(rx)));
+            let call = client.link(request);
             match tokio::time::timeout(deadline, call).await {
                 Ok(Ok(response)) => Ok(LinkStream {
                     inner: response.into_inner(),
                 }),
-                Ok(Err(status)) => Err(super::failure(status)),
+                Ok(Err(status)) => {
+                    if matches!(
+                        status.code(),
+                        Code::Unauthenticated | Code::PermissionDenied
+                    ) {
+                        tracing::error!(
+                            code = ?status.code(),
+                            "the core refused the edge's service token: CHAT_EDGE_TOKEN must be \
+                             a valid token of the core whose scope holds chat:edge"
+                        );
+                    }
+                    Err(super::failure(status))
+                }
                 Err(_elapsed) => Err(Error::CoreDeadline(deadline)),
             }
         };
@@ -245,6 +323,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_minted_credential_is_a_fresh_bearer_token_and_never_printed() {
+        let credential = LinkCredential::Minted(Secret::new("a-secret-that-stays-hidden"));
+        let token = credential.bearer().expect("a token");
+        assert!(token.0.to_str().unwrap().starts_with("Bearer ey"));
+        assert!(!format!("{credential:?}").contains("hidden"));
+    }
+
+    #[test]
+    fn a_configured_token_must_be_one_the_edge_can_send() {
+        assert!(LinkCredential::token(&Secret::new("abc.def.ghi")).is_some());
+        assert!(LinkCredential::token(&Secret::new("")).is_none());
+        assert!(LinkCredential::token(&Secret::new("a b")).is_none());
+    }
+
+    #[test]
     fn a_refusal_carries_the_code_subscribe_would_have_failed_with() {
         let refused = Down::Refused(pb::SocketRefused {
             socket_id: 3,
@@ -274,7 +367,8 @@ mod tests {
             "http://127.0.0.1:1".to_owned(),
             "http://127.0.0.1:2".to_owned(),
         ];
-        let client = LinkClient::connect_lazy(&urls, Duration::from_secs(1));
+        let credential = LinkCredential::Minted(Secret::new("a-secret"));
+        let client = LinkClient::connect_lazy(&urls, credential, Duration::from_secs(1));
         let client = client.unwrap_or_else(|_| panic!("valid URLs"));
         assert_eq!(client.cores(), 2);
         assert_eq!(client.url(3), "http://127.0.0.1:2");

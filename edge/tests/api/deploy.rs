@@ -145,6 +145,11 @@ fn compose_runs_two_cores_two_edges_and_a_websocket_balancer() {
             text(service, &["environment", "CHAT_CORE_URL"]),
             format!("http://{core}:{grpc}")
         );
+        let token = text(service, &["environment", "CHAT_EDGE_TOKEN"]);
+        assert!(
+            token.starts_with("${CHAT_EDGE_TOKEN:?"),
+            "{edge} links with a token"
+        );
         let http = port(text(service, &["environment", "CHAT_HTTP_ADDRS"]));
         assert!(
             nginx.contains(&format!("server {edge}:{http}")),
@@ -258,4 +263,14 @@ fn kubernetes_probes_ports_and_secrets_agree() {
         text(env(container, "CHAT_CORE_URL"), &["value"]),
         format!("http://{core_service}:{grpc}")
     );
+    let reference = at(
+        env(container, "CHAT_EDGE_TOKEN"),
+        &["valueFrom", "secretKeyRef"],
+    );
+    assert_eq!(
+        text(reference, &["name"]),
+        text(&secret, &["metadata", "name"])
+    );
+    assert_eq!(text(reference, &["key"]), "CHAT_EDGE_TOKEN");
+    assert!(secret["stringData"].get("CHAT_EDGE_TOKEN").is_some());
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, within};
+use crate::helpers::{TestApp, edge_token, within};
 
-/// Every variable of the edge but the two the test passes as flags.
+/// Every variable of the edge but the three the test passes as flags.
 const OPTIONAL: [&str; 11] = [
     "CHAT_CORE_DEADLINE_MS",
     "CHAT_WS_QUEUE",
@@ -36,6 +36,8 @@ async fn every_optional_variable_set_empty_counts_as_unset() {
             &addr.to_string(),
             "--core-url",
             &app.core_url,
+            "--edge-token",
+            &edge_token(),
         ])
         .envs(OPTIONAL.iter().map(|name| (*name, "")))
         .env_remove("RUST_LOG")

@@ -16,6 +16,7 @@ mod help;
 mod helpers;
 mod history;
 mod idempotent_send;
+mod link_auth;
 mod messages;
 mod nul_characters;
 mod observability;

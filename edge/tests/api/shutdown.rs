@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-use crate::helpers::{Frame, TestApp, Ws, within};
+use crate::helpers::{Frame, TestApp, Ws, edge_token, within};
 
 #[tokio::test]
 async fn shutdown_closes_sockets_with_1012_and_returns() {
@@ -37,6 +37,7 @@ impl EdgeProcess {
             .expect("a free port");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_edge"))
             .args(["--http-addrs", &addr.to_string(), "--core-url", core_url])
+            .env("CHAT_EDGE_TOKEN", edge_token())
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -35,6 +35,11 @@ impl Client {
         }
     }
 
+    /// The `authorization` value this client sends, if any.
+    pub fn authorization(&self) -> Option<String> {
+        self.authorization.clone()
+    }
+
     pub fn req<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         if let Some(value) = &self.authorization {

@@ -6,9 +6,12 @@ use std::time::Duration;
 use chat_proto::v1::{self as pb, edge_link_client::EdgeLinkClient};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Status, Streaming};
+use tonic::{Request, Status, Streaming};
 
-use super::{Client, TestCore, within};
+use super::{Client, TestCore, service_token, within};
+
+/// The scope of the service token a test edge links with.
+pub const EDGE_TOKEN_SCOPE: &str = "chat:edge";
 
 /// One link of a test edge to a core.
 pub struct Link {
@@ -24,17 +27,30 @@ impl Link {
             .expect("link")
     }
 
-    /// A link that starts with `hello`.
+    /// A link that starts with `hello`, opened with an edge's service token.
     pub async fn connect_with(core: &TestCore, hello: pb::LinkHello) -> Result<Link, Status> {
+        let authorization = format!("Bearer {}", service_token(EDGE_TOKEN_SCOPE));
+        Self::connect_as(core, Some(&authorization), hello).await
+    }
+
+    /// A link that starts with `hello`, opened with `authorization` (none: no header).
+    pub async fn connect_as(
+        core: &TestCore,
+        authorization: Option<&str>,
+        hello: pb::LinkHello,
+    ) -> Result<Link, Status> {
         let (up, items) = mpsc::channel(64);
         let first = pb::LinkUp {
             item: Some(pb::link_up::Item::Hello(hello)),
         };
         up.send(first).await.expect("the hello is queued");
+        let mut request = Request::new(ReceiverStream::new(items));
+        if let Some(authorization) = authorization {
+            let value = authorization.parse().expect("an ASCII header value");
+            request.metadata_mut().insert("authorization", value);
+        }
         let mut client = EdgeLinkClient::new(core.channel.clone());
-        let down = within(client.link(ReceiverStream::new(items)))
-            .await?
-            .into_inner();
+        let down = within(client.link(request)).await?.into_inner();
         Ok(Link { up, down })
     }
 

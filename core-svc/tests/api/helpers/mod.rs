@@ -14,7 +14,7 @@ use chat_proto::v1 as pb;
 use tonic::{Code, Status};
 
 pub use client::Client;
-pub use link::{Link, hello, socket};
+pub use link::{EDGE_TOKEN_SCOPE, Link, hello, socket};
 pub use subscription::Subscription;
 pub use test_core::TestCore;
 
@@ -27,6 +27,18 @@ pub async fn within<F: Future>(future: F) -> F::Output {
     tokio::time::timeout(PATIENCE, future)
         .await
         .expect("timed out")
+}
+
+/// A token for a service with `scope` (`sub` `indexer`, no email).
+pub fn service_token(scope: &str) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let claims = serde_json::json!({"sub": "indexer", "exp": exp, "scope": scope});
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
 }
 
 /// The name of an event's kind, for compact assertions.

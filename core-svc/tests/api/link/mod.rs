@@ -6,7 +6,9 @@ mod failover;
 use chat_proto::v1 as pb;
 use tonic::Code;
 
-use crate::helpers::{Link, TestCore, hello, kind, last_seq, socket};
+use crate::helpers::{
+    EDGE_TOKEN_SCOPE, Link, TestCore, hello, kind, last_seq, service_token, socket,
+};
 
 /// A fresh edge id.
 fn edge() -> String {
@@ -234,6 +236,53 @@ async fn a_link_refuses_sockets_and_rooms_beyond_its_limits() {
     link.close(3).await;
     link.open(socket(&bob, 5, room)).await;
     assert_eq!(link.opened().await.socket_id, 5);
+}
+
+#[tokio::test]
+async fn a_link_needs_a_service_token_that_grants_the_edge_scope() {
+    let core = TestCore::start().await;
+    let alice = core.user("alice").await;
+    let refusal = |authorization: Option<String>| {
+        let core = &core;
+        async move {
+            let linked = Link::connect_as(core, authorization.as_deref(), hello(&edge())).await;
+            linked.err().expect("the link is refused").code()
+        }
+    };
+    assert_eq!(refusal(None).await, Code::Unauthenticated);
+    assert_eq!(
+        refusal(Some("Bearer not-a-jwt".into())).await,
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        refusal(alice.authorization()).await,
+        Code::PermissionDenied,
+        "a user's token opens no link"
+    );
+    let feed_token = format!("Bearer {}", service_token("chat:events"));
+    assert_eq!(refusal(Some(feed_token)).await, Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn an_edge_token_links_and_creates_no_user() {
+    let core = TestCore::start().await;
+    let (_alice, bob, room) = core.pair().await;
+    let authorization = format!(
+        "Bearer {}",
+        service_token(&format!("openid {EDGE_TOKEN_SCOPE}"))
+    );
+    let mut link = Link::connect_as(&core, Some(&authorization), hello(&edge()))
+        .await
+        .expect("linked");
+    link.open(socket(&bob, 1, room)).await;
+    assert_eq!(link.opened().await.socket_id, 1);
+    let users = core
+        .sql()
+        .await
+        .query_one("SELECT count(*) FROM users", &[])
+        .await;
+    let users: i64 = users.expect("a count").get(0);
+    assert_eq!(users, 2, "alice and bob only: the edge is no user");
 }
 
 #[tokio::test]

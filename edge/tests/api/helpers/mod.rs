@@ -10,7 +10,7 @@ mod ws;
 
 use std::time::Duration;
 
-use edge::config::Config as EdgeConfig;
+use edge::config::{Config as EdgeConfig, Secret};
 use serde_json::Value;
 
 pub use app::TestApp;
@@ -28,11 +28,20 @@ pub async fn within<T>(future: impl Future<Output = T>) -> T {
         .expect("timed out waiting")
 }
 
-/// The edge's defaults, except message and REST write rates no test of other
-/// things hits (tests of the rate limits set their own) and a deadline on the
-/// core that a busy test machine does not hit (tests of deadlines set their own).
+/// The service token a test edge links with: scope `chat:edge`, signed with
+/// the test core's [`SECRET`].
+pub fn edge_token() -> String {
+    let ttl = Duration::from_secs(3600);
+    service_kit::dev_token::mint_service(SECRET, "test-edge", "chat:edge", ttl)
+}
+
+/// The edge's defaults with its service token ([`edge_token`]), except
+/// message and REST write rates no test of other things hits (tests of the
+/// rate limits set their own) and a deadline on the core that a busy test
+/// machine does not hit (tests of deadlines set their own).
 pub fn edge_config(core_url: String) -> EdgeConfig {
     EdgeConfig {
+        edge_token: Some(Secret::new(edge_token())),
         ws_rate_per_sec: 100_000,
         ws_rate_burst: 100_000,
         rest_rate_per_sec: 100_000,
