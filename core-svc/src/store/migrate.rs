@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "edge_sockets",
         include_str!("../../../migrations/0007_edge_sockets.sql"),
     ),
+    (
+        8,
+        "cheaper_feed_and_webhook_bookkeeping",
+        include_str!("../../../migrations/0008_cheaper_feed_and_webhook_bookkeeping.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming this service's migration lock.
