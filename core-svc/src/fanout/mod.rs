@@ -21,7 +21,7 @@ pub use feed::RoomFeed;
 pub use hub::{Hub, HubReceiver, Published};
 pub use subscription::{Item, Subscriptions};
 
-use crate::{cluster::Notifier, domain::RoomEvent, ops::Metrics};
+use crate::{cluster::Notifier, domain::RoomEvent, feed::Wake, ops::Metrics};
 
 /// Where committed events go: to this process's subscribers at once, and
 /// (batched) to the other instances.
@@ -31,6 +31,9 @@ pub struct Fanout {
     pub notifier: Notifier,
     /// The instance's metrics; commits count their messages here.
     pub metrics: Metrics,
+    /// This instance's event feed streams: a local commit wakes them at
+    /// once, without the round trip of an announcement through PostgreSQL.
+    pub feed: Wake,
 }
 
 impl Fanout {
@@ -40,6 +43,7 @@ impl Fanout {
         self.hub.publish(events);
         if let Some(last) = events.last() {
             self.notifier.committed(last.room_id, last.seq);
+            self.feed.wake();
         }
     }
 }
