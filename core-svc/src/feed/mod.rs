@@ -196,7 +196,11 @@ mod tests {
 
     fn page(items: usize, scanned_to: u64, horizon: u64, held_back: bool) -> FeedPage {
         let item = |seq| FeedItem {
-            position: FeedPosition { tx: 10, room: 1, seq },
+            position: FeedPosition {
+                tx: 10,
+                room: 1,
+                seq,
+            },
             kind: FeedKind::RoomCreated {
                 room: crate::domain::Room {
                     id: crate::domain::RoomId::parse(1).unwrap(),
@@ -220,7 +224,10 @@ mod tests {
     #[test]
     fn a_full_page_reads_on_at_once_over_a_narrower_span() {
         let mut cursor = Cursor::new(FeedPosition::default());
-        assert_eq!(cursor.advance(&page(PAGE as usize, 20, 90, false)), Next::Read);
+        assert_eq!(
+            cursor.advance(&page(PAGE as usize, 20, 90, false)),
+            Next::Read
+        );
         assert_eq!(cursor.span, SPAN_START / 2);
         assert_eq!(cursor.after.seq, PAGE, "after the last item, not the span");
     }
@@ -242,6 +249,10 @@ mod tests {
         let ms = |n| Next::Wait(Duration::from_millis(n));
         assert_eq!(waits, [ms(2), ms(4), ms(8), ms(16), ms(32), ms(50), ms(50)]);
         assert_eq!(cursor.advance(&page(0, 90, 90, false)), Next::Wait(POLL));
-        assert_eq!(cursor.advance(&page(0, 95, 95, true)), ms(2), "a new horizon");
+        assert_eq!(
+            cursor.advance(&page(0, 95, 95, true)),
+            ms(2),
+            "a new horizon"
+        );
     }
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use tokio_util::sync::CancellationToken;
 
-use super::{ATTEMPT_TIMEOUT, GIVE_UP_AFTER, Outcome, WebhookMetrics, Webhooks,
-    jittered_retry_delay,
+use super::{
+    ATTEMPT_TIMEOUT, GIVE_UP_AFTER, Outcome, WebhookMetrics, Webhooks, jittered_retry_delay,
 };
 use crate::{
     error::{Error, ErrorChain},

@@ -94,7 +94,11 @@ async fn an_older_transaction_that_waited_for_the_room_lock_still_comes_after_in
     let items = follow_all(&core, everything(&core).await.len()).await;
     let seqs: Vec<i64> = items.iter().filter_map(room_seq(room)).collect();
     let texts: Vec<String> = items.iter().filter_map(created_text).collect();
-    assert_eq!(seqs, (0..seqs.len() as i64).collect::<Vec<_>>(), "room order");
+    assert_eq!(
+        seqs,
+        (0..seqs.len() as i64).collect::<Vec<_>>(),
+        "room order"
+    );
     assert_eq!(
         texts,
         ["before", "younger id, earlier seq", "older id, later seq"]
@@ -119,10 +123,7 @@ async fn a_send_that_waits_for_the_room_lock_takes_its_id_only_once_it_holds_it(
         .unwrap()
         .get(0);
     let waiting = tokio::spawn(async move {
-        sender
-            .batch_execute("BEGIN")
-            .await
-            .unwrap();
+        sender.batch_execute("BEGIN").await.unwrap();
         sender
             .execute(
                 "SELECT * FROM chat_send_message($1, $2, 'waits', NULL)",
