@@ -27,8 +27,8 @@
 --    (`feed_label`, left by a relabelling before), and only then a
 --    deferred trigger raises its events' labels, at commit, to the label
 --    of the event before them. Every other write pays one comparison.
---    Writers append their events and then move `last_seq`, as every one
---    does. The horizon rule still holds: a label is never below its
+--    At commit the writer's events are all there, in whichever order it
+--    appended them and moved `last_seq`. The horizon rule still holds: a label is never below its
 --    writer's id, so once the horizon passes a label, its writer has
 --    ended; and a row written later has a writer at or above the horizon,
 --    so its label is too.
