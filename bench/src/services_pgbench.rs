@@ -65,8 +65,9 @@ async fn prepare(system: &System, name: &str, rooms: usize, bare: bool) -> anyho
     if bare {
         db.batch_execute(
             "DROP TRIGGER messages_enqueue_webhook ON messages;
+             DROP TRIGGER rooms_feed_relabel ON rooms;
              ALTER TABLE room_events DROP COLUMN tx;
-             ALTER TABLE rooms DROP COLUMN tx;",
+             ALTER TABLE rooms DROP COLUMN tx, DROP COLUMN feed_label;",
         )
         .await?;
     }

@@ -42,7 +42,7 @@ use crate::{
     config::Config,
     error::ErrorChain,
     fanout::{Fanout, Subscriptions},
-    feed::{Feed, Wake},
+    feed::Feed,
     grpc::{
         Authenticator, FeedApi, LinkApi, MAX_LINK_UP_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
         MessageApi, RoomApi, UserApi, Writer,
@@ -64,8 +64,6 @@ struct Instance {
     timing: Timing,
     tasks: TaskTracker,
     shutdown: CancellationToken,
-    /// Wakes event feed streams on other instances' announcements.
-    feed_wake: Wake,
 }
 
 /// The listeners one instance serves on.
@@ -115,7 +113,6 @@ pub async fn serve(
         },
         tasks: TaskTracker::new(),
         shutdown,
-        feed_wake: Wake::default(),
     };
     let heartbeat_interval = instance.timing.heartbeat_interval();
     instance
@@ -217,7 +214,7 @@ impl Instance {
 
     fn spawn_feed_tasks(&self) {
         self.tasks.spawn(feed::wake_on_notify(
-            self.feed_wake.clone(),
+            self.fanout.feed.clone(),
             self.store.clone(),
             self.shutdown.clone(),
         ));
@@ -236,7 +233,7 @@ impl Instance {
     fn feed_service(&self, auth: Authenticator) -> EventFeedServer<FeedApi> {
         let feed = Feed {
             store: self.store.clone(),
-            wake: self.feed_wake.clone(),
+            wake: self.fanout.feed.clone(),
             shutdown: self.shutdown.clone(),
             tasks: self.tasks.clone(),
         };

@@ -30,7 +30,7 @@ pub use signals::{Heard, SignalReceiver, Signals, hear};
 pub use subscription::{Item, Subscriptions};
 pub use typing::{TYPING_EVERY, Typing};
 
-use crate::{cluster::Notifier, domain::RoomEvent, ops::Metrics};
+use crate::{cluster::Notifier, domain::RoomEvent, feed::Wake, ops::Metrics};
 
 /// Where committed events go: to this process's subscribers at once, and
 /// (batched) to the other instances.
@@ -44,6 +44,9 @@ pub struct Fanout {
     pub typing: Typing,
     /// The instance's metrics; commits count their messages here.
     pub metrics: Metrics,
+    /// This instance's event feed streams: a local commit wakes them at
+    /// once, without the round trip of an announcement through PostgreSQL.
+    pub feed: Wake,
 }
 
 impl Fanout {
@@ -53,6 +56,7 @@ impl Fanout {
         self.hub.publish(events);
         if let Some(last) = events.last() {
             self.notifier.committed(last.room_id, last.seq);
+            self.feed.wake();
         }
     }
 }

@@ -41,6 +41,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0007_edge_sockets.sql"),
     ),
     (
+        8,
+        "cheaper_feed_and_webhook_bookkeeping",
+        include_str!("../../../migrations/0008_cheaper_feed_and_webhook_bookkeeping.sql"),
+    ),
+    (
         10,
         "presence_and_typing",
         include_str!("../../../migrations/0010_presence_and_typing.sql"),

@@ -31,7 +31,7 @@ use deadpool_postgres::{
 };
 use tokio_postgres::{NoTls, error::SqlState};
 
-pub use feed::{FeedItem, FeedKind, FeedPosition, Partition};
+pub use feed::{FeedItem, FeedKind, FeedPage, FeedPosition, Partition};
 pub use instances::EVENTS_CHANNEL;
 pub use links::{EdgeSocket, Registered};
 pub use messages::{NewMessage, Sent};

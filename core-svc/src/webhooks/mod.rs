@@ -19,7 +19,7 @@ use std::time::Duration;
 use clap::Args;
 
 pub use metrics::{Outcome, WebhookMetrics};
-pub use schedule::{GIVE_UP_AFTER, retry_delay};
+pub use schedule::{GIVE_UP_AFTER, jittered_retry_delay};
 pub use signature::Signer;
 pub use worker::run;
 
@@ -43,9 +43,10 @@ pub struct WebhookConfig {
         hide_env_values = true
     )]
     pub secret: Option<Secret>,
-    /// Milliseconds before the first retry of a failed webhook; each retry
-    /// waits twice as long as the one before, up to 512 times this, and
-    /// deliveries are retried for 24 hours.
+    /// Milliseconds of the first retry step of a failed webhook; each step
+    /// is twice the one before, up to 512 times this, each wait a random
+    /// time between half its step and the whole step, and deliveries are
+    /// retried for 24 hours.
     #[arg(long = "webhook-retry-base-ms", env = "CHAT_WEBHOOK_RETRY_BASE_MS",
           default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub retry_base_ms: u64,

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use tokio_util::sync::CancellationToken;
 
-use super::{ATTEMPT_TIMEOUT, GIVE_UP_AFTER, Outcome, WebhookMetrics, Webhooks, retry_delay};
+use super::{
+    ATTEMPT_TIMEOUT, GIVE_UP_AFTER, Outcome, WebhookMetrics, Webhooks, jittered_retry_delay,
+};
 use crate::{
     error::{Error, ErrorChain},
     store::{Claimed, Store},
@@ -133,7 +135,7 @@ impl Worker {
             return Outcome::Abandoned;
         }
         tracing::debug!(%reason, "webhook attempt failed");
-        let delay = retry_delay(self.webhooks.retry_base, delivery.attempt);
+        let delay = jittered_retry_delay(self.webhooks.retry_base, delivery.attempt);
         if let Err(err) = self.store.retry_webhook(delivery, delay, &reason).await {
             log_storage(&err, "could not reschedule a webhook delivery");
         }

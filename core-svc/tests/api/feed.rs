@@ -62,8 +62,13 @@ fn key(item: &pb::FeedItem) -> (i64, i64) {
     }
 }
 
+/// The first `count` items of the whole feed.
+pub async fn follow_all(core: &TestCore, count: usize) -> Vec<pb::FeedItem> {
+    take(&mut follow(core, after("")).await, count).await
+}
+
 /// Every (room, seq) the feed must carry, read behind the API.
-async fn everything(core: &TestCore) -> HashSet<(i64, i64)> {
+pub async fn everything(core: &TestCore) -> HashSet<(i64, i64)> {
     let rows = core
         .sql()
         .await

@@ -10,6 +10,7 @@ mod core_process;
 mod deadlines;
 mod empty_env;
 mod feed;
+mod feed_order;
 mod help;
 mod helpers;
 mod jwks_max_age;
