@@ -40,6 +40,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "edge_sockets",
         include_str!("../../../migrations/0007_edge_sockets.sql"),
     ),
+    // Versions need not be contiguous: each is applied once, in this order.
+    (
+        9,
+        "conversations",
+        include_str!("../../../migrations/0009_conversations.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming this service's migration lock.
