@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chat_proto::v1::{
+    conversation_service_server::ConversationServiceServer,
     edge_link_server::EdgeLinkServer, event_feed_server::EventFeedServer,
     message_service_server::MessageServiceServer, room_service_server::RoomServiceServer,
     user_service_server::UserServiceServer,
@@ -44,7 +45,7 @@ use crate::{
     fanout::{Fanout, Subscriptions},
     feed::{Feed, Wake},
     grpc::{
-        Authenticator, FeedApi, LinkApi, MAX_LINK_UP_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
+        Authenticator, ConversationApi, FeedApi, LinkApi, MAX_LINK_UP_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
         MessageApi, RoomApi, UserApi, Writer,
     },
     link::Links,
@@ -243,6 +244,17 @@ impl Instance {
             .max_encoding_message_size(MAX_RESPONSE_BYTES)
     }
 
+    /// The room list and read marks.
+    fn conversation_service(
+        &self,
+        auth: Authenticator,
+        writer: Writer,
+    ) -> ConversationServiceServer<ConversationApi> {
+        ConversationServiceServer::new(ConversationApi::new(auth, self.store.clone(), writer))
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES)
+    }
+
     /// The chat services with reflection, ready to serve.
     async fn router(
         &self,
@@ -274,6 +286,7 @@ impl Instance {
         let links = EdgeLinkServer::new(LinkApi::new(auth.clone(), self.links(config)))
             .max_decoding_message_size(MAX_LINK_UP_BYTES)
             .max_encoding_message_size(MAX_RESPONSE_BYTES);
+        let conversations = self.conversation_service(auth.clone(), writer.clone());
         let messages = MessageServiceServer::new(MessageApi::new(auth, self.store.clone(), writer))
             .max_decoding_message_size(MAX_REQUEST_BYTES)
             .max_encoding_message_size(MAX_RESPONSE_BYTES);
@@ -284,6 +297,9 @@ impl Instance {
             .set_serving::<MessageServiceServer<MessageApi>>()
             .await;
         health.set_serving::<EventFeedServer<FeedApi>>().await;
+        health
+            .set_serving::<ConversationServiceServer<ConversationApi>>()
+            .await;
         health.set_serving::<EdgeLinkServer<LinkApi>>().await;
         Ok(Server::builder()
             .layer(RpcLayer::new(self.fanout.metrics.clone()))
@@ -293,6 +309,7 @@ impl Instance {
             .add_service(users)
             .add_service(rooms)
             .add_service(messages)
+            .add_service(conversations)
             .add_service(feed)
             .add_service(links))
     }
