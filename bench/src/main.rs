@@ -5,6 +5,7 @@
 
 mod ceiling;
 mod chart;
+mod conversations;
 mod cpu;
 mod crowd;
 mod fanout;
@@ -76,8 +77,14 @@ struct Args {
     /// and a second worker per service mostly adds cross-core wake-ups.
     #[arg(long, default_value_t = 1)]
     service_threads: usize,
-    /// Scenarios to run [default: steady,idle,storm,fanout,services; with
-    /// --smoke all six]. `crowd` (50,000 sockets, about two minutes) runs only when
+    /// Rooms of the many-rooms user of the conversations scenario.
+    #[arg(long, default_value_t = 10_000)]
+    conversation_rooms: usize,
+    /// First pages asked for each user of the conversations scenario.
+    #[arg(long, default_value_t = 2_000)]
+    conversation_calls: usize,
+    /// Scenarios to run [default: steady,idle,storm,fanout,services,
+    /// conversations; with --smoke all seven]. `crowd` (50,000 sockets, about two minutes) runs only when
     /// named.
     #[arg(long, value_delimiter = ',', value_enum)]
     only: Option<Vec<Scenario>>,
@@ -109,6 +116,10 @@ enum Scenario {
     /// steady chat, and the send path's pgbench with and without their
     /// bookkeeping.
     Services,
+    /// The first page of the room list for a user with many rooms and for
+    /// a user with one, and the send path's pgbench with and without the
+    /// list's bookkeeping.
+    Conversations,
 }
 
 impl Args {
@@ -120,6 +131,8 @@ impl Args {
         self.storm_messages = 1_000;
         self.fanout_streams = 4;
         self.services_rate = 20.0;
+        self.conversation_rooms = 100;
+        self.conversation_calls = 50;
         self.db_pool = 4;
         self.crowd.shrink_for_smoke();
     }
@@ -181,6 +194,7 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
         Scenario::Storm,
         Scenario::Fanout,
         Scenario::Services,
+        Scenario::Conversations,
     ];
     if !shared.iter().any(|&scenario| args.runs(scenario)) {
         return Ok(());
@@ -225,6 +239,16 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
         let seconds = args.step_seconds * 2.0;
         let services = services::run(&system, args.shape(), args.rooms, rate, seconds);
         report.services = Some(services.await?);
+    }
+    if args.runs(Scenario::Conversations) {
+        let conversations = conversations::run(
+            &system,
+            args.conversation_rooms,
+            args.conversation_calls,
+            args.db_pool,
+            args.step_seconds * 2.0,
+        );
+        report.conversations = Some(conversations.await?);
     }
     Ok(())
 }

@@ -74,7 +74,7 @@ async fn user(
 /// (0, below, or past the id range) is nobody's, a 404.
 fn user_id(raw: &str) -> Result<i64, Error> {
     if !is_integer(raw) {
-        return Err(Error::InvalidRequest("The user id must be an integer.".to_owned());
+        return Err(Error::InvalidRequest("The user id must be an integer.".to_owned()));
     }
     positive_id(raw).ok_or(Error::NotFound)
 }
