@@ -71,6 +71,7 @@ async fn a_message_read_at_once_by_a_subscribed_recipient_never_counts() {
     assert_eq!(within(open.events(3)).await.iter().map(kind).last(), Some("read"));
     drop(open);
     assert_eq!(alice.page(0, "").await.unwrap().conversations[0].unread_count, 0);
+    alice.until_offline().await;
     bob.send_id(room, "unseen").await;
     assert_eq!(alice.page(0, "").await.unwrap().conversations[0].unread_count, 1);
     // Opening the room reads it.
