@@ -132,7 +132,8 @@ async fn send_ceilings(
     let seconds = seconds.ceil() as u64;
     let (mut without, mut with) = (0.0f64, 0.0f64);
     for _ in 0..2 {
-        without = without.max(pgbench_run(system, "convbefore", rooms, clients, seconds, "").await?);
+        without =
+            without.max(pgbench_run(system, "convbefore", rooms, clients, seconds, "").await?);
         with = with.max(pgbench_run(system, "convafter", rooms, clients, seconds, "").await?);
     }
     Ok((without, with))

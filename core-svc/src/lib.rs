@@ -22,10 +22,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chat_proto::v1::{
-    conversation_service_server::ConversationServiceServer,
-    edge_link_server::EdgeLinkServer, event_feed_server::EventFeedServer,
-    message_service_server::MessageServiceServer, room_service_server::RoomServiceServer,
-    user_service_server::UserServiceServer,
+    conversation_service_server::ConversationServiceServer, edge_link_server::EdgeLinkServer,
+    event_feed_server::EventFeedServer, message_service_server::MessageServiceServer,
+    room_service_server::RoomServiceServer, user_service_server::UserServiceServer,
 };
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -45,8 +44,8 @@ use crate::{
     fanout::{Fanout, Subscriptions},
     feed::{Feed, Wake},
     grpc::{
-        Authenticator, ConversationApi, FeedApi, LinkApi, MAX_LINK_UP_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
-        MessageApi, RoomApi, UserApi, Writer,
+        Authenticator, ConversationApi, FeedApi, LinkApi, MAX_LINK_UP_BYTES, MAX_REQUEST_BYTES,
+        MAX_RESPONSE_BYTES, MessageApi, RoomApi, UserApi, Writer,
     },
     link::Links,
     ops::{OpsState, RpcLayer},

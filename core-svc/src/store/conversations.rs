@@ -97,7 +97,10 @@ impl Store {
         let rows = client
             .query(&select, &[&user.get(), &activity_at, &room, &(limit + 1)])
             .await?;
-        let mut conversations = rows.iter().map(conversation).collect::<Result<Vec<_>, _>>()?;
+        let mut conversations = rows
+            .iter()
+            .map(conversation)
+            .collect::<Result<Vec<_>, _>>()?;
         let next = if conversations.len() as i64 > limit {
             conversations.truncate(limit as usize);
             conversations.last().map(|last| ListCursor {

@@ -6,7 +6,9 @@ use uuid::Uuid;
 use super::{Store, events, messages, rooms, rows};
 use crate::{
     access,
-    domain::{EventKind, Message, MessageId, MessageStatus, Room, RoomEvent, RoomId, Snapshot, UserId},
+    domain::{
+        EventKind, Message, MessageId, MessageStatus, Room, RoomEvent, RoomId, Snapshot, UserId,
+    },
     error::Error,
 };
 

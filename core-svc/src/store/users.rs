@@ -37,7 +37,9 @@ impl Store {
     pub async fn user(&self, id: UserId) -> Result<Option<User>, Error> {
         let client = self.client().await?;
         let select = client
-            .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"))
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"
+            ))
             .await?;
         client
             .query_opt(&select, &[&id.get()])

@@ -34,7 +34,10 @@ async fn the_list_shows_peer_last_message_and_unread_count_most_recent_first() {
     let peer = listed.peer.as_ref().unwrap();
     assert_eq!((peer.id, peer.email.as_str()), (bob.id, "bob@example.com"));
     let bobs = bob.page(0, "").await.unwrap();
-    assert_eq!(bobs.conversations[0].unread_count, 0, "own messages never count");
+    assert_eq!(
+        bobs.conversations[0].unread_count, 0,
+        "own messages never count"
+    );
     assert_eq!(bobs.conversations[0].peer.as_ref().unwrap().id, alice.id);
 }
 
@@ -51,9 +54,15 @@ async fn deleted_and_edited_messages_keep_the_counts_and_the_last_message_true()
 
     bob.delete(two).await.unwrap();
     let listed = &alice.page(0, "").await.unwrap().conversations[0];
-    assert_eq!(listed.unread_count, 1, "a message deleted unread stops counting");
+    assert_eq!(
+        listed.unread_count, 1,
+        "a message deleted unread stops counting"
+    );
     assert_eq!(listed.last_message.as_ref().unwrap().message_id, one);
-    assert_eq!(listed.activity_at, activity, "a deleted message still is activity");
+    assert_eq!(
+        listed.activity_at, activity,
+        "a deleted message still is activity"
+    );
 
     bob.delete(one).await.unwrap();
     let listed = &alice.page(0, "").await.unwrap().conversations[0];
@@ -68,16 +77,28 @@ async fn a_message_read_at_once_by_a_subscribed_recipient_never_counts() {
     let mut open = alice.subscribe(room).await.unwrap();
     open.snapshot().await;
     bob.send_id(room, "seen").await;
-    assert_eq!(within(open.events(3)).await.iter().map(kind).last(), Some("read"));
+    assert_eq!(
+        within(open.events(3)).await.iter().map(kind).last(),
+        Some("read")
+    );
     drop(open);
-    assert_eq!(alice.page(0, "").await.unwrap().conversations[0].unread_count, 0);
+    assert_eq!(
+        alice.page(0, "").await.unwrap().conversations[0].unread_count,
+        0
+    );
     alice.until_offline().await;
     bob.send_id(room, "unseen").await;
-    assert_eq!(alice.page(0, "").await.unwrap().conversations[0].unread_count, 1);
+    assert_eq!(
+        alice.page(0, "").await.unwrap().conversations[0].unread_count,
+        1
+    );
     // Opening the room reads it.
     let mut open = alice.subscribe(room).await.unwrap();
     open.snapshot().await;
-    assert_eq!(alice.page(0, "").await.unwrap().conversations[0].unread_count, 0);
+    assert_eq!(
+        alice.page(0, "").await.unwrap().conversations[0].unread_count,
+        0
+    );
 }
 
 #[tokio::test]
@@ -106,7 +127,10 @@ async fn pages_follow_activity_then_room_id_across_ties_without_gaps_or_repeats(
         .collect();
     let mut others: Vec<i64> = [0, 2, 4, 6].map(|i| rooms[i]).to_vec();
     others.reverse();
-    let expected: Vec<i64> = [rooms[5], rooms[3], rooms[1]].into_iter().chain(others).collect();
+    let expected: Vec<i64> = [rooms[5], rooms[3], rooms[1]]
+        .into_iter()
+        .chain(others)
+        .collect();
     assert_eq!(listed, expected);
     let last = alice.page(7, "").await.unwrap();
     assert_eq!(last.conversations.len(), 7);
@@ -121,7 +145,10 @@ async fn bad_limits_and_cursors_are_invalid_arguments() {
     for before in ["nope", "c1.1.0", "c1.01.2", "c1.1.2.3"] {
         assert_code(alice.page(10, before).await, Code::InvalidArgument);
     }
-    assert_code(core.anonymous(None).page(10, "").await, Code::Unauthenticated);
+    assert_code(
+        core.anonymous(None).page(10, "").await,
+        Code::Unauthenticated,
+    );
 }
 
 #[tokio::test]
@@ -129,14 +156,20 @@ async fn a_profile_is_visible_to_oneself_and_to_those_sharing_a_room_only() {
     let core = TestCore::start().await;
     let (alice, bob, _room) = core.pair().await;
     let carol = core.user("carol").await;
-    assert_eq!(alice.get_user(alice.id).await.unwrap().email, "alice@example.com");
+    assert_eq!(
+        alice.get_user(alice.id).await.unwrap().email,
+        "alice@example.com"
+    );
     let seen = alice.get_user(bob.id).await.unwrap();
     assert_eq!((seen.id, seen.email.as_str()), (bob.id, "bob@example.com"));
     assert!(!seen.is_online);
     assert_code(alice.get_user(carol.id).await, Code::NotFound);
     assert_code(alice.get_user(carol.id + 1000).await, Code::NotFound);
     assert_code(alice.get_user(0).await, Code::InvalidArgument);
-    assert_code(core.anonymous(None).get_user(alice.id).await, Code::Unauthenticated);
+    assert_code(
+        core.anonymous(None).get_user(alice.id).await,
+        Code::Unauthenticated,
+    );
 }
 
 #[tokio::test]
@@ -156,18 +189,31 @@ async fn mark_read_sends_one_read_event_per_message_oldest_first_in_the_room_log
     let marked = bob.mark_read(room, Some(ids[1])).await.unwrap();
     assert_eq!((marked.marked, marked.last_seq), (2, head + 2));
     let read = within(watching.events(2)).await;
-    assert_eq!(read.iter().map(|e| e.seq).collect::<Vec<_>>(), [head + 1, head + 2]);
+    assert_eq!(
+        read.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [head + 1, head + 2]
+    );
     assert_eq!(read.iter().map(message_id).collect::<Vec<_>>(), ids[..2]);
     assert!(read.iter().all(|e| kind(e) == "read"));
-    assert_eq!(bob.page(0, "").await.unwrap().conversations[0].unread_count, 1);
+    assert_eq!(
+        bob.page(0, "").await.unwrap().conversations[0].unread_count,
+        1
+    );
 
     assert_eq!(bob.mark_read(room, None).await.unwrap().marked, 1);
     let rest = within(watching.event()).await;
     assert_eq!((rest.seq, message_id(&rest)), (head + 3, ids[2]));
     assert_eq!(bob.mark_read(room, None).await.unwrap().marked, 0);
     watching.assert_quiet().await;
-    assert_eq!(bob.page(0, "").await.unwrap().conversations[0].unread_count, 0);
-    assert_eq!(alice.mark_read(room, None).await.unwrap().marked, 0, "own messages");
+    assert_eq!(
+        bob.page(0, "").await.unwrap().conversations[0].unread_count,
+        0
+    );
+    assert_eq!(
+        alice.mark_read(room, None).await.unwrap().marked,
+        0,
+        "own messages"
+    );
 }
 
 #[tokio::test]
@@ -186,7 +232,10 @@ struct Dice(u64);
 
 impl Dice {
     fn roll(&mut self, sides: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % sides
     }
 }
@@ -243,14 +292,22 @@ async fn counts_activity_and_last_messages_equal_the_truth_after_floods_on_two_c
         within(flood).await.unwrap();
     }
     let truth = truth(&a).await;
-    assert!(truth.iter().any(|t| t.unread > 0), "the floods left unread messages");
+    assert!(
+        truth.iter().any(|t| t.unread > 0),
+        "the floods left unread messages"
+    );
     let mut listed = Vec::new();
     for (user, core) in users.iter().zip([&a, &b, &a]) {
         let view = core.same_user(user).all_conversations(2).await;
         let order: Vec<_> = view
             .iter()
             .map(|c| (c.activity_at.clone().unwrap(), c.room_id))
-            .map(|(at, room)| (std::cmp::Reverse((at.seconds, at.nanos)), std::cmp::Reverse(room)))
+            .map(|(at, room)| {
+                (
+                    std::cmp::Reverse((at.seconds, at.nanos)),
+                    std::cmp::Reverse(room),
+                )
+            })
             .collect();
         assert!(order.is_sorted(), "most recent activity first");
         listed.extend(as_listed(user.id, &view));

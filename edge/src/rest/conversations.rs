@@ -140,7 +140,9 @@ async fn read(
 /// (0, below, or past the id range) is a 404.
 fn room_id(raw: &str) -> Result<i64, Error> {
     if !is_integer(raw) {
-        return Err(Error::InvalidRequest("The room id must be an integer.".to_owned()));
+        return Err(Error::InvalidRequest(
+            "The room id must be an integer.".to_owned(),
+        ));
     }
     positive_id(raw).ok_or(Error::NotFound)
 }

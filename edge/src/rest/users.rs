@@ -74,7 +74,9 @@ async fn user(
 /// (0, below, or past the id range) is nobody's, a 404.
 fn user_id(raw: &str) -> Result<i64, Error> {
     if !is_integer(raw) {
-        return Err(Error::InvalidRequest("The user id must be an integer.".to_owned()));
+        return Err(Error::InvalidRequest(
+            "The user id must be an integer.".to_owned(),
+        ));
     }
     positive_id(raw).ok_or(Error::NotFound)
 }
@@ -88,9 +90,15 @@ mod tests {
         assert_eq!(user_id("4").ok(), Some(4));
         assert!(matches!(user_id("0"), Err(Error::NotFound)));
         assert!(matches!(user_id("-2"), Err(Error::NotFound)));
-        assert!(matches!(user_id("99999999999999999999"), Err(Error::NotFound)));
+        assert!(matches!(
+            user_id("99999999999999999999"),
+            Err(Error::NotFound)
+        ));
         for raw in ["x", "1.5", ""] {
-            assert!(matches!(user_id(raw), Err(Error::InvalidRequest(_))), "{raw}");
+            assert!(
+                matches!(user_id(raw), Err(Error::InvalidRequest(_))),
+                "{raw}"
+            );
         }
     }
 }

@@ -24,8 +24,9 @@ async fn rooms_page(app: &TestApp, user: &User, query: &str) -> (StatusCode, Val
     app.call(Method::GET, &path, Some(&user.token)).await
 }
 
-async fn read(app: &TestApp, user: &User, room: &str, body: Option<&str>) -> (StatusCode, Value) {
-    let path = format!("/en/api/v1/chatrooms/{room}/read");
+/// `POST /en/api/v1/chatrooms/{target}`, `target` being `<room>/read` or `<room>/read/`.
+async fn read(app: &TestApp, user: &User, target: &str, body: Option<&str>) -> (StatusCode, Value) {
+    let path = format!("/en/api/v1/chatrooms/{target}");
     let mut builder = app.request(Method::POST, &path, Some(&user.token));
     if let Some(body) = body {
         builder = builder
@@ -53,21 +54,43 @@ async fn the_room_list_has_the_documented_shape_and_pages_to_its_end() {
     let first = &rooms[0];
     assert_eq!(
         keys(first),
-        ["created_at", "last_message", "last_seq", "peer", "room_id", "unread_count"]
+        [
+            "created_at",
+            "last_message",
+            "last_seq",
+            "peer",
+            "room_id",
+            "unread_count"
+        ]
     );
-    assert_eq!(first["room_id"], ab, "the room with a message is the most recent");
+    assert_eq!(
+        first["room_id"], ab,
+        "the room with a message is the most recent"
+    );
     assert_eq!(first["unread_count"], 2);
     assert_eq!(first["last_seq"], 4);
-    assert_eq!(keys(&first["peer"]), ["email", "id", "is_online", "last_seen"]);
+    assert_eq!(
+        keys(&first["peer"]),
+        ["email", "id", "is_online", "last_seen"]
+    );
     assert_eq!(first["peer"]["id"], bob.id);
     assert_eq!(first["peer"]["email"], "bob@example.com");
     let last = &first["last_message"];
     assert_eq!(last["message_id"], ids[1]);
-    assert_eq!((last["status"].as_str(), last["sender_id"].as_i64()), (Some("delivered"), Some(bob.id)));
+    assert_eq!(
+        (last["status"].as_str(), last["sender_id"].as_i64()),
+        (Some("delivered"), Some(bob.id))
+    );
     assert_eq!(last["created_at"].as_str().unwrap().len(), 32, "{last}");
     assert_eq!(rooms[1]["room_id"], ac);
     assert_eq!(rooms[1]["last_message"], Value::Null);
-    assert_eq!((rooms[1]["unread_count"].as_i64(), rooms[1]["last_seq"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(
+        (
+            rooms[1]["unread_count"].as_i64(),
+            rooms[1]["last_seq"].as_i64()
+        ),
+        (Some(0), Some(0))
+    );
 
     let (_, one) = rooms_page(&app, &alice, "?limit=1").await;
     assert_eq!(one["rooms"][0]["room_id"], ab);
@@ -83,7 +106,13 @@ async fn the_room_list_has_the_documented_shape_and_pages_to_its_end() {
 async fn a_bad_limit_or_a_cursor_no_page_gave_is_a_400() {
     let app = TestApp::spawn().await;
     let (alice, _bob, _room) = app.pair().await;
-    for query in ["?limit=0", "?limit=101", "?limit=ten", "?before=nope", "?before=c1.1.0"] {
+    for query in [
+        "?limit=0",
+        "?limit=101",
+        "?limit=ten",
+        "?before=nope",
+        "?before=c1.1.0",
+    ] {
         let (status, body) = rooms_page(&app, &alice, query).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         assert!(body["detail"].is_string(), "{body}");
@@ -107,15 +136,27 @@ async fn a_profile_is_shown_to_oneself_and_room_peers_and_everyone_else_is_404()
         async move { app.call(Method::GET, &path, Some(&token)).await }
     };
     let (status, me) = get(&alice, alice.id.to_string()).await;
-    assert_eq!((status, &me["email"]), (StatusCode::OK, &json!("alice@example.com")));
+    assert_eq!(
+        (status, &me["email"]),
+        (StatusCode::OK, &json!("alice@example.com"))
+    );
     let (status, peer) = get(&alice, format!("{}/", bob.id)).await;
     assert_eq!(status, StatusCode::OK, "{peer}");
     assert_eq!(keys(&peer), ["email", "id", "is_online", "last_seen"]);
-    assert_eq!((peer["id"].as_i64(), peer["is_online"].as_bool()), (Some(bob.id), Some(false)));
+    assert_eq!(
+        (peer["id"].as_i64(), peer["is_online"].as_bool()),
+        (Some(bob.id), Some(false))
+    );
     let (stranger, stranger_body) = get(&alice, carol.id.to_string()).await;
     let (missing, missing_body) = get(&alice, (carol.id + 1000).to_string()).await;
-    assert_eq!((stranger, missing), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
-    assert_eq!(stranger_body, missing_body, "existing or not, nothing tells them apart");
+    assert_eq!(
+        (stranger, missing),
+        (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND)
+    );
+    assert_eq!(
+        stranger_body, missing_body,
+        "existing or not, nothing tells them apart"
+    );
     assert_eq!(get(&alice, "0".into()).await.0, StatusCode::NOT_FOUND);
     let (status, body) = get(&alice, "abc".into()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -133,22 +174,40 @@ async fn a_read_mark_is_a_204_and_the_room_sees_each_read_oldest_first() {
     let (mut watching, _history) = app.join(&bob, room).await;
 
     let body = format!(r#"{{"message_id": {}}}"#, ids[1]);
-    let (status, answer) = read(&app, &alice, &room.to_string(), Some(&body)).await;
+    let (status, answer) = read(&app, &alice, &format!("{room}/read"), Some(&body)).await;
     assert_eq!((status, answer), (StatusCode::NO_CONTENT, Value::Null));
     let frames = watching.frames(2).await;
-    assert_eq!(types(&frames), ["mark_message_as_read", "mark_message_as_read"]);
+    assert_eq!(
+        types(&frames),
+        ["mark_message_as_read", "mark_message_as_read"]
+    );
     assert_eq!(seqs(&frames), [7, 8]);
-    let marked: Vec<Value> = frames.iter().map(|f| f["message"]["message_id"].clone()).collect();
+    let marked: Vec<Value> = frames
+        .iter()
+        .map(|f| f["message"]["message_id"].clone())
+        .collect();
     assert_eq!(marked, [json!(ids[0]), json!(ids[1])]);
     assert_eq!(frames[0]["message"]["status"], "read");
-    assert_eq!(rooms_page(&app, &alice, "").await.1["rooms"][0]["unread_count"], 1);
+    assert_eq!(
+        rooms_page(&app, &alice, "").await.1["rooms"][0]["unread_count"],
+        1
+    );
 
-    let (status, _) = read(&app, &alice, &format!("{room}/"), None).await;
+    let (status, _) = read(&app, &alice, &format!("{room}/read/"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let rest = watching.frames(1).await;
-    assert_eq!((seqs(&rest), &rest[0]["message"]["message_id"]), (vec![9], &json!(ids[2])));
-    assert_eq!(rooms_page(&app, &alice, "").await.1["rooms"][0]["unread_count"], 0);
-    assert_eq!(rooms_page(&app, &alice, "").await.1["rooms"][0]["last_seq"], 9);
+    assert_eq!(
+        (seqs(&rest), &rest[0]["message"]["message_id"]),
+        (vec![9], &json!(ids[2]))
+    );
+    assert_eq!(
+        rooms_page(&app, &alice, "").await.1["rooms"][0]["unread_count"],
+        0
+    );
+    assert_eq!(
+        rooms_page(&app, &alice, "").await.1["rooms"][0]["last_seq"],
+        9
+    );
 }
 
 #[tokio::test]
@@ -156,14 +215,28 @@ async fn a_read_mark_answers_every_documented_error() {
     let app = TestApp::spawn().await;
     let (alice, _bob, room) = app.pair().await;
     let carol = app.user("carol").await;
-    let room = room.to_string();
-    for body in ["not json", "[1]", r#"{"message_id": "1"}"#, r#"{"message_id": 0}"#] {
-        let (status, answer) = read(&app, &alice, &room, Some(body)).await;
+    let target = format!("{room}/read");
+    for body in [
+        "not json",
+        "[1]",
+        r#"{"message_id": "1"}"#,
+        r#"{"message_id": 0}"#,
+    ] {
+        let (status, answer) = read(&app, &alice, &target, Some(body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
     }
-    assert_eq!(read(&app, &alice, "abc", None).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(read(&app, &carol, &room, None).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(read(&app, &alice, "999999", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        read(&app, &alice, "abc/read", None).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        read(&app, &carol, &target, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        read(&app, &alice, "999999/read", None).await.0,
+        StatusCode::NOT_FOUND
+    );
     let path = format!("/en/api/v1/chatrooms/{room}/read");
     let anonymous = app.send(app.request(Method::POST, &path, None)).await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use chat_proto::v1::{
     self as pb, conversation_service_client::ConversationServiceClient,
-    message_service_client::MessageServiceClient,
-    room_service_client::RoomServiceClient, user_service_client::UserServiceClient,
+    message_service_client::MessageServiceClient, room_service_client::RoomServiceClient,
+    user_service_client::UserServiceClient,
 };
 use tonic::{Request, Status, transport::Channel};
 

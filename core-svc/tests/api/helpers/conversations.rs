@@ -7,7 +7,11 @@ use tonic::Status;
 use super::{Client, TestCore};
 
 impl Client {
-    pub async fn page(&self, limit: u32, before: &str) -> Result<pb::ListConversationsResponse, Status> {
+    pub async fn page(
+        &self,
+        limit: u32,
+        before: &str,
+    ) -> Result<pb::ListConversationsResponse, Status> {
         let request = self.req(pb::ListConversationsRequest {
             limit,
             before: before.into(),
