@@ -154,6 +154,18 @@ mod tests {
     }
 
     #[test]
+    fn every_string_of_the_documented_pattern_is_a_cursor() {
+        // The edge's OpenAPI pattern: `^c1\.(0|-?[1-9][0-9]{0,16})\.[1-9][0-9]{0,17}$`.
+        for raw in [
+            "c1.0.1",
+            "c1.99999999999999999.999999999999999999",
+            "c1.-99999999999999999.1",
+        ] {
+            assert!(parse_cursor(raw).is_ok(), "{raw}");
+        }
+    }
+
+    #[test]
     fn strings_that_no_page_answered_are_not_cursors() {
         for raw in [
             "x",

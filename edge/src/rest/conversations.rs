@@ -44,7 +44,7 @@ struct ListQuery {
     params(
         ("lang" = String, Path, description = "Language prefix, e.g. `en`", pattern = r"^[A-Za-z][A-Za-z_-]{1,6}$"),
         ("limit" = Option<i32>, Query, description = "Page size, 1 to 100 (default 50)", minimum = 1, maximum = 100),
-        ("before" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("before" = Option<String>, Query, description = "The `next` of the previous page (opaque; another string is a 400)", pattern = r"^c1\.(0|-?[1-9][0-9]{0,16})\.[1-9][0-9]{0,17}$"),
     ),
     responses(
         (status = 200, description = "The caller's rooms, most recent activity first (ties: higher room id first)", body = RoomList),
