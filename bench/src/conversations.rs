@@ -51,8 +51,10 @@ pub async fn run(
     pgbench_clients: usize,
     seconds: f64,
 ) -> anyhow::Result<Conversations> {
-    let (db, connection) =
-        tokio_postgres::connect(&system.database_url(), tokio_postgres::NoTls).await?;
+    // The core may still be migrating: the port opens first.
+    let url = system.database_url();
+    core_svc::store::Store::connect(&url, 1)?.migrate().await?;
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
     fill(&db, "conv-many", rooms, 3).await?;
     fill(&db, "conv-one", 1, 3).await?;

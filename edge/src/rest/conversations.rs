@@ -147,7 +147,7 @@ fn room_id(raw: &str) -> Result<i64, Error> {
     positive_id(raw).ok_or(Error::NotFound)
 }
 
-/// The `message_id` of an optional body `{"message_id": N}` (an empty body,
+/// The `message_id` of an optional body `{"message_id": N}` (no body, `null`,
 /// `{}` or a `null` id: every message).
 fn up_to(body: Result<Bytes, BytesRejection>) -> Result<Option<i64>, Error> {
     let invalid = |detail: &str| Error::InvalidRequest(detail.to_owned());
@@ -157,6 +157,9 @@ fn up_to(body: Result<Bytes, BytesRejection>) -> Result<Option<i64>, Error> {
     }
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|_| invalid("The request body is not valid JSON."))?;
+    if value.is_null() {
+        return Ok(None);
+    }
     let object = value
         .as_object()
         .ok_or_else(|| invalid("The request body must be a JSON object."))?;
@@ -208,6 +211,7 @@ mod tests {
         let body = |raw: &'static str| Ok(Bytes::from_static(raw.as_bytes()));
         assert_eq!(up_to(body("")).ok(), Some(None));
         assert_eq!(up_to(body("{}")).ok(), Some(None));
+        assert_eq!(up_to(body("null")).ok(), Some(None));
         assert_eq!(up_to(body(r#"{"message_id": null}"#)).ok(), Some(None));
         assert_eq!(up_to(body(r#"{"message_id": 7}"#)).ok(), Some(Some(7)));
         for raw in [
