@@ -77,10 +77,10 @@ fn list_query(query: Result<Query<ListQuery>, QueryRejection>) -> Result<Convers
             .filter(|limit| (1..=MAX_PAGE).contains(limit))
             .ok_or_else(|| invalid("limit must be an integer from 1 to 100."))?,
     };
+    // An empty `before` is no `next` either: only its absence is the first page.
     let before = match query.before {
         None => None,
-        Some(raw) if raw.is_empty() => None,
-        Some(raw) if raw.len() > MAX_CURSOR_BYTES || raw.contains('\0') => {
+        Some(raw) if raw.is_empty() || raw.len() > MAX_CURSOR_BYTES || raw.contains('\0') => {
             return Err(invalid("before is not a cursor of this list."));
         }
         Some(raw) => Some(raw),
@@ -165,12 +165,21 @@ fn up_to(body: Result<Bytes, BytesRejection>) -> Result<Option<i64>, Error> {
         .ok_or_else(|| invalid("The request body must be a JSON object."))?;
     match object.get("message_id") {
         None | Some(serde_json::Value::Null) => Ok(None),
-        Some(id) => id
-            .as_i64()
+        Some(id) => whole_number(id)
             .filter(|id| *id > 0)
             .map(Some)
             .ok_or_else(|| invalid("message_id must be a positive integer.")),
     }
+}
+
+/// A JSON number with no fractional part (`7` or `7.0`, as JSON Schema's
+/// `integer` counts them) that fits an id.
+fn whole_number(value: &serde_json::Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        let float = value.as_f64()?;
+        // 2^63 is exact as an f64; every whole float below it fits.
+        (float.fract() == 0.0 && float.abs() < 9_223_372_036_854_775_808.0).then(|| float as i64)
+    })
 }
 
 #[cfg(test)]
@@ -187,8 +196,12 @@ mod tests {
 
     #[test]
     fn an_empty_query_asks_for_the_first_fifty() {
-        let asked = query(None, Some("")).expect("valid");
+        let asked = query(None, None).expect("valid");
         assert_eq!((asked.limit, asked.before), (50, None));
+        assert!(
+            query(None, Some("")).is_err(),
+            "an empty before is no cursor"
+        );
     }
 
     #[test]
@@ -214,10 +227,12 @@ mod tests {
         assert_eq!(up_to(body("null")).ok(), Some(None));
         assert_eq!(up_to(body(r#"{"message_id": null}"#)).ok(), Some(None));
         assert_eq!(up_to(body(r#"{"message_id": 7}"#)).ok(), Some(Some(7)));
+        assert_eq!(up_to(body(r#"{"message_id": 7.0}"#)).ok(), Some(Some(7)));
         for raw in [
             r#"{"message_id": 0}"#,
             r#"{"message_id": "7"}"#,
             r#"{"message_id": 1.5}"#,
+            r#"{"message_id": 1e300}"#,
             "[7]",
             "7",
             "not json",
