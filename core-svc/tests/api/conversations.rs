@@ -50,7 +50,7 @@ async fn deleted_and_edited_messages_keep_the_counts_and_the_last_message_true()
     bob.edit(two, "two, edited").await.unwrap();
     let listed = &alice.page(0, "").await.unwrap().conversations[0];
     assert_eq!(listed.last_message.as_ref().unwrap().text, "two, edited");
-    let activity = listed.activity_at.clone();
+    let activity = listed.activity_at;
 
     bob.delete(two).await.unwrap();
     let listed = &alice.page(0, "").await.unwrap().conversations[0];
@@ -78,7 +78,7 @@ async fn a_message_read_at_once_by_a_subscribed_recipient_never_counts() {
     open.snapshot().await;
     bob.send_id(room, "seen").await;
     assert_eq!(
-        within(open.events(3)).await.iter().map(kind).last(),
+        within(open.events(3)).await.iter().map(kind).next_back(),
         Some("read")
     );
     drop(open);
@@ -301,7 +301,7 @@ async fn counts_activity_and_last_messages_equal_the_truth_after_floods_on_two_c
         let view = core.same_user(user).all_conversations(2).await;
         let order: Vec<_> = view
             .iter()
-            .map(|c| (c.activity_at.clone().unwrap(), c.room_id))
+            .map(|c| (c.activity_at.unwrap(), c.room_id))
             .map(|(at, room)| {
                 (
                     std::cmp::Reverse((at.seconds, at.nanos)),

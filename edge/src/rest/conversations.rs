@@ -178,7 +178,7 @@ fn whole_number(value: &serde_json::Value) -> Option<i64> {
     value.as_i64().or_else(|| {
         let float = value.as_f64()?;
         // 2^63 is exact as an f64; every whole float below it fits.
-        (float.fract() == 0.0 && float.abs() < 9_223_372_036_854_775_808.0).then(|| float as i64)
+        (float.fract() == 0.0 && float.abs() < 9_223_372_036_854_775_808.0).then_some(float as i64)
     })
 }
 
