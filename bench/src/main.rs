@@ -5,6 +5,7 @@
 
 mod ceiling;
 mod chart;
+mod conversations;
 mod cpu;
 mod crowd;
 mod fanout;
@@ -83,8 +84,14 @@ struct Args {
     /// and a second worker per service mostly adds cross-core wake-ups.
     #[arg(long, default_value_t = 1)]
     service_threads: usize,
-    /// Scenarios to run [default: steady,idle,storm,fanout,room,services;
-    /// with --smoke all seven]. `crowd` (50,000 sockets, about two minutes) runs only when
+    /// Rooms of the many-rooms user of the conversations scenario.
+    #[arg(long, default_value_t = 10_000)]
+    conversation_rooms: usize,
+    /// First pages asked for each user of the conversations scenario.
+    #[arg(long, default_value_t = 2_000)]
+    conversation_calls: usize,
+    /// Scenarios to run [default: steady,idle,storm,fanout,room,services,
+    /// conversations; with --smoke all eight]. `crowd` (50,000 sockets, about two minutes) runs only when
     /// named.
     #[arg(long, value_delimiter = ',', value_enum)]
     only: Option<Vec<Scenario>>,
@@ -118,6 +125,10 @@ enum Scenario {
     /// steady chat, and the send path's pgbench with and without their
     /// bookkeeping.
     Services,
+    /// The first page of the room list for a user with many rooms and for
+    /// a user with one, and the send path's pgbench with and without the
+    /// list's bookkeeping.
+    Conversations,
 }
 
 impl Args {
@@ -131,6 +142,8 @@ impl Args {
         self.room_sockets = 10;
         self.room_rate = 5.0;
         self.services_rate = 20.0;
+        self.conversation_rooms = 100;
+        self.conversation_calls = 50;
         self.db_pool = 4;
         self.crowd.shrink_for_smoke();
     }
@@ -193,6 +206,7 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
         Scenario::Fanout,
         Scenario::Room,
         Scenario::Services,
+        Scenario::Conversations,
     ];
     if !shared.iter().any(|&scenario| args.runs(scenario)) {
         return Ok(());
@@ -245,6 +259,16 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
         let seconds = args.step_seconds * 2.0;
         let services = services::run(&system, args.shape(), args.rooms, rate, seconds);
         report.services = Some(services.await?);
+    }
+    if args.runs(Scenario::Conversations) {
+        let conversations = conversations::run(
+            &system,
+            args.conversation_rooms,
+            args.conversation_calls,
+            args.db_pool,
+            args.step_seconds * 2.0,
+        );
+        report.conversations = Some(conversations.await?);
     }
     Ok(())
 }

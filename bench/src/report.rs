@@ -26,6 +26,7 @@ pub struct Report {
     pub room: Option<crate::room::CrowdedRoom>,
     pub crowd: Option<Crowd>,
     pub services: Option<crate::services::Services>,
+    pub conversations: Option<crate::conversations::Conversations>,
 }
 
 /// The highest rate that kept p99 under 50 ms and delivered ≥ 99 % on time.
@@ -66,6 +67,9 @@ impl Report {
         }
         if let Some(crowd) = &self.crowd {
             print_crowd(crowd);
+        }
+        if let Some(conversations) = &self.conversations {
+            print_conversations(conversations);
         }
         if let Some(services) = &self.services {
             print_services(services);
@@ -211,5 +215,21 @@ fn print_step(s: &Step) {
         s.p999_ms,
         s.max_ms,
         s.errors
+    );
+}
+
+fn print_conversations(c: &crate::conversations::Conversations) {
+    println!(
+        "\nroom list, first page, {} calls each: {} rooms p50 {:.2} ms p99 {:.2} ms; \
+         1 room p50 {:.2} ms p99 {:.2} ms; p99 ratio {:.2} (target ≤ 2)",
+        c.calls, c.rooms, c.many_p50_ms, c.many_p99_ms, c.one_p50_ms, c.one_p99_ms, c.p99_ratio
+    );
+    println!(
+        "send path pgbench ({} clients, every recipient offline): {:.0}/s before the \
+         room list's bookkeeping, {:.0}/s with it ({:+.1}%, target ≥ −20%)",
+        c.pgbench_clients,
+        c.send_before_per_sec,
+        c.send_after_per_sec,
+        c.send_change * 100.0
     );
 }

@@ -7,6 +7,9 @@
 //! | open a direct room (`GetOrCreateDirectRoom`) | the two users differ, the caller is one of them, both exist | [`Refusal::SameUser`], [`Refusal::NotAParty`], [`Refusal::UnknownUser`] |
 //! | read history (`ListMessages`), subscribe (`Subscribe`) | the room exists and the caller is a member | [`Refusal::NoRoom`], [`Refusal::NotMember`] |
 //! | send (`SendMessage`) | the same as reading | the same |
+//! | mark read (`MarkRead`) | the same as reading | the same |
+//! | list rooms (`ListConversations`) | always: only the caller's own rooms are read | — |
+//! | see a profile (`GetUser`) | the user is the caller or shares a room with them | NOT_FOUND, whether or not the user exists (no enumeration) |
 //! | edit, delete (`EditMessage`, `DeleteMessage`) | the message exists, is not deleted, lies in a room of the caller, and the caller sent it | [`Refusal::NoMessage`] (a message in others' rooms is not revealed), [`Refusal::NotSender`] |
 //!
 //! **Membership.** A room's members are its two users, `rooms.user_lo` and
@@ -21,6 +24,9 @@
 //! the room lock in the same round trip as the insert, and answers
 //! `no_room` or `not_member`, which the store turns into [`Refusal::NoRoom`]
 //! and [`Refusal::NotMember`]. A change of the send rule changes both.
+//! Mark read checks the room row read under its lock, as subscribe does.
+//! Profile visibility is one condition of the store's query
+//! (`Store::visible_user`): a profile nobody may see is never read.
 
 use crate::{
     domain::{Room, UserId},

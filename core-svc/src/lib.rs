@@ -22,9 +22,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chat_proto::v1::{
-    edge_link_server::EdgeLinkServer, event_feed_server::EventFeedServer,
-    message_service_server::MessageServiceServer, room_service_server::RoomServiceServer,
-    user_service_server::UserServiceServer,
+    conversation_service_server::ConversationServiceServer, edge_link_server::EdgeLinkServer,
+    event_feed_server::EventFeedServer, message_service_server::MessageServiceServer,
+    room_service_server::RoomServiceServer, user_service_server::UserServiceServer,
 };
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -44,8 +44,8 @@ use crate::{
     fanout::{Fanout, Subscriptions},
     feed::Feed,
     grpc::{
-        Authenticator, FeedApi, LinkApi, MAX_LINK_UP_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
-        MessageApi, RoomApi, UserApi, Writer,
+        Authenticator, ConversationApi, FeedApi, LinkApi, MAX_LINK_UP_BYTES, MAX_REQUEST_BYTES,
+        MAX_RESPONSE_BYTES, MessageApi, RoomApi, UserApi, Writer,
     },
     link::Links,
     ops::{OpsState, RpcLayer},
@@ -242,6 +242,17 @@ impl Instance {
             .max_encoding_message_size(MAX_RESPONSE_BYTES)
     }
 
+    /// The room list and read marks.
+    fn conversation_service(
+        &self,
+        auth: Authenticator,
+        writer: Writer,
+    ) -> ConversationServiceServer<ConversationApi> {
+        ConversationServiceServer::new(ConversationApi::new(auth, self.store.clone(), writer))
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES)
+    }
+
     /// The chat services with reflection, ready to serve.
     async fn router(
         &self,
@@ -273,6 +284,7 @@ impl Instance {
         let links = EdgeLinkServer::new(LinkApi::new(auth.clone(), self.links(config)))
             .max_decoding_message_size(MAX_LINK_UP_BYTES)
             .max_encoding_message_size(MAX_RESPONSE_BYTES);
+        let conversations = self.conversation_service(auth.clone(), writer.clone());
         let messages = MessageServiceServer::new(MessageApi::new(auth, self.store.clone(), writer))
             .max_decoding_message_size(MAX_REQUEST_BYTES)
             .max_encoding_message_size(MAX_RESPONSE_BYTES);
@@ -283,6 +295,9 @@ impl Instance {
             .set_serving::<MessageServiceServer<MessageApi>>()
             .await;
         health.set_serving::<EventFeedServer<FeedApi>>().await;
+        health
+            .set_serving::<ConversationServiceServer<ConversationApi>>()
+            .await;
         health.set_serving::<EdgeLinkServer<LinkApi>>().await;
         Ok(Server::builder()
             .layer(RpcLayer::new(self.fanout.metrics.clone()))
@@ -292,6 +307,7 @@ impl Instance {
             .add_service(users)
             .add_service(rooms)
             .add_service(messages)
+            .add_service(conversations)
             .add_service(feed)
             .add_service(links))
     }

@@ -6,6 +6,7 @@
 //! own types of [`model`] (`convert` translates). Nothing else in the edge
 //! names `pb` (a test below checks it).
 
+mod conversations;
 mod convert;
 pub mod link;
 pub mod model;
@@ -25,6 +26,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
 use crate::error::Error;
+pub use conversations::{Conversation, ConversationPage, ConversationQuery};
 pub use link::{EDGE_SCOPE, LinkClient, LinkCredential, LinkSender, LinkStream, StreamEnd};
 pub use model::{
     Change, HistoryQuery, LinkDown, LinkHello, LinkUp, Message, MessageStatus, NewMessage, Opening,

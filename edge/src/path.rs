@@ -6,6 +6,12 @@ pub fn positive_id(raw: &str) -> Option<i64> {
     raw.parse::<i64>().ok().filter(|id| *id > 0)
 }
 
+/// Whether `raw` spells an integer (an optional `-`, then digits), of any size.
+pub fn is_integer(raw: &str) -> bool {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// A language code such as `en`, `uk` or `pt-br`.
 pub fn is_language_code(code: &str) -> bool {
     let mut chars = code.chars();
@@ -29,6 +35,16 @@ mod tests {
     fn other_first_segments_are_not_language_codes() {
         for code in ["", "e", "english-long", "12", "-en"] {
             assert!(!is_language_code(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn integers_are_digits_with_an_optional_minus() {
+        for raw in ["0", "-4", "99999999999999999999"] {
+            assert!(is_integer(raw), "{raw}");
+        }
+        for raw in ["", "-", "+3", " 3", "1.5", "x"] {
+            assert!(!is_integer(raw), "{raw}");
         }
     }
 

@@ -1,8 +1,11 @@
 //! The JSON shapes REST and WebSocket share, as serde types built from the
 //! core client's messages: the message items of `GET …/messages/` and of
-//! the history frame, the `M` of event frames, and the one time format
+//! the history frame, the `M` of event frames, the room list's shapes
+//! (`conversation`), and the one time format
 //! clients see (RFC 3339 in UTC with exactly six fractional digits and
 //! `+00:00`). The WebSocket frames around them are in `ws::protocol`.
+
+mod conversation;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -10,6 +13,7 @@ use time::format_description::FormatItem;
 use time::macros::format_description;
 
 use crate::core_client::{Message, MessageStatus};
+pub use conversation::{ConversationView, Profile, RoomList};
 
 /// `2025-02-18T18:28:52.258755+00:00`.
 const WIRE_TIME: &[FormatItem<'static>] =

@@ -2,6 +2,7 @@
 //! here; handlers authenticate, convert, call the store, convert back.
 
 mod caller;
+mod conversations;
 mod convert;
 mod feed;
 mod link;
@@ -16,6 +17,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tonic::Status;
 
 pub use caller::{Authenticator, Caller};
+pub use conversations::ConversationApi;
 pub use feed::{EVENTS_SCOPE, FeedApi};
 pub use link::{EDGE_SCOPE, LinkApi, MAX_LINK_UP_BYTES};
 pub use messages::MessageApi;

@@ -1,10 +1,10 @@
-//! `chat.v1.UserService`: who the caller is.
+//! `chat.v1.UserService`: who the caller is, and the profiles they may see.
 
 use chat_proto::v1::{self as pb, user_service_server::UserService};
 use tonic::{Request, Response, Status};
 
 use super::Authenticator;
-use crate::{error::Error, store::Store};
+use crate::{domain::UserId, error::Error, store::Store};
 
 pub struct UserApi {
     auth: Authenticator,
@@ -34,5 +34,20 @@ impl UserService for UserApi {
             token_exp: caller.token_exp,
             ..user.into()
         }))
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id, target_id = request.get_ref().user_id))]
+    async fn get_user(
+        &self,
+        request: Request<pb::GetUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let id = UserId::parse(request.get_ref().user_id).map_err(Error::from)?;
+        let user = self
+            .store
+            .visible_user(id, caller)
+            .await?
+            .ok_or(Error::NotFound("user not found"))?;
+        Ok(Response::new(user.into()))
     }
 }

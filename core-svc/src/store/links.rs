@@ -65,7 +65,7 @@ impl Store {
             Some(start) => Some(sessions::take_snapshot(&tx, &room, start).await?),
             None => None,
         };
-        let read = sessions::mark_read(&tx, &room, socket.user).await?;
+        let read = sessions::mark_read(&tx, &room, socket.user, None).await?;
         let read_events = events::append(&tx, &room, read).await?;
         // The user's row is locked, as in `open_session`.
         let upsert = tx

@@ -46,6 +46,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0008_cheaper_feed_and_webhook_bookkeeping.sql"),
     ),
     (
+        9,
+        "conversations",
+        include_str!("../../../migrations/0009_conversations.sql"),
+    ),
+    (
         10,
         "presence_and_typing",
         include_str!("../../../migrations/0010_presence_and_typing.sql"),

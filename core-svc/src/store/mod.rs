@@ -7,10 +7,14 @@
 //!
 //! Who may do what in a room is not decided here: the store reads the rows
 //! and asks [`crate::access`]. The one rule that runs inside PostgreSQL is
-//! the send, `chat_send_message` (migrations/0005), whose answer carries
-//! the events it appended; the store only turns its rows into values.
+//! the send, `chat_send_message` (migrations/0005, its bookkeeping 0009),
+//! whose answer carries the events it appended; the store only turns its
+//! rows into values. What the room list shows (unread counts, activity,
+//! last message) is kept by the send and by a trigger on every change of a
+//! message (migrations/0009), never counted per request.
 //! Columns are read by name (see `rows`).
 
+mod conversations;
 mod events;
 mod feed;
 mod instances;
@@ -31,6 +35,7 @@ use deadpool_postgres::{
 };
 use tokio_postgres::{NoTls, error::SqlState};
 
+pub use conversations::{Conversation, ConversationPage, ListCursor};
 pub use feed::{FeedItem, FeedKind, FeedPage, FeedPosition, Partition};
 pub use instances::EVENTS_CHANNEL;
 pub use links::{EdgeSocket, Registered};

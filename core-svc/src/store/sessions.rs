@@ -7,7 +7,8 @@ use super::{Store, events, messages, presence, rooms, rows};
 use crate::{
     access,
     domain::{
-        EventKind, Message, MessageStatus, Presence, Room, RoomEvent, RoomId, Snapshot, UserId,
+        EventKind, Message, MessageId, MessageStatus, Presence, Room, RoomEvent, RoomId, Snapshot,
+        UserId,
     },
     error::Error,
 };
@@ -67,7 +68,7 @@ impl Store {
         let tx = client.transaction().await?;
         let room = access::enter(rooms::lock_room(&tx, room).await?, user)?;
         let snapshot = take_snapshot(&tx, &room, start).await?;
-        let read = mark_read(&tx, &room, user).await?;
+        let read = mark_read(&tx, &room, user, None).await?;
         let read_events = events::append(&tx, &room, read).await?;
         // The user's row is locked: the end of their other sessions
         // (migrations/0004) waits for this one to be recorded, or this for it.
@@ -135,17 +136,21 @@ pub(super) async fn take_snapshot(
     })
 }
 
-/// Marks the other member's unread messages read; returns their events' kinds.
+/// Marks the other member's unread messages read (with ids up to `up_to`
+/// when given), oldest first; returns their events' kinds. The room must be
+/// locked; its unread count follows (migrations/0009).
 pub(super) async fn mark_read(
     tx: &deadpool_postgres::Transaction<'_>,
     room: &Room,
     reader: UserId,
+    up_to: Option<MessageId>,
 ) -> Result<Vec<EventKind>, Error> {
     let update = tx
         .prepare_cached(&format!(
             "WITH m AS (
                  UPDATE messages SET status = 'read'
                  WHERE room_id = $1 AND sender_id = $2 AND status <> 'read' AND deleted_at IS NULL
+                   AND id <= $3
                  RETURNING *
              )
              SELECT {} FROM m JOIN users u ON u.id = m.sender_id ORDER BY m.id",
@@ -153,8 +158,9 @@ pub(super) async fn mark_read(
         ))
         .await?;
     let sender = room.other_member(reader);
+    let up_to = up_to.map_or(i64::MAX, MessageId::get);
     let read: Vec<Message> = tx
-        .query(&update, &[&room.id.get(), &sender.get()])
+        .query(&update, &[&room.id.get(), &sender.get(), &up_to])
         .await?
         .iter()
         .map(rows::message)

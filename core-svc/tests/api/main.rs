@@ -5,6 +5,7 @@ mod auth;
 mod authorization;
 mod cluster;
 mod concurrency;
+mod conversations;
 #[path = "../common/core_process.rs"]
 mod core_process;
 mod deadlines;

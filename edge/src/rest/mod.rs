@@ -3,6 +3,7 @@
 //! language check and optional trailing slashes. The path helpers the
 //! WebSocket route needs too live in `path.rs`.
 
+pub mod conversations;
 pub mod cors;
 pub mod messages;
 pub mod openapi;
@@ -30,6 +31,7 @@ use crate::ws::origin::AllowedOrigins;
 pub fn router(state: &AppState, origins: AllowedOrigins) -> Router<AppState> {
     let api = Router::new()
         .merge(rooms::router())
+        .merge(conversations::router())
         .merge(messages::router())
         .merge(users::router())
         .route_layer(middleware::from_fn_with_state(

@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorBody;
 use crate::rest::openapi_shared::SharedResponses;
-use crate::rest::{messages, rooms, users};
-use crate::wire::{HistoryItem, Status};
+use crate::rest::{conversations, messages, rooms, users};
+use crate::wire::{ConversationView, HistoryItem, Profile, RoomList, Status};
 use crate::{dev, metrics, probes};
 
 /// The REST API (every path of the REST table in docs/protocol.md),
@@ -32,6 +32,9 @@ use crate::{dev, metrics, probes};
         messages::remove,
         messages::list,
         users::me,
+        users::user,
+        conversations::list,
+        conversations::read,
         serve,
         probes::healthz,
         probes::readyz,
@@ -45,7 +48,10 @@ use crate::{dev, metrics, probes};
         rooms::RoomBody,
         messages::Updated,
         messages::EditBody,
-        users::Me,
+        Profile,
+        ConversationView,
+        RoomList,
+        conversations::ReadBody,
         dev::TokenRequest,
         dev::TokenResponse,
     )),

@@ -5,6 +5,7 @@ mod auth;
 mod authorization;
 mod concurrency;
 mod conn_limits;
+mod conversations;
 mod core_down;
 mod core_failover;
 mod cors;

@@ -1,10 +1,11 @@
-//! gRPC clients of the three chat services under one identity.
+//! gRPC clients of the chat services under one identity.
 
 use std::time::Duration;
 
 use chat_proto::v1::{
-    self as pb, message_service_client::MessageServiceClient,
-    room_service_client::RoomServiceClient, user_service_client::UserServiceClient,
+    self as pb, conversation_service_client::ConversationServiceClient,
+    message_service_client::MessageServiceClient, room_service_client::RoomServiceClient,
+    user_service_client::UserServiceClient,
 };
 use tonic::{Request, Status, transport::Channel};
 
@@ -18,6 +19,7 @@ pub struct Client {
     pub users: UserServiceClient<Channel>,
     pub rooms: RoomServiceClient<Channel>,
     pub messages: MessageServiceClient<Channel>,
+    pub conversations: ConversationServiceClient<Channel>,
 }
 
 impl Client {
@@ -31,7 +33,8 @@ impl Client {
             authorization,
             users: UserServiceClient::new(channel.clone()),
             rooms: RoomServiceClient::new(channel.clone()),
-            messages: MessageServiceClient::new(channel),
+            messages: MessageServiceClient::new(channel.clone()),
+            conversations: ConversationServiceClient::new(channel),
         }
     }
 

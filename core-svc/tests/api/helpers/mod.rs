@@ -4,6 +4,7 @@
 //! and small assertions.
 
 mod client;
+mod conversations;
 mod link;
 mod subscription;
 mod test_core;
@@ -14,6 +15,7 @@ use chat_proto::v1 as pb;
 use tonic::{Code, Status};
 
 pub use client::Client;
+pub use conversations::{Truth, as_listed, truth};
 pub use link::{EDGE_TOKEN_SCOPE, Link, hello, socket};
 pub use subscription::Subscription;
 pub use test_core::TestCore;
