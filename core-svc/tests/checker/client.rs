@@ -219,7 +219,14 @@ impl Client {
                     *sent = Instant::now() - RESEND_AFTER + Duration::from_millis(100);
                 }
             }
-            kind => state.observe(kind, &value, &self.status),
+            kind @ ("chat_message"
+            | "mark_message_as_delivered"
+            | "mark_message_as_read"
+            | "message_edited"
+            | "message_deleted") => state.observe(kind, &value, &self.status),
+            // `presence`, `typing` and frames yet to come are not room
+            // events: a client ignores what it does not know.
+            _ => {}
         }
     }
 }
