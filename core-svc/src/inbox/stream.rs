@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     domain::{Presence, RoomEvent, RoomId, UserId},
-    error::Error,
+    error::{Error, ErrorChain},
     store::{Conversation, ConversationPage, FeedFilter, FeedItem, FeedKind, FeedPosition},
 };
 
@@ -266,6 +266,21 @@ impl Pump<'_> {
                     user: *user,
                 }))
                 .await),
+            Delivery::Resync => {
+                let presence = match self.inbox.peers_presence(self.user).await {
+                    Ok(presence) => presence,
+                    Err(err) => {
+                        tracing::warn!(error = %ErrorChain(&err), "could not read presence again");
+                        return Ok(true);
+                    }
+                };
+                for presence in presence {
+                    if !self.send(Ok(Out::Presence(presence))).await {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
         }
     }
 

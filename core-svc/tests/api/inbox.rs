@@ -355,3 +355,31 @@ async fn a_user_streams_session_ends_with_its_instance() {
     assert!(!offline.is_online && offline.last_seen.is_some());
     assert!(!alice.get_user(bob.id).await.unwrap().is_online);
 }
+
+#[tokio::test]
+async fn a_stream_reads_its_peers_presence_again_when_its_core_may_have_missed_changes() {
+    let core = TestCore::start().await;
+    let (alice, bob, room) = core.pair().await;
+    let mut stream = alice.user_stream("").await.unwrap();
+    stream.inbox().await;
+    let mut bobs_room = bob.subscribe(room).await.unwrap();
+    bobs_room.snapshot().await;
+    assert!(stream.presence().await.is_online);
+
+    let killed: i64 = core
+        .sql()
+        .await
+        .query_one(
+            "SELECT count(*) FROM (
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = 'chat-listener' AND datname = current_database()
+             ) t",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 1);
+    let again = stream.presence().await;
+    assert_eq!((again.user_id, again.is_online), (bob.id, true));
+}
