@@ -121,6 +121,7 @@ pub async fn serve(
             tasks: tasks.clone(),
         },
         live: live.clone(),
+        metrics: fanout.metrics.clone(),
         instance: id,
         queue: usize::try_from(config.inbox_queue).unwrap_or(usize::MAX),
     });

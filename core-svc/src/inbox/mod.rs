@@ -32,7 +32,7 @@ pub use cursor::Cursor;
 pub use registry::Registry;
 pub use stream::{INBOX_ROOMS, Out, OutItem};
 
-use crate::{cluster::LiveSessions, feed::Feed, store::Store};
+use crate::{cluster::LiveSessions, feed::Feed, ops::Metrics, store::Store};
 
 /// The user streams of this process; cheap to clone.
 #[derive(Clone)]
@@ -41,6 +41,7 @@ pub struct Inbox {
     feed: Feed,
     registry: Registry,
     live: LiveSessions,
+    metrics: Metrics,
     instance: Uuid,
     /// Held while a reader starts, so that only one does.
     starting: Arc<Mutex<()>>,
@@ -52,6 +53,7 @@ pub struct Parts {
     /// Its store, wake-ups, shutdown and tasks.
     pub feed: Feed,
     pub live: LiveSessions,
+    pub metrics: Metrics,
     pub instance: Uuid,
     /// Deliveries queued per stream; a stream with a full queue is ended.
     pub queue: usize,
@@ -67,6 +69,7 @@ impl Inbox {
             registry: Registry::new(parts.queue),
             feed: parts.feed,
             live: parts.live,
+            metrics: parts.metrics,
             instance: parts.instance,
             starting: Arc::default(),
             notes,

@@ -105,6 +105,7 @@ impl Inbox {
         match Box::pin(self.begin(user, &cursor, &out)).await {
             Ok((cursor, presence)) => {
                 let _ = ready.send(Ok(()));
+                let _open = self.metrics.user_stream_opened();
                 let pump = Pump {
                     inbox: &self,
                     user,
@@ -199,7 +200,7 @@ impl Pump<'_> {
             };
             let outcome = match delivered {
                 Some(delivered) => Box::pin(self.deliver(&delivered)).await,
-                None => Err(ended(registration.ended())),
+                None => Err(self.ended(registration.ended())),
             };
             match outcome {
                 Ok(true) => {}
@@ -320,6 +321,21 @@ impl Pump<'_> {
         Ok(self.send(Ok(out)).await)
     }
 
+    /// The error that ends a stream whose registry queue closed.
+    fn ended(&self, why: Option<Ended>) -> Error {
+        match why {
+            Some(Ended::Overflow) => {
+                self.inbox.metrics.user_stream_fell_behind();
+                Error::ResourceExhausted(
+                    "the stream fell too far behind; resume with the last cursor",
+                )
+            }
+            Some(Ended::ReaderFailed) | None => Error::Unavailable(
+                "the core's event reader stopped; resume with the last cursor".into(),
+            ),
+        }
+    }
+
     /// Queues an item, waiting for room; false when the stream or the
     /// service ended.
     async fn send(&self, item: Result<Out, Error>) -> bool {
@@ -339,18 +355,6 @@ impl Pump<'_> {
     }
 }
 
-/// The error that ends a stream whose registry queue closed.
-fn ended(why: Option<Ended>) -> Error {
-    match why {
-        Some(Ended::Overflow) => {
-            Error::ResourceExhausted("the stream fell too far behind; resume with the last cursor")
-        }
-        Some(Ended::ReaderFailed) | None => Error::Unavailable(
-            "the core's event reader stopped; resume with the last cursor".into(),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +371,7 @@ mod tests {
                 tasks: Default::default(),
             },
             live: Default::default(),
+            metrics: Default::default(),
             instance: uuid::Uuid::nil(),
             queue: 8,
         });

@@ -34,6 +34,8 @@ struct Inner {
     registry: Registry,
     subscriptions: Gauge,
     links: LinkGauges,
+    user_streams: Gauge,
+    user_streams_behind: Counter,
     messages_sent: Counter,
     messages_delivered: Counter,
     events_delivered: Counter,
@@ -59,6 +61,8 @@ impl Metrics {
         let inner = Inner {
             subscriptions: Gauge::default(),
             links: LinkGauges::default(),
+            user_streams: Gauge::default(),
+            user_streams_behind: Counter::default(),
             messages_sent: Counter::default(),
             messages_delivered: Counter::default(),
             events_delivered: Counter::default(),
@@ -90,6 +94,16 @@ impl Metrics {
     pub fn subscription_opened(&self) -> SubscriptionGuard {
         self.inner.subscriptions.inc();
         SubscriptionGuard(self.clone())
+    }
+
+    /// A user stream (`InboxService.Stream`) opened, while the guard lives.
+    pub fn user_stream_opened(&self) -> GaugeGuard {
+        GaugeGuard::raise(&self.inner.user_streams)
+    }
+
+    /// A user stream was ended because it fell too far behind.
+    pub fn user_stream_fell_behind(&self) {
+        self.inner.user_streams_behind.inc();
     }
 
     /// An edge link opened; the gauge goes down when the guard drops.
@@ -159,6 +173,16 @@ fn register(registry: &mut Registry, inner: &Inner) {
         inner.subscriptions.clone(),
     );
     inner.links.register(registry);
+    registry.register(
+        "user_streams",
+        "Open InboxService.Stream streams",
+        inner.user_streams.clone(),
+    );
+    registry.register(
+        "user_streams_behind",
+        "User streams ended because their queue was full (they resume from their cursor)",
+        inner.user_streams_behind.clone(),
+    );
     registry.register(
         "messages_sent",
         "Messages stored (duplicates of idempotent sends not counted)",

@@ -20,6 +20,21 @@ async fn heads(core: &TestCore, rooms: &[i64]) -> BTreeMap<i64, i64> {
     heads
 }
 
+/// A series of the core's `/metrics`.
+async fn metric(core: &TestCore, series: &str) -> i64 {
+    let addr = core.ops_addr.expect("an ops listener");
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("a body");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("{series} missing from\n{text}"))
+}
+
 /// Each room's unread count for `user` as the room list says it.
 async fn listed_unread(user: &Client) -> BTreeMap<i64, i64> {
     user.all_conversations(100)
@@ -329,6 +344,13 @@ async fn a_stream_that_does_not_read_is_ended_without_affecting_another() {
     assert_eq!(log.events, 600);
     let ended = stalled.ended().await;
     assert_eq!(ended.code(), Code::ResourceExhausted, "{ended:?}");
+    assert_eq!(metric(&core, "chat_user_streams_behind_total").await, 1);
+    within(async {
+        while metric(&core, "chat_user_streams").await != 1 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     bob.send_id(room, "after").await;
     log.follow(&mut reading, &heads(&core, &[room]).await).await;
     assert_eq!(log.events, 602);
@@ -382,4 +404,29 @@ async fn a_stream_reads_its_peers_presence_again_when_its_core_may_have_missed_c
     assert_eq!(killed, 1);
     let again = stream.presence().await;
     assert_eq!((again.user_id, again.is_online), (bob.id, true));
+}
+
+#[tokio::test]
+async fn the_next_stream_after_the_last_one_closed_still_gets_every_event() {
+    let core = TestCore::start().await;
+    let (alice, bob, room) = core.pair().await;
+    let mut first = alice.user_stream("").await.unwrap();
+    first.inbox().await;
+    bob.send_id(room, "one").await;
+    assert_eq!(first.event().await.event.unwrap().seq, 1);
+    drop(first);
+    within(async {
+        while metric(&core, "chat_user_streams").await != 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    bob.send_id(room, "two").await;
+
+    let mut next = alice.user_stream("").await.unwrap();
+    let mut log = RoomLog::from_inbox(&next.inbox().await);
+    assert_eq!(log.rooms[&room].0, 4);
+    bob.send_id(room, "three").await;
+    log.follow(&mut next, &heads(&core, &[room]).await).await;
+    assert_eq!((log.events, log.rooms[&room]), (2, (6, 3)));
 }
