@@ -19,8 +19,8 @@
 //! - Presence changes and forwarded `typing`s are announced by the
 //!   transactions that make them (migrations/0010); the listener hears them
 //!   from every instance, this one included, and hands them to the
-//!   [`LocalSignals`] (the fan-out's signals), telling it to read presence
-//!   again whenever it reconnects.
+//!   [`LocalSignals`] (the fan-out's signals and the user streams'),
+//!   telling it to read presence again whenever it reconnects.
 //! - [`heartbeat`]: keeps this instance's row fresh, clears sessions whose
 //!   close was not recorded, and ends the sessions of dead instances.
 

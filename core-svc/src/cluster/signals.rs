@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 use crate::domain::{Presence, RoomId, UserId};
 
 /// This instance's subscribers, as the listener sees them: where presence
-/// changes and forwarded `typing`s go. The fan-out's signals implement it.
+/// changes and forwarded `typing`s go. The fan-out's signals implement it,
+/// and so do the user streams (`crate::inbox`).
 pub trait LocalSignals: Send + Sync + 'static {
     /// Users went online or offline.
     fn presence(&self, changes: &[Presence]);

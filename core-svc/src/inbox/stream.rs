@@ -102,7 +102,7 @@ impl Inbox {
             }
         };
         self.live.insert(session);
-        match Box::pin(self.begin(user, &cursor, &out)).await {
+        match Box::pin(self.begin(user, cursor, &out)).await {
             Ok((cursor, presence)) => {
                 let _ = ready.send(Ok(()));
                 let _open = self.metrics.user_stream_opened();
@@ -126,10 +126,10 @@ impl Inbox {
     async fn begin(
         &self,
         user: UserId,
-        raw: &str,
+        raw: String,
         out: &mpsc::Sender<OutItem>,
     ) -> Result<(Cursor, Vec<Presence>), Error> {
-        if let Some(cursor) = self.replayable(raw).await? {
+        if let Some(cursor) = self.replayable(&raw).await? {
             let _ = out.try_send(Box::new(Ok(Out::Resumed {
                 cursor: cursor.encode(),
             })));
