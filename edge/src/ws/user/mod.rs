@@ -37,11 +37,6 @@ pub fn router() -> Router<AppState> {
         .route("/{lang}/ws/user/", user)
 }
 
-#[derive(Debug, Deserialize)]
-struct LangPath {
-    lang: String,
-}
-
 /// Read apart from [`TokenQuery`], so a malformed `cursor` never costs the token.
 #[derive(Debug, Deserialize)]
 struct CursorQuery {
@@ -52,13 +47,13 @@ struct CursorQuery {
 /// sent by the session.
 async fn connect(
     State(state): State<AppState>,
-    path: Option<Path<LangPath>>,
+    lang: Option<Path<String>>,
     headers: HeaderMap,
     query: Result<Query<TokenQuery>, QueryRejection>,
     cursor_query: Result<Query<CursorQuery>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let lang = path.as_ref().map(|Path(path)| path.lang.as_str());
+    let lang = lang.as_ref().map(|Path(lang)| lang.as_str());
     if let Some(refusal) = refuse_handshake(&state, lang, &headers) {
         return refusal;
     }
