@@ -28,6 +28,8 @@ pub enum Delivery {
     Presence(Presence),
     /// A peer is typing in a room.
     Typing { room: RoomId, user: UserId },
+    /// Presence changes may have been missed: read the peers' again.
+    Resync,
 }
 
 /// Shared by the streams of a room's two members; one pointer per queue slot.
@@ -140,6 +142,16 @@ impl Registry {
         let mut state = self.lock();
         if state.streams.contains_key(&user) {
             deliver(&mut state, user, &Arc::new(delivery));
+        }
+    }
+
+    /// Hands `delivery` to every stream.
+    pub(super) fn broadcast(&self, delivery: Delivery) {
+        let mut state = self.lock();
+        let delivered = Arc::new(delivery);
+        let users: Vec<UserId> = state.streams.keys().copied().collect();
+        for user in users {
+            deliver(&mut state, user, &delivered);
         }
     }
 

@@ -46,9 +46,12 @@ impl LocalSignals for Inbox {
         }
     }
 
-    /// Presence is not read again for user streams: a change missed while
-    /// the listener reconnected shows on the next one, or on resume.
-    fn resync(&self) {}
+    /// Each stream reads its peers' presence again, as a resume does.
+    fn resync(&self) {
+        if !self.registry.is_empty() {
+            self.registry.broadcast(Delivery::Resync);
+        }
+    }
 }
 
 impl Inbox {

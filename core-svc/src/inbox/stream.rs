@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     domain::{Presence, RoomEvent, RoomId, UserId},
-    error::Error,
+    error::{Error, ErrorChain},
     store::{Conversation, ConversationPage, FeedFilter, FeedItem, FeedKind, FeedPosition},
 };
 
@@ -68,45 +68,56 @@ impl Inbox {
     ) -> Result<mpsc::Receiver<OutItem>, Error> {
         let (out, rx) = mpsc::channel(OUT_BUFFER);
         let (ready, opened) = oneshot::channel();
-        let this = self.clone();
-        self.feed.tasks.spawn(async move {
-            let registration = match this.register(user).await {
-                Ok(registration) => registration,
-                Err(err) => {
-                    let _ = ready.send(Err(err));
-                    return;
-                }
-            };
-            let session = match Box::pin(this.store.open_user_session(user, this.instance)).await {
-                Ok(session) => session,
-                Err(err) => {
-                    let _ = ready.send(Err(err));
-                    return;
-                }
-            };
-            this.live.insert(session);
-            match Box::pin(this.begin(user, &cursor, &out)).await {
-                Ok((cursor, presence)) => {
-                    let _ = ready.send(Ok(()));
-                    let pump = Pump {
-                        inbox: &this,
-                        user,
-                        cursor,
-                        out: &out,
-                    };
-                    pump.run(registration, presence).await;
-                }
-                Err(err) => {
-                    let _ = ready.send(Err(err));
-                }
-            }
-            Box::pin(this.live.end(session, &this.store)).await;
-        });
+        self.feed
+            .tasks
+            .spawn(self.clone().serve(user, cursor, out, ready));
         match opened.await {
             Ok(Ok(())) => Ok(rx),
             Ok(Err(err)) => Err(err),
             Err(_) => Err(Error::Internal("user stream task ended early".into())),
         }
+    }
+
+    /// The stream's task: it registers, records the session, starts, tells
+    /// `ready`, forwards until the stream ends, and ends the session.
+    async fn serve(
+        self,
+        user: UserId,
+        cursor: String,
+        out: mpsc::Sender<OutItem>,
+        ready: oneshot::Sender<Result<(), Error>>,
+    ) {
+        let registration = match Box::pin(self.register(user)).await {
+            Ok(registration) => registration,
+            Err(err) => {
+                let _ = ready.send(Err(err));
+                return;
+            }
+        };
+        let session = match Box::pin(self.store.open_user_session(user, self.instance)).await {
+            Ok(session) => session,
+            Err(err) => {
+                let _ = ready.send(Err(err));
+                return;
+            }
+        };
+        self.live.insert(session);
+        match Box::pin(self.begin(user, &cursor, &out)).await {
+            Ok((cursor, presence)) => {
+                let _ = ready.send(Ok(()));
+                let pump = Pump {
+                    inbox: &self,
+                    user,
+                    cursor,
+                    out: &out,
+                };
+                pump.run(registration, presence).await;
+            }
+            Err(err) => {
+                let _ = ready.send(Err(err));
+            }
+        }
+        Box::pin(self.live.end(session, &self.store)).await;
     }
 
     /// Queues the first item and returns the stream's cursor, and the
@@ -255,6 +266,21 @@ impl Pump<'_> {
                     user: *user,
                 }))
                 .await),
+            Delivery::Resync => {
+                let presence = match self.inbox.peers_presence(self.user).await {
+                    Ok(presence) => presence,
+                    Err(err) => {
+                        tracing::warn!(error = %ErrorChain(&err), "could not read presence again");
+                        return Ok(true);
+                    }
+                };
+                for presence in presence {
+                    if !self.send(Ok(Out::Presence(presence))).await {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
         }
     }
 
@@ -300,12 +326,15 @@ impl Pump<'_> {
         match self.out.try_send(Box::new(item)) {
             Ok(()) => true,
             Err(TrySendError::Closed(_)) => false,
-            Err(TrySendError::Full(item)) => {
-                tokio::select! {
-                    _ = self.inbox.feed.shutdown.cancelled() => false,
-                    sent = self.out.send(item) => sent.is_ok(),
-                }
-            }
+            // Boxed: an idle stream's task does not carry the wait's space.
+            Err(TrySendError::Full(item)) => Box::pin(self.wait_to_send(item)).await,
+        }
+    }
+
+    async fn wait_to_send(&self, item: OutItem) -> bool {
+        tokio::select! {
+            _ = self.inbox.feed.shutdown.cancelled() => false,
+            sent = self.out.send(item) => sent.is_ok(),
         }
     }
 }
@@ -319,5 +348,34 @@ fn ended(why: Option<Ended>) -> Error {
         Some(Ended::ReaderFailed) | None => Error::Unavailable(
             "the core's event reader stopped; resume with the last cursor".into(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{feed::Feed, inbox::Parts};
+
+    #[tokio::test]
+    async fn an_idle_streams_task_stays_small() {
+        let store = crate::store::Store::connect("postgres://127.0.0.1:1/none", 1).unwrap();
+        let inbox = Inbox::start(Parts {
+            feed: Feed {
+                store,
+                wake: Default::default(),
+                shutdown: Default::default(),
+                tasks: Default::default(),
+            },
+            live: Default::default(),
+            instance: uuid::Uuid::nil(),
+            queue: 8,
+        });
+        let (out, _rx) = mpsc::channel(1);
+        let (ready, _opened) = oneshot::channel();
+        let task = inbox.serve(UserId::parse(1).unwrap(), String::new(), out, ready);
+        // Waiting in `Pump::run` is its largest state (1,216 bytes today):
+        // everything that only runs now and then is boxed.
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 1_280, "{size} bytes");
     }
 }

@@ -8,7 +8,8 @@ use std::{collections::BTreeMap, time::Duration};
 use chat_proto::v1::inbox_item::Item;
 use tonic::Code;
 
-use crate::helpers::{Client, RoomLog, TestCore, assert_code, kind, last_seq, within};
+use crate::core_process::CoreProcess;
+use crate::helpers::{Client, RoomLog, SECRET, TestCore, assert_code, kind, last_seq, within};
 
 /// Each room's head, read behind the API.
 async fn heads(core: &TestCore, rooms: &[i64]) -> BTreeMap<i64, i64> {
@@ -331,4 +332,54 @@ async fn a_stream_that_does_not_read_is_ended_without_affecting_another() {
     bob.send_id(room, "after").await;
     log.follow(&mut reading, &heads(&core, &[room]).await).await;
     assert_eq!(log.events, 602);
+}
+
+#[tokio::test]
+async fn a_user_streams_session_ends_with_its_instance() {
+    let first = TestCore::start().await;
+    // The surviving instance reaps; it needs the short time-to-live too.
+    let a = first.join(|config| config.instance_ttl_secs = 2).await;
+    let (alice, bob_on_a, room) = a.pair().await;
+    let mut doomed = CoreProcess::spawn(&a.url, SECRET).await;
+    let doomed_core = TestCore::remote(&doomed.addr).await;
+    let bob = doomed_core.same_user(&bob_on_a);
+    let mut alices_room = alice.subscribe(room).await.unwrap();
+    alices_room.snapshot().await;
+    assert!(!alices_room.presence().await.is_online);
+    let mut stream = bob.user_stream("").await.unwrap();
+    stream.inbox().await;
+    assert!(alices_room.presence().await.is_online);
+
+    doomed.kill().await;
+    let offline = within(alices_room.presence()).await;
+    assert!(!offline.is_online && offline.last_seen.is_some());
+    assert!(!alice.get_user(bob.id).await.unwrap().is_online);
+}
+
+#[tokio::test]
+async fn a_stream_reads_its_peers_presence_again_when_its_core_may_have_missed_changes() {
+    let core = TestCore::start().await;
+    let (alice, bob, room) = core.pair().await;
+    let mut stream = alice.user_stream("").await.unwrap();
+    stream.inbox().await;
+    let mut bobs_room = bob.subscribe(room).await.unwrap();
+    bobs_room.snapshot().await;
+    assert!(stream.presence().await.is_online);
+
+    let killed: i64 = core
+        .sql()
+        .await
+        .query_one(
+            "SELECT count(*) FROM (
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = 'chat-listener' AND datname = current_database()
+             ) t",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 1);
+    let again = stream.presence().await;
+    assert_eq!((again.user_id, again.is_online), (bob.id, true));
 }

@@ -270,6 +270,34 @@ async fn a_recipient_with_a_stream_open_on_any_instance_gets_no_webhook() {
 }
 
 #[tokio::test]
+async fn a_recipient_with_only_a_user_stream_open_gets_no_webhook() {
+    let (receiver, url) = Receiver::start(0, Duration::ZERO).await;
+    let core = TestCore::start_tuned(with_webhook(&url, 100)).await;
+    let elsewhere = core.join(|_| {}).await;
+    let (alice, bob_here, room) = core.pair().await;
+    let dave = core.user("dave").await;
+    let with_dave = dave.room_with(alice.id).await.unwrap();
+    let bob = elsewhere.same_user(&bob_here);
+    let mut stream = bob.user_stream("").await.unwrap();
+    stream.inbox().await;
+
+    alice.send(room, "you are online").await.unwrap();
+    // Dave is offline: his webhook comes after the one that must not.
+    alice.send(with_dave, "marker").await.unwrap();
+    let hits = receiver.until(|hits| !hits.is_empty()).await;
+    let body: serde_json::Value = serde_json::from_slice(&hits[0].body).unwrap();
+    assert_eq!(body["user_id"], dave.id);
+    assert_no_more_hits(&receiver, 1).await;
+
+    drop(stream);
+    bob.until_offline().await;
+    alice.send(room, "now you are away").await.unwrap();
+    let hits = receiver.until(|hits| hits.len() == 2).await;
+    let body: serde_json::Value = serde_json::from_slice(&hits[1].body).unwrap();
+    assert_eq!(body["user_id"], bob.id);
+}
+
+#[tokio::test]
 async fn a_core_killed_between_attempts_leaves_the_delivery_to_the_next_core() {
     let (receiver, url) = Receiver::start(1, Duration::ZERO).await;
     let database = TestCore::start().await;
