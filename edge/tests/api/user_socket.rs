@@ -313,7 +313,7 @@ async fn an_auth_frame_replaces_the_token_as_on_room_sockets() {
 }
 
 #[tokio::test]
-async fn the_user_socket_is_served_on_every_path_variant_on_both_ports() {
+async fn the_user_socket_is_served_on_every_path_variant_on_both_ports_to_allowed_origins() {
     let app = TestApp::spawn().await;
     let (alice, _bob, room) = app.pair().await;
     for addr in [app.rest_addr, app.ws_addr] {
@@ -328,4 +328,18 @@ async fn the_user_socket_is_served_on_every_path_variant_on_both_ports() {
     let not_a_language = format!("ws://{}/english-long/ws/user/", app.ws_addr);
     let refused = within(tokio_tungstenite::connect_async(not_a_language)).await;
     assert!(refused.is_err(), "no such path");
+
+    let mut foreign = format!("ws://{}/ws/user/", app.ws_addr)
+        .into_client_request()
+        .expect("a valid request");
+    let headers = foreign.headers_mut();
+    headers.insert("origin", HeaderValue::from_static("https://evil.example"));
+    let value = HeaderValue::from_str(&format!("Bearer {}", alice.token)).expect("a header");
+    headers.insert("authorization", value);
+    match within(tokio_tungstenite::connect_async(foreign)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403, "a foreign page is refused");
+        }
+        other => panic!("expected a 403, got {other:?}"),
+    }
 }
