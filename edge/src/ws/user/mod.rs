@@ -6,11 +6,12 @@
 //! as for room sockets, and the socket is handed to a [`session`], which
 //! holds the user's own `InboxService.Stream` on the core.
 //!
-//! Memory: an idle user socket costs the edge about 7 KB with a small first
-//! frame, and about 23 KB with the `inbox` of a user in many rooms (50
-//! conversations, some 10 KB): tungstenite's write buffer and tonic's decode
-//! buffer both keep the capacity of the largest frame they carried, and
-//! neither can be shrunk through axum's `WebSocket` or tonic's `Streaming`.
+//! Memory (RSS of debug builds): an idle user socket costs the edge about
+//! 7 KB with a small first frame, and about 23 KB with the `inbox` of a user
+//! in many rooms (50 conversations, some 10 KB): tungstenite's write buffer
+//! and tonic's decode buffer both keep the capacity of the largest frame
+//! they carried, and neither can be shrunk through axum's `WebSocket` or
+//! tonic's `Streaming`.
 
 mod frames;
 mod pump;
