@@ -24,11 +24,14 @@ export class Session {
   put(path, body) { return call("PUT", API + path, this.token, body); }
   delete(path) { return call("DELETE", API + path, this.token); }
 
-  /** Opens a WebSocket on `path` (browsers cannot set headers: `?token=`). */
+  /** Opens a WebSocket on `path`; its first frame is the token (`auth`),
+   *  which keeps the token out of URLs and access logs. */
   socket(path, query = {}) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const params = new URLSearchParams({ token: this.token, ...query });
-    return new WebSocket(`${scheme}//${location.host}${path}?${params}`);
+    const params = new URLSearchParams(query).toString();
+    const socket = new WebSocket(`${scheme}//${location.host}${path}${params ? "?" + params : ""}`);
+    socket.addEventListener("open", () => socket.send(JSON.stringify({ type: "auth", token: this.token })));
+    return socket;
   }
 
   /** The caller's conversations, newest activity first (one page). */

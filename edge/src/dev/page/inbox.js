@@ -35,7 +35,7 @@ export class Inbox {
     const query = this.cursor ? { cursor: this.cursor } : {};
     const socket = this.session.socket("/ws/user/", query);
     let opened = false;
-    socket.onopen = () => (opened = true);
+    socket.addEventListener("open", () => (opened = true));
     socket.onmessage = (event) => this.receive(JSON.parse(event.data));
     socket.onclose = (event) => this.disconnected(event.code, opened);
     this.socket = socket;
