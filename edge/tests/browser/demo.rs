@@ -37,14 +37,19 @@ async fn sign_in(page: &mut Page, name: &str) -> i64 {
         .expect("a user id")
 }
 
-/// Starts the conversation with `peer` from the form; returns its room id
-/// once the conversation is open and connected.
-async fn start_with(page: &mut Page, peer: i64) -> i64 {
+/// Submits the "start conversation" form with `peer`.
+async fn submit_start(page: &mut Page, peer: i64) {
     page.eval(&format!(
         "(() => {{ const form = document.getElementById('start'); \
          form.elements.user_id.value = '{peer}'; form.requestSubmit(); return true; }})()"
     ))
     .await;
+}
+
+/// Starts the conversation with `peer` from the form; returns its room id
+/// once the conversation is open and connected.
+async fn start_with(page: &mut Page, peer: i64) -> i64 {
+    submit_start(page, peer).await;
     page.until(&format!("{OPEN_PANE}?.dataset.connected === 'true'"))
         .await;
     let room = page.eval(&format!("{OPEN_PANE}.dataset.room")).await;
@@ -109,10 +114,21 @@ async fn messages_show_oldest_first_with_ticks_and_edits_and_deletes_reach_the_p
     let mut chromium = Chromium::start().await;
     let mut alice = chromium.open(&url, "chat-alice").await;
     let mut bob = chromium.open(&url, "chat-bob").await;
-    sign_in(&mut alice, "alice").await;
+    let alice_id = sign_in(&mut alice, "alice").await;
     let bob_id = sign_in(&mut bob, "bob").await;
 
+    submit_start(&mut alice, alice_id).await;
+    alice
+        .until("document.getElementById('notice').textContent.includes(': 400 ')")
+        .await;
+    alice.screenshot("no-room-with-oneself").await;
     let room = start_with(&mut alice, bob_id).await;
+    assert_eq!(
+        alice
+            .eval("document.getElementById('notice').textContent")
+            .await,
+        ""
+    );
     send(&mut alice, "hello from the browser").await;
     send(&mut alice, "second message").await;
     for text in ["hello from the browser", "second message"] {
