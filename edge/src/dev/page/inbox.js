@@ -1,8 +1,9 @@
 // The conversation list, kept live by the user socket `/ws/user/`: its
 // first frame is the inbox, then come every room's events (each with the
 // room's `unread_count`), new rooms, the peers' presence and typing. While
-// the user socket cannot be opened at all, the list falls back to
-// `GET /chatrooms/`, refreshed on the open room's events and every few seconds.
+// the user socket closes before its first frame (the server has none, or
+// cannot serve it), the list falls back to `GET /chatrooms/`, refreshed on
+// the open room's events and every few seconds.
 import { clock, clone, showPresence, text, Timer } from "./view.js";
 
 const TYPING_SHOWN_MS = 5000;
@@ -34,18 +35,20 @@ export class Inbox {
   connect() {
     const query = this.cursor ? { cursor: this.cursor } : {};
     const socket = this.session.socket("/ws/user/", query);
-    let opened = false;
-    socket.addEventListener("open", () => (opened = true));
-    socket.onmessage = (event) => this.receive(JSON.parse(event.data));
-    socket.onclose = (event) => this.disconnected(event.code, opened);
+    let answered = false; // it sent its first frame: the server has a user socket
+    socket.onmessage = (event) => {
+      answered = true;
+      this.receive(JSON.parse(event.data));
+    };
+    socket.onclose = (event) => this.disconnected(event.code, answered);
     this.socket = socket;
   }
 
-  disconnected(code, opened) {
+  disconnected(code, answered) {
     this.list.dataset.live = "false";
     if (this.stopped) return;
     if (code === 4401) return this.say(`signed out: the token was refused (${code})`);
-    if (!opened) this.startFallback();
+    if (!answered) this.startFallback();
     this.say(this.fallback ? "no user socket: polling the list" : `reconnecting (${code})…`);
     setTimeout(() => this.connect(), this.backoff);
     this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
