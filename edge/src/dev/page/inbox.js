@@ -12,7 +12,7 @@ const MAX_BACKOFF_MS = 5000;
 
 /** When a conversation was last active: its newest message, else its creation. */
 function activity(room) {
-  return room.last_message ? room.last_message.created_at : room.created_at;
+  return (room.last_message ? room.last_message.created_at : room.created_at) || "";
 }
 
 function byActivity(a, b) {
