@@ -36,6 +36,8 @@ pub const DEFAULT_LINK_MAX_ROOMS: u32 = 100_000;
 pub const DEFAULT_LINK_MAX_SOCKETS: u32 = 200_000;
 /// Default items queued for one edge link.
 pub const DEFAULT_LINK_QUEUE: u32 = 1024;
+/// Deliveries queued per user stream.
+pub const DEFAULT_INBOX_QUEUE: u32 = 1024;
 /// Default least time between two JWKS reads caused by unknown `kid`s.
 pub const DEFAULT_JWKS_MIN_REFRESH_SECS: u64 = 60;
 /// Default longest time JWKS keys are trusted after the read that brought them.
@@ -132,6 +134,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_LINK_QUEUE", default_value_t = DEFAULT_LINK_QUEUE,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub link_queue: u32,
+    /// Deliveries (events, presence, typing) queued for one user stream
+    /// (`InboxService.Stream`); a stream that falls this far behind is
+    /// ended with RESOURCE_EXHAUSTED and resumes from its cursor.
+    #[arg(long, env = "CHAT_INBOX_QUEUE", default_value_t = DEFAULT_INBOX_QUEUE,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub inbox_queue: u32,
     #[command(flatten)]
     pub auth: AuthConfig,
     #[command(flatten)]
@@ -203,6 +211,7 @@ impl Config {
             link_max_rooms: DEFAULT_LINK_MAX_ROOMS,
             link_max_sockets: DEFAULT_LINK_MAX_SOCKETS,
             link_queue: DEFAULT_LINK_QUEUE,
+            inbox_queue: DEFAULT_INBOX_QUEUE,
             auth: AuthConfig::default(),
             webhooks: crate::webhooks::WebhookConfig::default(),
         }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod fanout;
 pub mod feed;
 pub mod grpc;
+pub mod inbox;
 pub mod link;
 pub mod ops;
 pub mod store;
@@ -23,8 +24,9 @@ use std::time::Duration;
 use anyhow::Context;
 use chat_proto::v1::{
     conversation_service_server::ConversationServiceServer, edge_link_server::EdgeLinkServer,
-    event_feed_server::EventFeedServer, message_service_server::MessageServiceServer,
-    room_service_server::RoomServiceServer, user_service_server::UserServiceServer,
+    event_feed_server::EventFeedServer, inbox_service_server::InboxServiceServer,
+    message_service_server::MessageServiceServer, room_service_server::RoomServiceServer,
+    user_service_server::UserServiceServer,
 };
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -44,9 +46,10 @@ use crate::{
     fanout::{Fanout, Subscriptions},
     feed::Feed,
     grpc::{
-        Authenticator, ConversationApi, FeedApi, LinkApi, MAX_LINK_UP_BYTES, MAX_REQUEST_BYTES,
-        MAX_RESPONSE_BYTES, MessageApi, RoomApi, UserApi, Writer,
+        Authenticator, ConversationApi, FeedApi, InboxApi, LinkApi, MAX_LINK_UP_BYTES,
+        MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MessageApi, RoomApi, UserApi, Writer,
     },
+    inbox::Inbox,
     link::Links,
     ops::{OpsState, RpcLayer},
     store::Store,
@@ -61,6 +64,8 @@ struct Instance {
     store: Store,
     fanout: Fanout,
     live: LiveSessions,
+    /// The user streams.
+    inbox: Inbox,
     timing: Timing,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -102,16 +107,34 @@ pub async fn serve(
     let (store, webhooks) = connect(&config)?;
     let applied = store.migrate().await.context("applying migrations")?;
     tracing::info!(applied, "schema up to date");
+    let (id, fanout, live, tasks) = (
+        Uuid::new_v4(),
+        Fanout::default(),
+        LiveSessions::default(),
+        TaskTracker::new(),
+    );
+    let inbox = Inbox::start(inbox::Parts {
+        feed: Feed {
+            store: store.clone(),
+            wake: fanout.feed.clone(),
+            shutdown: shutdown.clone(),
+            tasks: tasks.clone(),
+        },
+        live: live.clone(),
+        instance: id,
+        queue: usize::try_from(config.inbox_queue).unwrap_or(usize::MAX),
+    });
     let instance = Instance {
-        id: Uuid::new_v4(),
+        id,
         store,
-        fanout: Fanout::default(),
-        live: LiveSessions::default(),
+        fanout,
+        live,
+        inbox,
         timing: Timing {
             instance_ttl: Duration::from_secs(config.instance_ttl_secs),
             poll_interval: Duration::from_millis(config.poll_interval_ms),
         },
-        tasks: TaskTracker::new(),
+        tasks,
         shutdown,
     };
     let heartbeat_interval = instance.timing.heartbeat_interval();
@@ -195,7 +218,7 @@ impl Instance {
         ));
         let listener = cluster::Listener {
             rooms: self.fanout.hub.clone(),
-            signals: self.fanout.signals.clone(),
+            signals: (self.fanout.signals.clone(), self.inbox.clone()),
             metrics: self.fanout.metrics.clone(),
             store: store.clone(),
             instance: self.id,
@@ -285,6 +308,9 @@ impl Instance {
             .max_decoding_message_size(MAX_LINK_UP_BYTES)
             .max_encoding_message_size(MAX_RESPONSE_BYTES);
         let conversations = self.conversation_service(auth.clone(), writer.clone());
+        let inbox = InboxServiceServer::new(InboxApi::new(auth.clone(), self.inbox.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES);
         let messages = MessageServiceServer::new(MessageApi::new(auth, self.store.clone(), writer))
             .max_decoding_message_size(MAX_REQUEST_BYTES)
             .max_encoding_message_size(MAX_RESPONSE_BYTES);
@@ -299,6 +325,7 @@ impl Instance {
             .set_serving::<ConversationServiceServer<ConversationApi>>()
             .await;
         health.set_serving::<EdgeLinkServer<LinkApi>>().await;
+        health.set_serving::<InboxServiceServer<InboxApi>>().await;
         Ok(Server::builder()
             .layer(RpcLayer::new(self.fanout.metrics.clone()))
             .max_concurrent_streams(Some(config.grpc_max_streams))
@@ -308,6 +335,7 @@ impl Instance {
             .add_service(rooms)
             .add_service(messages)
             .add_service(conversations)
+            .add_service(inbox)
             .add_service(feed)
             .add_service(links))
     }

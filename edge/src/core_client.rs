@@ -1,13 +1,16 @@
 //! The edge's only way to the cores: for unary calls one lazily connected
 //! tonic `Channel` (spread over every core of `CHAT_CORE_URL`), the caller's
 //! bearer token forwarded as `authorization` metadata, and a deadline on
-//! every call; for the sockets the edge's `EdgeLink/Link` stream ([`link`]).
+//! every call; for the room sockets the edge's `EdgeLink/Link` stream
+//! ([`link`]); for each user socket its own `InboxService.Stream` on the
+//! same channel (`inbox`).
 //! Generated `pb` types stop here: every method takes and answers the edge's
 //! own types of [`model`] (`convert` translates). Nothing else in the edge
 //! names `pb` (a test below checks it).
 
 mod conversations;
 mod convert;
+mod inbox;
 pub mod link;
 pub mod model;
 mod token;
@@ -27,6 +30,7 @@ use tonic::{Code, Request, Response, Status};
 
 use crate::error::Error;
 pub use conversations::{Conversation, ConversationPage, ConversationQuery};
+pub use inbox::{InboxItem, InboxStart, InboxStream, Subscriber};
 pub use link::{EDGE_SCOPE, LinkClient, LinkCredential, LinkSender, LinkStream, StreamEnd};
 pub use model::{
     Change, HistoryQuery, LinkDown, LinkHello, LinkUp, Message, MessageStatus, NewMessage, Opening,

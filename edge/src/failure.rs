@@ -3,20 +3,26 @@
 //! `tonic::Code` for answers), and every answer is derived from that kind:
 //! the REST status and detail (Google's `google.rpc.Code` → HTTP table), the
 //! close frame of a socket whose opening (or re-opening on a new link) the
-//! core refused, and the answer
-//! to a failed send or `auth` frame on an open socket.
+//! core refused, the answer to a failed send or `auth` frame on an open
+//! socket, and the user socket's answers.
 //!
-//! | gRPC code          | [`Failure`]       | HTTP | join, re-link     | a send             | an `auth` frame |
-//! | ------------------ | ----------------- | ---- | ----------------- | ------------------ | --------------- |
-//! | INVALID_ARGUMENT   | `Invalid`         | 400  | 4404              | `invalid_message`  | `internal`      |
-//! | UNAUTHENTICATED    | `Unauthenticated` | 401  | 4401              | close 4401         | `invalid_token` |
-//! | PERMISSION_DENIED  | `Forbidden`       | 403  | 4403              | close 4403         | `invalid_token` |
-//! | NOT_FOUND          | `NotFound`        | 404  | 4404              | close 4404         | `internal`      |
-//! | ALREADY_EXISTS     | `Conflict`        | 409  | 1011              | `internal`         | `internal`      |
-//! | RESOURCE_EXHAUSTED | `Throttled`       | 429  | 1013              | `rate_limited`     | `internal`      |
-//! | UNAVAILABLE        | `Unavailable`     | 503  | 1011              | `unavailable`      | `unavailable`   |
-//! | DEADLINE_EXCEEDED  | `Timeout`         | 504  | 1011              | `unavailable`      | `unavailable`   |
-//! | any other          | `Internal`        | 500  | 1011              | `internal`         | `internal`      |
+//! | gRPC code          | [`Failure`]       | HTTP | join, re-link | a send            | an `auth` frame | a user-socket frame | the user stream |
+//! | ------------------ | ----------------- | ---- | ------------- | ----------------- | --------------- | ------------------- | --------------- |
+//! | INVALID_ARGUMENT   | `Invalid`         | 400  | 4404          | `invalid_message` | `internal`      | `invalid_message`   | 1011            |
+//! | UNAUTHENTICATED    | `Unauthenticated` | 401  | 4401          | close 4401        | `invalid_token` | close 4401          | 4401            |
+//! | PERMISSION_DENIED  | `Forbidden`       | 403  | 4403          | close 4403        | `invalid_token` | `forbidden`         | 1011            |
+//! | NOT_FOUND          | `NotFound`        | 404  | 4404          | close 4404        | `internal`      | `forbidden`         | 1011            |
+//! | ALREADY_EXISTS     | `Conflict`        | 409  | 1011          | `internal`        | `internal`      | `internal`          | 1011            |
+//! | RESOURCE_EXHAUSTED | `Throttled`       | 429  | 1013          | `rate_limited`    | `internal`      | `rate_limited`      | 1013            |
+//! | UNAVAILABLE        | `Unavailable`     | 503  | 1011          | `unavailable`     | `unavailable`   | `unavailable`       | 1011            |
+//! | DEADLINE_EXCEEDED  | `Timeout`         | 504  | 1011          | `unavailable`     | `unavailable`   | `unavailable`       | 1011            |
+//! | any other          | `Internal`        | 500  | 1011          | `internal`        | `internal`      | `internal`          | 1011            |
+//!
+//! "A user-socket frame" is a `send`, `typing` or `read` of the user socket
+//! (`ws/user/`), which names its room: a room that does not exist and one
+//! the user is not in get the same `forbidden`. "The user stream" is the
+//! close code of a user socket whose `InboxService.Stream` the core refused
+//! or ended.
 //!
 //! A transport failure under a call counts as UNAVAILABLE and a missed
 //! deadline as DEADLINE_EXCEEDED (`core_client::failure`, `Error::code`).
@@ -166,6 +172,48 @@ impl Failure {
         }
     }
 
+    /// The answer to a failed `send`, `typing` or `read` of the user socket:
+    /// an error frame (`forbidden` for a room that does not exist as for one
+    /// the user is not in), or a close once the token no longer works.
+    pub fn on_user_frame(self) -> SocketAnswer {
+        match self {
+            Failure::Forbidden | Failure::NotFound => SocketAnswer::Frame(
+                ErrorCode::Forbidden,
+                "No such room, or you are not a member of it.",
+            ),
+            Failure::Unauthenticated => SocketAnswer::Close(CloseReason::UNAUTHENTICATED),
+            Failure::Invalid => {
+                SocketAnswer::Frame(ErrorCode::InvalidMessage, "The frame was refused.")
+            }
+            Failure::Throttled => {
+                SocketAnswer::Frame(ErrorCode::RateLimited, "Too many messages; slow down.")
+            }
+            Failure::Unavailable | Failure::Timeout => SocketAnswer::Frame(
+                ErrorCode::Unavailable,
+                "The chat service is unavailable; it may not have been done.",
+            ),
+            Failure::Conflict | Failure::Internal => {
+                SocketAnswer::Frame(ErrorCode::Internal, "It may not have been done.")
+            }
+        }
+    }
+
+    /// The close frame of a user socket whose stream the core refused or
+    /// ended: clients reconnect with their last cursor, but for 4401.
+    pub fn on_user_stream(self) -> CloseReason {
+        match self {
+            Failure::Unauthenticated => CloseReason::UNAUTHENTICATED,
+            Failure::Throttled => CloseReason::TOO_SLOW,
+            Failure::Invalid
+            | Failure::Forbidden
+            | Failure::NotFound
+            | Failure::Conflict
+            | Failure::Unavailable
+            | Failure::Timeout
+            | Failure::Internal => CloseReason::CORE_UNAVAILABLE,
+        }
+    }
+
     /// The error frame for a replacement token (an `auth` frame on an open
     /// socket) the core did not take; the socket keeps its token.
     pub fn on_auth(self) -> (ErrorCode, &'static str) {
@@ -235,6 +283,34 @@ mod tests {
                 SocketAnswer::Close(failure.close_reason())
             );
         }
+    }
+
+    #[test]
+    fn a_user_socket_frame_does_not_tell_a_missing_room_from_a_foreign_one() {
+        assert_eq!(
+            Failure::NotFound.on_user_frame(),
+            Failure::Forbidden.on_user_frame()
+        );
+        let SocketAnswer::Frame(code, _) = Failure::NotFound.on_user_frame() else {
+            panic!("an error frame");
+        };
+        assert_eq!(code, ErrorCode::Forbidden);
+        assert_eq!(
+            Failure::Unauthenticated.on_user_frame(),
+            SocketAnswer::Close(CloseReason::UNAUTHENTICATED)
+        );
+        let SocketAnswer::Frame(code, _) = Failure::Throttled.on_user_frame() else {
+            panic!("an error frame");
+        };
+        assert_eq!(code, ErrorCode::RateLimited);
+    }
+
+    #[test]
+    fn a_user_stream_that_fails_closes_for_a_reconnect_unless_the_token_failed() {
+        assert_eq!(Failure::Unauthenticated.on_user_stream().code, 4401);
+        assert_eq!(Failure::Unavailable.on_user_stream().code, 1011);
+        assert_eq!(Failure::NotFound.on_user_stream().code, 1011);
+        assert_eq!(Failure::Throttled.on_user_stream().code, 1013);
     }
 
     #[test]

@@ -132,7 +132,7 @@ impl<R: LocalRooms, S: LocalSignals> Listener<R, S> {
         match channel {
             PRESENCE_CHANNEL => self.signals.presence(&signals::parse_presence(payload)),
             TYPING_CHANNEL => match signals::parse_typing(payload) {
-                Some((room, user)) => self.signals.typing(room, user),
+                Some(typed) => self.signals.typing(typed.room, typed.user, typed.peer),
                 None => tracing::warn!("ignoring a malformed typing announcement"),
             },
             _ => announce(&self.rooms, &self.metrics, self.instance, payload),

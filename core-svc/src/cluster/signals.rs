@@ -11,11 +11,30 @@ pub trait LocalSignals: Send + Sync + 'static {
     /// Users went online or offline.
     fn presence(&self, changes: &[Presence]);
 
-    /// `user` is typing in `room` (already throttled).
-    fn typing(&self, room: RoomId, user: UserId);
+    /// `user` is typing in `room` (already throttled); `peer` is the room's
+    /// other member when the announcement names them.
+    fn typing(&self, room: RoomId, user: UserId, peer: Option<UserId>);
 
     /// Announcements may have been missed (the listener reconnected).
     fn resync(&self);
+}
+
+/// Both hear everything: the room streams' signals and the user streams'.
+impl<A: LocalSignals, B: LocalSignals> LocalSignals for (A, B) {
+    fn presence(&self, changes: &[Presence]) {
+        self.0.presence(changes);
+        self.1.presence(changes);
+    }
+
+    fn typing(&self, room: RoomId, user: UserId, peer: Option<UserId>) {
+        self.0.typing(room, user, peer);
+        self.1.typing(room, user, peer);
+    }
+
+    fn resync(&self) {
+        self.0.resync();
+        self.1.resync();
+    }
 }
 
 /// A `chat_presence` payload: `<user>:<1|0>:<version>:<last_seen µs | ->`
@@ -48,13 +67,29 @@ fn presence_item(item: &str) -> Option<Presence> {
     })
 }
 
-/// A `chat_typing` payload: `<room>:<user>`.
-pub(super) fn parse_typing(payload: &str) -> Option<(RoomId, UserId)> {
-    let (room, user) = payload.split_once(':')?;
-    Some((
-        RoomId::parse(room.parse().ok()?).ok()?,
-        UserId::parse(user.parse().ok()?).ok()?,
-    ))
+/// A typing announcement: who typed where, and the room's other member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Typed {
+    pub room: RoomId,
+    pub user: UserId,
+    /// Named since migrations/0011; `None` in an older announcement.
+    pub peer: Option<UserId>,
+}
+
+/// A `chat_typing` payload: `<room>:<user>`, or `<room>:<user>:<peer>`.
+pub(super) fn parse_typing(payload: &str) -> Option<Typed> {
+    let mut fields = payload.split(':');
+    let id = |field: Option<&str>| field?.parse::<i64>().ok();
+    let room = RoomId::parse(id(fields.next())?).ok()?;
+    let user = UserId::parse(id(fields.next())?).ok()?;
+    let peer = match fields.next() {
+        None => None,
+        Some(peer) => UserId::parse(id(Some(peer))?).ok(),
+    };
+    if fields.next().is_some() {
+        return None;
+    }
+    Some(Typed { room, user, peer })
 }
 
 #[cfg(test)]
@@ -75,9 +110,21 @@ mod tests {
 
     #[test]
     fn typing_names_a_room_and_a_user() {
-        let (room, user) = parse_typing("3:9").expect("valid");
-        assert_eq!((room.get(), user.get()), (3, 9));
+        let typed = parse_typing("3:9").expect("valid");
+        assert_eq!(
+            (typed.room.get(), typed.user.get(), typed.peer),
+            (3, 9, None)
+        );
         assert!(parse_typing("3").is_none());
         assert!(parse_typing("a:9").is_none());
+    }
+
+    #[test]
+    fn typing_may_name_the_peer_too_and_a_missing_room_names_none() {
+        let typed = parse_typing("3:9:4").expect("valid");
+        assert_eq!(typed.peer, UserId::parse(4).ok());
+        assert_eq!(parse_typing("3:9:0").expect("valid").peer, None);
+        assert!(parse_typing("3:9:x").is_none());
+        assert!(parse_typing("3:9:4:1").is_none());
     }
 }

@@ -131,7 +131,7 @@ impl LocalSignals for Signals {
         Signals::presence(self, changes);
     }
 
-    fn typing(&self, room: RoomId, user: UserId) {
+    fn typing(&self, room: RoomId, user: UserId, _peer: Option<UserId>) {
         Signals::typing(self, room, user);
     }
 

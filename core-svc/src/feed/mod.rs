@@ -21,7 +21,7 @@ pub use waker::{Wake, wake_on_notify};
 
 use crate::{
     error::Error,
-    store::{FeedItem, FeedPage, FeedPosition, Partition, Store},
+    store::{FeedFilter, FeedItem, FeedPage, FeedPosition, Partition, Store},
 };
 
 /// The most items one read of the feed returns.
@@ -156,7 +156,12 @@ impl Feed {
             wake.borrow_and_update();
             let page = match self
                 .store
-                .feed_page(cursor.after, partition, PAGE, cursor.span)
+                .feed_page(
+                    cursor.after,
+                    FeedFilter::Partition(partition),
+                    PAGE,
+                    cursor.span,
+                )
                 .await
             {
                 Ok(page) => page,
@@ -195,7 +200,10 @@ mod tests {
     use crate::store::FeedKind;
 
     fn page(items: usize, scanned_to: u64, horizon: u64, held_back: bool) -> FeedPage {
+        let member = |id| crate::domain::UserId::parse(id).unwrap();
         let item = |seq| FeedItem {
+            members: [member(1), member(2)],
+            unread: [0, 0],
             position: FeedPosition {
                 tx: 10,
                 room: 1,

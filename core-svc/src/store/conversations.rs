@@ -3,6 +3,7 @@
 //! so a page reads at most `limit` rooms however many the user has), and
 //! explicit read marks.
 
+use deadpool_postgres::GenericClient;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
@@ -74,46 +75,7 @@ impl Store {
         limit: i64,
     ) -> Result<ConversationPage, Error> {
         let client = self.client().await?;
-        let select = client
-            .prepare_cached(&format!(
-                "{PAGE_QUERY}
-                 SELECT c.*, p.email AS peer_email, p.last_seen AS peer_last_seen,
-                        EXISTS (SELECT 1 FROM room_sessions s WHERE s.user_id = p.id)
-                            AS peer_online,
-                        {}
-                 FROM mine c
-                 JOIN users p ON p.id = c.conv_peer
-                 LEFT JOIN messages m ON m.id = c.last_message_id
-                 LEFT JOIN users u ON u.id = m.sender_id
-                 ORDER BY c.conv_activity DESC, c.conv_room DESC",
-                rows::MESSAGE_COLUMNS
-            ))
-            .await?;
-        let (activity_at, room) = match before {
-            Some(cursor) => (cursor.activity_at, cursor.room.get()),
-            None => (far_future(), i64::MAX),
-        };
-        // One more than asked: whether it exists says if there is a next page.
-        let rows = client
-            .query(&select, &[&user.get(), &activity_at, &room, &(limit + 1)])
-            .await?;
-        let mut conversations = rows
-            .iter()
-            .map(conversation)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = if conversations.len() as i64 > limit {
-            conversations.truncate(limit as usize);
-            conversations.last().map(|last| ListCursor {
-                activity_at: last.activity_at,
-                room: last.room_id,
-            })
-        } else {
-            None
-        };
-        Ok(ConversationPage {
-            conversations,
-            next,
-        })
+        page(&client, user, before, limit).await
     }
 
     /// Marks read every message of the other member in `room` that is not
@@ -137,6 +99,56 @@ impl Store {
         tx.commit().await?;
         Ok((room.last_seq + events.len() as i64, events))
     }
+}
+
+/// Up to `limit` rooms of `user` after `before`, as [`Store::conversations`]
+/// answers, read on `client` (a transaction's snapshot, for the inbox).
+pub(super) async fn page(
+    client: &impl GenericClient,
+    user: UserId,
+    before: Option<ListCursor>,
+    limit: i64,
+) -> Result<ConversationPage, Error> {
+    let select = client
+        .prepare_cached(&format!(
+            "{PAGE_QUERY}
+             SELECT c.*, p.email AS peer_email, p.last_seen AS peer_last_seen,
+                    EXISTS (SELECT 1 FROM room_sessions s WHERE s.user_id = p.id)
+                        AS peer_online,
+                    {}
+             FROM mine c
+             JOIN users p ON p.id = c.conv_peer
+             LEFT JOIN messages m ON m.id = c.last_message_id
+             LEFT JOIN users u ON u.id = m.sender_id
+             ORDER BY c.conv_activity DESC, c.conv_room DESC",
+            rows::MESSAGE_COLUMNS
+        ))
+        .await?;
+    let (activity_at, room) = match before {
+        Some(cursor) => (cursor.activity_at, cursor.room.get()),
+        None => (far_future(), i64::MAX),
+    };
+    // One more than asked: whether it exists says if there is a next page.
+    let rows = client
+        .query(&select, &[&user.get(), &activity_at, &room, &(limit + 1)])
+        .await?;
+    let mut conversations = rows
+        .iter()
+        .map(conversation)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if conversations.len() as i64 > limit {
+        conversations.truncate(limit as usize);
+        conversations.last().map(|last| ListCursor {
+            activity_at: last.activity_at,
+            room: last.room_id,
+        })
+    } else {
+        None
+    };
+    Ok(ConversationPage {
+        conversations,
+        next,
+    })
 }
 
 /// Later than any activity: the start of the first page.

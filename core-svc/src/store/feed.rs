@@ -59,6 +59,30 @@ pub enum FeedKind {
 pub struct FeedItem {
     pub position: FeedPosition,
     pub kind: FeedKind,
+    /// The room's members, lower id first.
+    pub members: [UserId; 2],
+    /// Each member's unread count in the room (in the order of `members`),
+    /// read in the snapshot that read the item: at least as new as it.
+    pub unread: [i64; 2],
+}
+
+impl FeedItem {
+    /// The unread count of `user` in the item's room; 0 for a non-member.
+    pub fn unread_of(&self, user: UserId) -> i64 {
+        match self.members.iter().position(|member| *member == user) {
+            Some(index) => self.unread[index],
+            None => 0,
+        }
+    }
+}
+
+/// Whose items a read returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedFilter {
+    /// The rooms of a partition.
+    Partition(Partition),
+    /// The rooms that `UserId` is a member of.
+    Member(UserId),
 }
 
 /// One read of the feed.
@@ -90,7 +114,8 @@ impl FeedPage {
 /// it finds the block ranges of the span [$1, end) and the rows are sorted
 /// here. Everything comes from one snapshot, whose running transactions
 /// also tell whether ended ones wait above the horizon. `$7` bounds the span, so that a consumer far behind reads a
-/// bounded part of the table per page.
+/// bounded part of the table per page. `$8`, unless 0, keeps only the rooms
+/// of that user (a user stream catching up).
 const PAGE_QUERY: &str = "WITH bound AS MATERIALIZED (
          SELECT h, least(h, $1 + least($7, 9223372036854775807 - $1)) AS upto,
                 pg_snapshot_xmax(s)::text::bigint - h
@@ -102,17 +127,21 @@ const PAGE_QUERY: &str = "WITH bound AS MATERIALIZED (
           WHERE e.tx::text::bigint >= $1 AND e.tx::text::bigint < (SELECT upto FROM bound)
             AND (e.tx::text::bigint, e.room_id, e.seq) > ($1, $2, $3)
             AND ($4::bigint = 0 OR e.room_id % $4 = $5)
+            AND ($8::bigint = 0 OR e.room_id IN (
+                SELECT m.id FROM rooms m WHERE m.user_lo = $8 OR m.user_hi = $8))
           ORDER BY 1, 2, 3 LIMIT $6)
          UNION ALL
          (SELECT r.tx::text::bigint, r.id, 0::bigint FROM rooms r
           WHERE r.tx >= $1::text::xid8 AND r.tx < (SELECT upto FROM bound)::text::xid8
             AND (r.tx::text::bigint, r.id) > ($1, $2)
             AND ($4::bigint = 0 OR r.id % $4 = $5)
+            AND ($8::bigint = 0 OR r.user_lo = $8 OR r.user_hi = $8)
           ORDER BY 1, 2 LIMIT $6)
      ), page AS (
          SELECT e.seq, e.kind, e.occurred_at, {message},
                 k.tx AS feed_tx, k.room_id AS feed_room, k.seq AS feed_seq,
                 r.user_lo AS feed_user_lo, r.user_hi AS feed_user_hi,
+                r.unread_lo AS feed_unread_lo, r.unread_hi AS feed_unread_hi,
                 r.created_at AS feed_created_at
          FROM keys k
          JOIN rooms r ON r.id = k.room_id
@@ -127,21 +156,25 @@ const PAGE_QUERY: &str = "WITH bound AS MATERIALIZED (
      ORDER BY page.feed_tx, page.feed_room, page.feed_seq";
 
 impl Store {
-    /// Up to `limit` items after `after` in `partition`, with labels below
-    /// this statement's horizon and below `after.tx + span`: once read,
-    /// nothing can appear before the last of them any more.
+    /// Up to `limit` items after `after` that pass `filter`, with labels
+    /// below this statement's horizon and below `after.tx + span`: once
+    /// read, nothing can appear before the last of them any more.
     pub async fn feed_page(
         &self,
         after: FeedPosition,
-        partition: Partition,
+        filter: FeedFilter,
         limit: i64,
         span: u64,
     ) -> Result<FeedPage, Error> {
+        let (partition, member) = match filter {
+            FeedFilter::Partition(partition) => (partition, 0),
+            FeedFilter::Member(user) => (Partition::ALL, user.get()),
+        };
         let client = self.client().await?;
         let select = client
             .prepare_cached(&PAGE_QUERY.replace("{message}", rows::MESSAGE_COLUMNS))
             .await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
             &label(after.tx),
             &after.room,
             &after.seq,
@@ -149,6 +182,7 @@ impl Store {
             &i64::from(partition.index),
             &limit,
             &label(span),
+            &member,
         ];
         let rows = client.query(&select, &params).await?;
         let Some(first) = rows.first() else {
@@ -183,11 +217,11 @@ impl Store {
 
 /// A label as PostgreSQL compares it; ids of 2^63 and more (which 64-bit
 /// transaction ids do not reach) read as the largest.
-fn label(tx: u64) -> i64 {
+pub(super) fn label(tx: u64) -> i64 {
     i64::try_from(tx).unwrap_or(i64::MAX)
 }
 
-fn unlabel(raw: i64) -> Result<u64, Error> {
+pub(super) fn unlabel(raw: i64) -> Result<u64, Error> {
     u64::try_from(raw)
         .map_err(|_| Error::Internal(format!("transaction id {raw} is negative").into()))
 }
@@ -202,14 +236,15 @@ fn feed_item(row: &tokio_postgres::Row) -> Result<Option<FeedItem>, Error> {
         room: row.try_get("feed_room")?,
         seq: row.try_get("feed_seq")?,
     };
+    let members = [
+        rows::id(row.try_get("feed_user_lo")?, UserId::parse)?,
+        rows::id(row.try_get("feed_user_hi")?, UserId::parse)?,
+    ];
     let kind = if position.seq == 0 {
         FeedKind::RoomCreated {
             room: Room {
                 id: rows::id(position.room, RoomId::parse)?,
-                members: [
-                    rows::id(row.try_get("feed_user_lo")?, UserId::parse)?,
-                    rows::id(row.try_get("feed_user_hi")?, UserId::parse)?,
-                ],
+                members,
                 last_seq: 0,
             },
             created_at: row.try_get("feed_created_at")?,
@@ -217,5 +252,14 @@ fn feed_item(row: &tokio_postgres::Row) -> Result<Option<FeedItem>, Error> {
     } else {
         FeedKind::Event(rows::event(row)?)
     };
-    Ok(Some(FeedItem { position, kind }))
+    let unread = [
+        i64::from(row.try_get::<_, i32>("feed_unread_lo")?),
+        i64::from(row.try_get::<_, i32>("feed_unread_hi")?),
+    ];
+    Ok(Some(FeedItem {
+        position,
+        kind,
+        members,
+        unread,
+    }))
 }

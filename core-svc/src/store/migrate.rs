@@ -55,6 +55,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "presence_and_typing",
         include_str!("../../../migrations/0010_presence_and_typing.sql"),
     ),
+    (
+        11,
+        "user_sessions",
+        include_str!("../../../migrations/0011_user_sessions.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming this service's migration lock.

@@ -17,6 +17,7 @@
 mod conversations;
 mod events;
 mod feed;
+mod inbox;
 mod instances;
 mod links;
 mod messages;
@@ -36,7 +37,8 @@ use deadpool_postgres::{
 use tokio_postgres::{NoTls, error::SqlState};
 
 pub use conversations::{Conversation, ConversationPage, ListCursor};
-pub use feed::{FeedItem, FeedKind, FeedPage, FeedPosition, Partition};
+pub use feed::{FeedFilter, FeedItem, FeedKind, FeedPage, FeedPosition, Partition};
+pub use inbox::{InboxSnapshot, MAX_CURSOR_LAG};
 pub use instances::EVENTS_CHANNEL;
 pub use links::{EdgeSocket, Registered};
 pub use messages::{NewMessage, Sent};

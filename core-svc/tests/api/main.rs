@@ -14,6 +14,7 @@ mod feed;
 mod feed_order;
 mod help;
 mod helpers;
+mod inbox;
 mod jwks_max_age;
 mod limits;
 mod link;

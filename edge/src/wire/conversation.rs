@@ -1,13 +1,13 @@
 //! The JSON shapes of the room list: a user's profile (`GET /users/{id}`,
 //! `GET /users/me` and a conversation's `peer`) and a conversation `C`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{HistoryItem, wire_time};
 use crate::core_client::{Conversation, ConversationPage, User};
 
 /// `{"id": 3, "email": "a@example.com", "is_online": false, "last_seen": "…" | null}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Profile {
     /// The user id.
     pub id: i64,
@@ -31,7 +31,7 @@ impl From<User> for Profile {
 }
 
 /// `C`: one room of the caller's list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConversationView {
     /// The room id.
     pub room_id: i64,

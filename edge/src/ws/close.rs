@@ -10,7 +10,7 @@
 //! | ---- | ------ |
 //! | 1000 | the client closed the socket (the echo of its close frame) |
 //! | 1009 | a client message over 64 KiB, one frame or several fragments together |
-//! | 1011 | the core is unreachable or failed: at connect (nothing else is sent), or mid-session when no core of `CHAT_CORE_URL` has answered for `CHAT_CORE_DEADLINE_MS`; reconnect later with `?last_seq=` |
+//! | 1011 | the core is unreachable or failed: at connect (nothing else is sent), or mid-session when no core of `CHAT_CORE_URL` has answered for `CHAT_CORE_DEADLINE_MS`, or a user socket's `InboxService.Stream` broke or ended; reconnect later with `?last_seq=` (a user socket: `?cursor=`) |
 //! | 1012 | the edge is shutting down; reconnect with `?last_seq=` |
 //! | 1008 | the client kept sending over its rate limit after `rate_limited` error frames |
 //! | 1013 | the client did not keep up: its outbound queue (`CHAT_WS_QUEUE` frames) stayed full for `CHAT_WS_STALL_MS`, or its room's events overflowed the 4,096 more held for it meanwhile, or the core is overloaded; reconnect with `?last_seq=` and the missed events follow |

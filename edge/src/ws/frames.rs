@@ -27,7 +27,7 @@ pub(super) enum Incoming {
 }
 
 /// A JSON object, or `invalid_json`.
-fn json_object(text: &str) -> Result<Value, Refusal> {
+pub(super) fn json_object(text: &str) -> Result<Value, Refusal> {
     let not_an_object = (ErrorCode::InvalidJson, "Frames must be JSON objects.");
     let value: Value = serde_json::from_str(text).map_err(|_| not_an_object)?;
     if !value.is_object() {
@@ -55,7 +55,7 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, Refusal> {
 }
 
 /// [`parse_client_frame`] of a JSON object.
-fn message_frame(value: Value) -> Result<ClientFrame, Refusal> {
+pub(super) fn message_frame(value: Value) -> Result<ClientFrame, Refusal> {
     let Some(object) = value.as_object() else {
         return Err((ErrorCode::InvalidJson, "Frames must be JSON objects."));
     };

@@ -4,7 +4,8 @@
 //! an `auth` first frame, see [`auth`]) and the resume point from
 //! `X-Chat-Last-Seq` or `?last_seq=` ([`resume`]), refuses a browser page of
 //! a foreign [`origin`] with 403, accepts the upgrade with buffers sized for
-//! many idle sockets, and hands the socket to a [`session`].
+//! many idle sockets, and hands the socket to a [`session`]. The user
+//! socket, `/ws/user/`, is routed here too, and handled in [`user`].
 
 pub mod auth;
 pub mod close;
@@ -16,6 +17,7 @@ pub mod protocol;
 mod reader;
 pub mod resume;
 pub mod session;
+pub mod user;
 mod writer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,8 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
@@ -66,6 +68,7 @@ pub fn router() -> Router<AppState> {
         .route("/ws/chat/{room_id}/", chat.clone())
         .route("/{lang}/ws/chat/{room_id}", chat.clone())
         .route("/{lang}/ws/chat/{room_id}/", chat)
+        .merge(user::router())
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,17 +98,12 @@ async fn connect(
     resume_query: Result<Query<ResumeQuery>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if let Some(refusal) = refuse_handshake(&state, &path, &headers) {
+    if let Some(refusal) = refuse_handshake(&state, path.lang.as_deref(), &headers) {
         return refusal;
     }
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
-        Err(rejection) => {
-            let body = ErrorBody {
-                detail: rejection.body_text(),
-            };
-            return (rejection.status(), Json(body)).into_response();
-        }
+        Err(rejection) => return refuse_upgrade(rejection),
     };
     let last_seq_param = resume_query.ok().and_then(|Query(query)| query.last_seq);
     let params = SessionParams {
@@ -119,17 +117,28 @@ async fn connect(
         shutdown: state.shutdown.clone(),
         policy: state.ws_policy.clone(),
     };
-    accept(upgrade, &state, params, &path.room_id)
+    let span = tracing::info_span!(
+        "ws_session",
+        session = SESSION_IDS.fetch_add(1, Ordering::Relaxed),
+        room_id = %path.room_id,
+    );
+    accept(upgrade, &state, span, move |socket| {
+        session::run(socket, params)
+    })
+}
+
+/// The answer to a request that is no WebSocket upgrade.
+fn refuse_upgrade(rejection: WebSocketUpgradeRejection) -> Response {
+    let body = ErrorBody {
+        detail: rejection.body_text(),
+    };
+    (rejection.status(), Json(body)).into_response()
 }
 
 /// The answer to a handshake refused before the upgrade: 404 under a prefix
 /// that is no language code, 403 for a browser page of a foreign origin.
-fn refuse_handshake(state: &AppState, path: &ChatPath, headers: &HeaderMap) -> Option<Response> {
-    if path
-        .lang
-        .as_deref()
-        .is_some_and(|lang| !is_language_code(lang))
-    {
+fn refuse_handshake(state: &AppState, lang: Option<&str>, headers: &HeaderMap) -> Option<Response> {
+    if lang.is_some_and(|lang| !is_language_code(lang)) {
         return Some(Error::NotFound.into_response());
     }
     let origin = headers.get(ORIGIN).map(|value| value.as_bytes());
@@ -145,18 +154,17 @@ fn refuse_handshake(state: &AppState, path: &ChatPath, headers: &HeaderMap) -> O
 }
 
 /// Accepts the upgrade with buffers sized for many idle sockets, and runs
-/// the session in its own span, counted and tracked until it ends.
-fn accept(
+/// the session `run` makes of the socket in `span`, counted and tracked
+/// until it ends.
+fn accept<S>(
     upgrade: WebSocketUpgrade,
     state: &AppState,
-    params: SessionParams,
-    room_id: &str,
-) -> Response {
-    let span = tracing::info_span!(
-        "ws_session",
-        session = SESSION_IDS.fetch_add(1, Ordering::Relaxed),
-        room_id = %room_id,
-    );
+    span: tracing::Span,
+    run: impl FnOnce(WebSocket) -> S + Send + 'static,
+) -> Response
+where
+    S: Future<Output = ()> + Send + 'static,
+{
     let sessions = state.sessions.clone();
     let metrics = state.metrics.clone();
     let request_id = crate::metrics::current_request_id().unwrap_or_default();
@@ -170,7 +178,7 @@ fn accept(
             let open = metrics.ws_opened();
             // Made before the block, so that the block holds the session's
             // small future and not the socket and parameters beside it.
-            let session = session::run(socket, params);
+            let session = run(socket);
             let session = crate::metrics::with_request_id(request_id, async move {
                 session.await;
                 drop(open);

@@ -2,7 +2,10 @@
 //! additive `resumed` and `ack` frames of the resume and idempotent-send
 //! handshakes, and the `auth` / `auth_ok` frames of tokens on long-lived
 //! sockets). The message shapes inside them, which the REST paging endpoint
-//! shares, are in `wire.rs`. No logic lives here.
+//! shares, are in `wire.rs`; the user socket's own frames are in [`user`].
+//! No logic lives here.
+
+pub mod user;
 
 use serde::{Deserialize, Serialize};
 
@@ -120,6 +123,9 @@ pub enum ErrorCode {
     /// An in-band `auth` frame's token failed verification or names another
     /// user; the socket keeps its token (additive).
     InvalidToken,
+    /// A user-socket frame names a room that does not exist or that the
+    /// user is not a member of; the two are not told apart (additive).
+    Forbidden,
 }
 
 /// A client frame with a `type` (additive): `{"type": "auth", "token": "<jwt>"}`,
@@ -259,6 +265,7 @@ mod tests {
             (ErrorCode::Unavailable, "unavailable"),
             (ErrorCode::Internal, "internal"),
             (ErrorCode::InvalidToken, "invalid_token"),
+            (ErrorCode::Forbidden, "forbidden"),
         ];
         for (code, name) in codes {
             let value = round_trip(&ServerFrame::Error {

@@ -9,12 +9,16 @@
 //! but for `typing` frames: they go up the hub's link (the core throttles
 //! them) under a rate of their own, over which they are dropped without a
 //! word, and a flood of them closes the socket with 1008.
+//!
+//! The loop itself ([`read_client`]: the token's expiry, liveness, binary
+//! frames, 1009) is shared with the user socket, which handles its text
+//! frames its own way ([`TextFrames`], `ws/user/reader.rs`).
 
 use axum::extract::ws::{Message, WebSocket};
 use futures::StreamExt;
 use futures::stream::SplitStream;
 
-use super::auth::{self, Credentials};
+use super::auth::{self, Credentials, Expiry};
 use super::close::{CloseReason, End};
 use super::frames::{Incoming, Refusal, parse_frame};
 use super::limits::{Liveness, RateLimit, Verdict};
@@ -53,19 +57,48 @@ pub(super) struct ClientLimits {
     pub liveness: Liveness,
 }
 
-/// Client frames → `SendMessage`, one at a time and in order; bad frames get
-/// error frames, frames over the rate `rate_limited` ones. Ends with 4401
-/// when the socket's token expires.
+/// What a socket does with its client's text frames.
+pub(super) trait TextFrames {
+    /// When the socket's current token expires.
+    fn expiry(&self) -> Expiry;
+
+    /// One text frame, under the socket's limits; `Err` ends the session.
+    fn on_text<'a>(
+        &'a mut self,
+        text: &'a str,
+        out: &'a Outbound,
+        limits: &'a mut ClientLimits,
+    ) -> impl Future<Output = Result<(), End>> + Send + 'a;
+}
+
+impl TextFrames for Sender<'_> {
+    fn expiry(&self) -> Expiry {
+        self.credentials.expiry
+    }
+
+    fn on_text<'a>(
+        &'a mut self,
+        text: &'a str,
+        out: &'a Outbound,
+        limits: &'a mut ClientLimits,
+    ) -> impl Future<Output = Result<(), End>> + Send + 'a {
+        on_text(text, out, self, limits)
+    }
+}
+
+/// Client frames → `frames`, one at a time and in order; binary frames get
+/// `invalid_json` (under the message rate). Ends with 4401 when the
+/// socket's token expires.
 pub(super) async fn read_client(
     stream: &mut SplitStream<WebSocket>,
     out: &Outbound,
-    sender: &mut Sender<'_>,
+    frames: &mut impl TextFrames,
     limits: &mut ClientLimits,
 ) -> End {
     loop {
         let next = tokio::select! {
             next = stream.next() => next,
-            () = sender.credentials.expiry.passed() => {
+            () = frames.expiry().passed() => {
                 return End::Close(CloseReason::TOKEN_EXPIRED);
             }
         };
@@ -78,7 +111,7 @@ pub(super) async fn read_client(
         let outcome = match message {
             // Boxed: a send (a gRPC call) is a future of kilobytes, which
             // an idle socket's task should not carry.
-            Message::Text(text) => Box::pin(on_text(text.as_str(), out, sender, limits)).await,
+            Message::Text(text) => Box::pin(frames.on_text(text.as_str(), out, limits)).await,
             Message::Binary(_) => match throttle(&mut limits.rate, out).await {
                 Ok(true) => {
                     out.push_error(ErrorCode::InvalidJson, "Frames must be JSON text.")
@@ -132,7 +165,7 @@ fn typing(rate: &mut RateLimit, sender: &Sender<'_>) -> Result<(), End> {
 
 /// Whether a data frame is within the rate: `Ok(false)` once its
 /// `rate_limited` error frame is queued, `Err` (1008) for sustained abuse.
-async fn throttle(rate: &mut RateLimit, out: &Outbound) -> Result<bool, End> {
+pub(super) async fn throttle(rate: &mut RateLimit, out: &Outbound) -> Result<bool, End> {
     match rate.check(tokio::time::Instant::now()) {
         Verdict::Allowed => Ok(true),
         Verdict::Limited => {

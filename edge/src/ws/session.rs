@@ -29,7 +29,7 @@ use super::limits::{ConnectionSlot, Liveness, RateLimit, WsPolicy};
 use super::protocol::ServerFrame;
 use super::reader::{ClientLimits, Sender, TYPING_BURST, TYPING_PER_SEC, read_client};
 use super::writer::{Outbound, Writer, await_close_echo, queue};
-use crate::core_client::{BearerToken, CoreClient, Opening, Presence, RoomEvent, Snapshot};
+use crate::core_client::{BearerToken, CoreClient, Opening, Presence, RoomEvent, Subscriber};
 use crate::error::Error;
 use crate::fanout::{FEED_FRAMES, FeedReceiver, Hub, SocketTicket, feed};
 use crate::wire::HistoryItem;
@@ -164,7 +164,7 @@ impl Session {
 }
 
 /// Sends the close frame `end` calls for and waits for the client's echo.
-async fn close(writer: Writer, stream: &mut SplitStream<WebSocket>, end: End) {
+pub(super) async fn close(writer: Writer, stream: &mut SplitStream<WebSocket>, end: End) {
     tracing::info!(?end, "session over");
     writer.finish(end).await;
     if let End::Close(_) = end {
@@ -189,7 +189,11 @@ async fn join(params: &SessionParams, stream: &mut SplitStream<WebSocket>) -> Re
         .open(room_id, token.clone(), params.last_seq, feed_tx)
         .await
         .map_err(|error| error.failure().close_reason())?;
-    let (credentials, slot) = admit(token, &opened.snapshot, &params.policy)?;
+    let subscriber = Subscriber {
+        user_id: opened.snapshot.user_id,
+        token_exp: opened.snapshot.token_exp,
+    };
+    let (credentials, slot) = admit(token, subscriber, &params.policy)?;
     Ok(Joined {
         credentials,
         room_id,
@@ -203,26 +207,26 @@ async fn join(params: &SessionParams, stream: &mut SplitStream<WebSocket>) -> Re
 }
 
 /// The socket's credentials and a connection slot for its user, from what
-/// the core verified: the snapshot names the user and the token's `exp`.
-fn admit(
+/// the core verified: the user its token names and the token's `exp`.
+pub(super) fn admit(
     token: BearerToken,
-    snapshot: &Snapshot,
+    subscriber: Subscriber,
     policy: &WsPolicy,
 ) -> Result<(Credentials, ConnectionSlot), CloseReason> {
-    if snapshot.user_id <= 0 || snapshot.token_exp == 0 {
+    if subscriber.user_id <= 0 || subscriber.token_exp == 0 {
         tracing::error!(
-            "the core's snapshot names no user or token expiry; is it older than the edge?"
+            "the core's answer names no user or token expiry; is it older than the edge?"
         );
         return Err(CloseReason::CORE_UNAVAILABLE);
     }
     let slot = policy
         .connections
-        .acquire(snapshot.user_id, policy.max_per_user)
+        .acquire(subscriber.user_id, policy.max_per_user)
         .ok_or(CloseReason::TOO_MANY_CONNECTIONS)?;
     let credentials = Credentials {
         token,
-        user_id: snapshot.user_id,
-        expiry: Expiry::at_unix(snapshot.token_exp),
+        user_id: subscriber.user_id,
+        expiry: Expiry::at_unix(subscriber.token_exp),
     };
     Ok((credentials, slot))
 }

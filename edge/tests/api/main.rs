@@ -32,6 +32,7 @@ mod schemathesis;
 mod send_deadline;
 mod shutdown;
 mod slow_client;
+mod user_socket;
 mod ws_auth;
 mod ws_connect;
 mod ws_errors;

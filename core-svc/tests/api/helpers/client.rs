@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use chat_proto::v1::{
     self as pb, conversation_service_client::ConversationServiceClient,
-    message_service_client::MessageServiceClient, room_service_client::RoomServiceClient,
-    user_service_client::UserServiceClient,
+    inbox_service_client::InboxServiceClient, message_service_client::MessageServiceClient,
+    room_service_client::RoomServiceClient, user_service_client::UserServiceClient,
 };
 use tonic::{Request, Status, transport::Channel};
 
@@ -20,6 +20,7 @@ pub struct Client {
     pub rooms: RoomServiceClient<Channel>,
     pub messages: MessageServiceClient<Channel>,
     pub conversations: ConversationServiceClient<Channel>,
+    pub inbox: InboxServiceClient<Channel>,
 }
 
 impl Client {
@@ -34,7 +35,8 @@ impl Client {
             users: UserServiceClient::new(channel.clone()),
             rooms: RoomServiceClient::new(channel.clone()),
             messages: MessageServiceClient::new(channel.clone()),
-            conversations: ConversationServiceClient::new(channel),
+            conversations: ConversationServiceClient::new(channel.clone()),
+            inbox: InboxServiceClient::new(channel),
         }
     }
 

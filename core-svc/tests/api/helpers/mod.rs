@@ -1,10 +1,12 @@
 //! Starts a real core on 127.0.0.1:0 against a fresh database, and gives
 //! tests authenticated clients: [`TestCore`] (the core), [`Client`] (its
-//! callers), [`Subscription`] (an open stream), [`Link`] (an edge's link),
+//! callers), [`Subscription`] (an open stream), [`UserStream`] (a user
+//! stream), [`Link`] (an edge's link),
 //! and small assertions.
 
 mod client;
 mod conversations;
+mod inbox;
 mod link;
 mod subscription;
 mod test_core;
@@ -16,6 +18,7 @@ use tonic::{Code, Status};
 
 pub use client::Client;
 pub use conversations::{Truth, as_listed, truth};
+pub use inbox::{RoomLog, UserStream};
 pub use link::{EDGE_TOKEN_SCOPE, Link, hello, socket};
 pub use subscription::Subscription;
 pub use test_core::TestCore;

@@ -1,0 +1,86 @@
+//! `chat.v1.InboxService`: every room of the caller on one stream (the
+//! edge's user socket). Cursors are opaque strings made by
+//! [`crate::inbox::Cursor`].
+
+use chat_proto::v1::{self as pb, inbox_item::Item, inbox_service_server::InboxService};
+use futures::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::{Authenticator, Caller, ServerStream, until_shutdown};
+use crate::inbox::{Inbox, Out};
+
+pub struct InboxApi {
+    auth: Authenticator,
+    inbox: Inbox,
+}
+
+impl InboxApi {
+    pub fn new(auth: Authenticator, inbox: Inbox) -> Self {
+        Self { auth, inbox }
+    }
+}
+
+#[tonic::async_trait]
+impl InboxService for InboxApi {
+    type StreamStream = ServerStream<pb::InboxItem>;
+
+    #[tracing::instrument(skip_all, fields(user_id))]
+    async fn stream(
+        &self,
+        request: Request<pb::InboxStreamRequest>,
+    ) -> Result<Response<Self::StreamStream>, Status> {
+        let caller = self.auth.authenticate(&request).await?;
+        let cursor = request.into_inner().cursor;
+        let items = self.inbox.open(caller.id, cursor).await?;
+        let stream = ReceiverStream::new(items).map(move |item| {
+            (*item)
+                .map(|out| item_of(out, caller))
+                .map_err(Status::from)
+        });
+        Ok(Response::new(until_shutdown(stream, self.inbox.shutdown())))
+    }
+}
+
+/// The wire form of a stream item; the first names the caller.
+fn item_of(out: Out, caller: Caller) -> pb::InboxItem {
+    let item = match out {
+        Out::Inbox { page, cursor } => Item::Inbox(pb::Inbox {
+            conversations: page.conversations.into_iter().map(Into::into).collect(),
+            next: page
+                .next
+                .map(super::conversations::encode_cursor)
+                .unwrap_or_default(),
+            cursor,
+            user_id: caller.id.get(),
+            token_exp: caller.token_exp,
+        }),
+        Out::Resumed { cursor } => Item::Resumed(pb::InboxResumed {
+            cursor,
+            user_id: caller.id.get(),
+            token_exp: caller.token_exp,
+        }),
+        Out::Event {
+            event,
+            cursor,
+            unread,
+        } => Item::Event(pb::InboxEvent {
+            event: Some(event.into()),
+            cursor,
+            unread_count: unread,
+        }),
+        Out::RoomCreated {
+            conversation,
+            cursor,
+        } => Item::RoomCreated(pb::InboxRoomCreated {
+            conversation: Some(conversation.into()),
+            cursor,
+        }),
+        Out::Presence(presence) => Item::Presence(presence.into()),
+        Out::Typing { room, user } => Item::Typing(pb::Typing {
+            room_id: room.get(),
+            user_id: user.get(),
+        }),
+    };
+    pb::InboxItem { item: Some(item) }
+}

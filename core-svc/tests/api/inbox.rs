@@ -1,0 +1,179 @@
+//! User streams (`InboxService.Stream`), across two instances: the inbox,
+//! then every room's events in order with unread counts that end equal to
+//! the room list, rooms created later, resume from a cursor on the other
+//! instance, presence and typing of peers, and a stream that does not read.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use chat_proto::v1::inbox_item::Item;
+use tonic::Code;
+
+use crate::helpers::{Client, RoomLog, TestCore, assert_code, kind, last_seq, within};
+
+/// Each room's head, read behind the API.
+async fn heads(core: &TestCore, rooms: &[i64]) -> BTreeMap<i64, i64> {
+    let mut heads = BTreeMap::new();
+    for room in rooms {
+        heads.insert(*room, last_seq(core, *room).await);
+    }
+    heads
+}
+
+/// Each room's unread count for `user` as the room list says it.
+async fn listed_unread(user: &Client) -> BTreeMap<i64, i64> {
+    user.all_conversations(100)
+        .await
+        .iter()
+        .map(|c| (c.room_id, c.unread_count))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_inbox_comes_first_then_every_rooms_events_in_order_with_the_listed_unread_counts() {
+    let a = TestCore::start().await;
+    let b = a.join(|_| {}).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    let carol = b.user("carol").await;
+    let with_bob = alice.room_with(bob.id).await.unwrap();
+    let with_carol = alice.room_with(carol.id).await.unwrap();
+    bob.send_id(with_bob, "before the stream").await;
+
+    let mut stream = alice.user_stream("").await.unwrap();
+    let inbox = stream.inbox().await;
+    assert_eq!(inbox.user_id, alice.id);
+    assert!(inbox.token_exp > 0);
+    assert!(!inbox.cursor.is_empty());
+    assert_eq!(inbox.next, "");
+    let listed = alice.page(0, "").await.unwrap();
+    assert_eq!(
+        inbox.conversations, listed.conversations,
+        "the list's first page"
+    );
+    assert_eq!(
+        (
+            inbox.conversations[0].room_id,
+            inbox.conversations[0].unread_count
+        ),
+        (with_bob, 1),
+        "the room with a message first, its unread count"
+    );
+
+    // A flood by both members of both rooms, through the other instance.
+    let alice_on_b = b.same_user(&alice);
+    let mut bobs = Vec::new();
+    for i in 0..10 {
+        bobs.push(bob.send_id(with_bob, &format!("b{i}")).await);
+        let carols = carol.send_id(with_carol, &format!("c{i}")).await;
+        alice_on_b.send_id(with_bob, &format!("a{i}")).await;
+        if i % 3 == 1 {
+            alice_on_b.mark_read(with_bob, Some(bobs[i])).await.unwrap();
+            carol.delete(carols).await.unwrap();
+        }
+    }
+    bob.delete(bobs[9]).await.unwrap();
+    alice_on_b.mark_read(with_carol, None).await.unwrap();
+    carol.send_id(with_carol, "last").await;
+
+    let mut log = RoomLog::from_inbox(&inbox);
+    log.follow(&mut stream, &heads(&a, &[with_bob, with_carol]).await)
+        .await;
+    let unread: BTreeMap<i64, i64> = log.rooms.iter().map(|(r, (_, u))| (*r, *u)).collect();
+    assert_eq!(unread, listed_unread(&alice).await);
+    assert_eq!(unread[&with_carol], 1);
+    assert_eq!(
+        unread[&with_bob], 1,
+        "b8: b7 and before are read, b9 deleted"
+    );
+    assert!(
+        stream
+            .drain(Duration::from_millis(300))
+            .await
+            .iter()
+            .all(|item| matches!(item, Item::Presence(_) | Item::Typing(_))),
+        "nothing more, and no event twice"
+    );
+}
+
+#[tokio::test]
+async fn a_room_created_after_the_stream_opened_comes_first_then_its_events() {
+    let a = TestCore::start().await;
+    let b = a.join(|_| {}).await;
+    let alice = a.user("alice").await;
+    let dave = b.user("dave").await;
+    let mut stream = alice.user_stream("").await.unwrap();
+    assert!(stream.inbox().await.conversations.is_empty());
+
+    let room = dave.room_with(alice.id).await.unwrap();
+    let created = stream.room_created().await;
+    assert!(!created.cursor.is_empty());
+    let conversation = created.conversation.expect("the room");
+    assert_eq!(conversation.room_id, room);
+    assert_eq!((conversation.unread_count, conversation.last_seq), (0, 0));
+    assert!(conversation.last_message.is_none());
+    let peer = conversation.peer.expect("the peer");
+    assert_eq!(
+        (peer.id, peer.email.as_str()),
+        (dave.id, "dave@example.com")
+    );
+
+    let sent = dave.send_id(room, "hello").await;
+    let created = stream.event().await;
+    let delivered = stream.event().await;
+    let kinds: Vec<_> = [&created, &delivered]
+        .iter()
+        .map(|e| kind(e.event.as_ref().unwrap()))
+        .collect();
+    assert_eq!(kinds, ["created", "delivered"]);
+    let event = delivered.event.unwrap();
+    assert_eq!((event.room_id, event.seq), (room, 2));
+    assert_eq!(delivered.unread_count, 1);
+    assert_eq!(crate::helpers::message_id(&event), sent);
+}
+
+#[tokio::test]
+async fn a_user_stream_makes_its_user_online_but_a_reader_of_no_room() {
+    let a = TestCore::start().await;
+    let b = a.join(|_| {}).await;
+    let (alice, bob_on_a, room) = a.pair().await;
+    let bob = b.same_user(&bob_on_a);
+    let mut bobs_room = bob.subscribe(room).await.unwrap();
+    bobs_room.snapshot().await;
+    assert!(!bobs_room.presence().await.is_online);
+
+    let mut stream = alice.user_stream("").await.unwrap();
+    stream.inbox().await;
+    assert!(bobs_room.presence().await.is_online, "alice went online");
+    assert!(bob.get_user(alice.id).await.unwrap().is_online);
+
+    bob.send_id(room, "hello").await;
+    let events = within(bobs_room.events(2)).await;
+    assert_eq!(
+        events.iter().map(kind).collect::<Vec<_>>(),
+        ["created", "delivered"]
+    );
+    stream.event().await;
+    let delivered = stream.event().await;
+    assert_eq!(kind(delivered.event.as_ref().unwrap()), "delivered");
+    assert_eq!(delivered.unread_count, 1);
+    bobs_room.assert_quiet().await;
+    let listed = alice.page(0, "").await.unwrap();
+    assert_eq!(
+        listed.conversations[0].unread_count, 1,
+        "delivered, not read"
+    );
+
+    drop(stream);
+    let offline = bobs_room.presence().await;
+    assert!(!offline.is_online);
+    assert!(!bob.get_user(alice.id).await.unwrap().is_online);
+}
+
+#[tokio::test]
+async fn an_unauthenticated_stream_is_refused() {
+    let core = TestCore::start().await;
+    let anonymous = core.anonymous(None);
+    assert_code(anonymous.user_stream("").await, Code::Unauthenticated);
+    let forged = core.anonymous(Some("Bearer not-a-token".into()));
+    assert_code(forged.user_stream("").await, Code::Unauthenticated);
+}
