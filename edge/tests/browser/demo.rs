@@ -85,11 +85,14 @@ async fn type_text(page: &mut Page, text: &str) {
     .await;
 }
 
-/// Types `text` and presses Send.
+/// Pastes `text` into the composer (no `input` event, so no `typing`
+/// frame that would hold back a later one for 2 s) and presses Send.
 async fn send(page: &mut Page, text: &str) {
-    type_text(page, text).await;
-    page.eval("document.querySelector('.composer').requestSubmit(); true")
-        .await;
+    page.eval(&format!(
+        "(() => {{ document.querySelector('.composer input').value = {text:?}; \
+         document.querySelector('.composer').requestSubmit(); return true; }})()"
+    ))
+    .await;
 }
 
 /// JavaScript: the open conversation's message whose text is `text`.
@@ -129,8 +132,29 @@ async fn messages_show_oldest_first_with_ticks_and_edits_and_deletes_reach_the_p
             .await,
         ""
     );
-    send(&mut alice, "hello from the browser").await;
+    let at_bob = row(room);
+    bob.until(&format!("!!{at_bob}")).await;
+    type_text(&mut alice, "hello from the browser").await;
+    bob.until(&format!(
+        "{at_bob}.classList.contains('typing') && {at_bob}.querySelector('.last').textContent === 'typing…'"
+    ))
+    .await;
+    bob.screenshot("list-typing").await;
+    alice
+        .eval("document.querySelector('.composer').requestSubmit(); true")
+        .await;
     send(&mut alice, "second message").await;
+    bob.until(&format!(
+        "{at_bob}.querySelector('.badge').textContent === '2' && \
+         {at_bob}.querySelector('.last').textContent === 'second message'"
+    ))
+    .await;
+    assert_eq!(
+        bob.eval(&format!("{at_bob}.classList.contains('typing')"))
+            .await,
+        false,
+        "the peer's message ends their typing in the list too"
+    );
     for text in ["hello from the browser", "second message"] {
         alice
             .until(&format!(
@@ -204,6 +228,10 @@ async fn badges_read_marks_typing_and_presence_follow_the_peer_live() {
     let mut bob = chromium.open(&url, "live-bob").await;
     let alice_id = sign_in(&mut alice, "alice").await;
     sign_in(&mut bob, "bob").await;
+    // The list is live over the user socket, not polling.
+    alice
+        .until("document.getElementById('rooms').dataset.live === 'true'")
+        .await;
 
     let room = start_with(&mut bob, alice_id).await;
     let at_alice = row(room);

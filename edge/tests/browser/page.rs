@@ -29,6 +29,7 @@ impl Page {
             name: name.to_owned(),
             shots: 0,
         };
+        page.forget_screenshots();
         let (width, height) = VIEWPORT;
         let metrics =
             json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false});
@@ -75,6 +76,23 @@ impl Page {
         .await;
     }
 
+    fn screenshot_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser")
+    }
+
+    /// Removes this page's screenshots of an earlier run.
+    fn forget_screenshots(&self) {
+        let Ok(entries) = std::fs::read_dir(Self::screenshot_dir()) else {
+            return;
+        };
+        let prefix = format!("{}-", self.name);
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// Saves a PNG of the page as `<target>/tmp/browser/<page>-<n>-<what>.png`.
     pub async fn screenshot(&mut self, what: &str) -> PathBuf {
         let shot = self
@@ -83,7 +101,7 @@ impl Page {
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().expect("screenshot data"))
             .expect("base64 PNG");
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+        let dir = Self::screenshot_dir();
         std::fs::create_dir_all(&dir).expect("a screenshot directory");
         self.shots += 1;
         let file = dir.join(format!("{}-{}-{what}.png", self.name, self.shots));

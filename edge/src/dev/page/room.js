@@ -200,7 +200,6 @@ export class Conversation {
     if (!message || this.socket.readyState !== WebSocket.OPEN) return;
     this.socket.send(JSON.stringify({ message, client_msg_id: newId() }));
     this.input.value = "";
-    this.lastTyping = 0;
     this.fail("");
   }
 }
