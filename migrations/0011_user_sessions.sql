@@ -13,8 +13,8 @@ ALTER TABLE room_sessions ALTER COLUMN room_id DROP NOT NULL;
 
 -- As in migrations/0010, and the announcement names the room's other
 -- member too: `<room>:<user>:<peer>`, so that an instance finds the user
--- streams that must hear of it without a query. (Listeners read the first
--- two fields as before.)
+-- streams that must hear of it without a query. (Listeners of this version
+-- read both forms; an older core drops the new one, losing only `typing`.)
 CREATE OR REPLACE FUNCTION chat_typing(p_room BIGINT, p_user BIGINT, p_every INTERVAL) RETURNS BOOLEAN
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE

@@ -109,13 +109,20 @@ impl FeedPage {
     }
 }
 
+/// What the member variant of [`PAGE_QUERY`] adds to its two key scans.
+const MEMBER_EVENTS: &str = "
+            AND e.room_id IN (SELECT m.id FROM rooms m WHERE m.user_lo = $8 OR m.user_hi = $8)";
+const MEMBER_ROOMS: &str = "
+            AND (r.user_lo = $8 OR r.user_hi = $8)";
+
 /// The query of [`Store::feed_page`]. Labels are compared as bigints
 /// (`tx::text::bigint`), the expression of the BRIN index on room_events:
 /// it finds the block ranges of the span [$1, end) and the rows are sorted
 /// here. Everything comes from one snapshot, whose running transactions
 /// also tell whether ended ones wait above the horizon. `$7` bounds the span, so that a consumer far behind reads a
-/// bounded part of the table per page. `$8`, unless 0, keeps only the rooms
-/// of that user (a user stream catching up).
+/// bounded part of the table per page. The member variant keeps only the
+/// rooms of user `$8` (a user stream catching up): its own text, so that the
+/// plan of the unfiltered feed stays as it was.
 const PAGE_QUERY: &str = "WITH bound AS MATERIALIZED (
          SELECT h, least(h, $1 + least($7, 9223372036854775807 - $1)) AS upto,
                 pg_snapshot_xmax(s)::text::bigint - h
@@ -126,16 +133,13 @@ const PAGE_QUERY: &str = "WITH bound AS MATERIALIZED (
          (SELECT e.tx::text::bigint AS tx, e.room_id, e.seq FROM room_events e
           WHERE e.tx::text::bigint >= $1 AND e.tx::text::bigint < (SELECT upto FROM bound)
             AND (e.tx::text::bigint, e.room_id, e.seq) > ($1, $2, $3)
-            AND ($4::bigint = 0 OR e.room_id % $4 = $5)
-            AND ($8::bigint = 0 OR e.room_id IN (
-                SELECT m.id FROM rooms m WHERE m.user_lo = $8 OR m.user_hi = $8))
+            AND ($4::bigint = 0 OR e.room_id % $4 = $5){member_events}
           ORDER BY 1, 2, 3 LIMIT $6)
          UNION ALL
          (SELECT r.tx::text::bigint, r.id, 0::bigint FROM rooms r
           WHERE r.tx >= $1::text::xid8 AND r.tx < (SELECT upto FROM bound)::text::xid8
             AND (r.tx::text::bigint, r.id) > ($1, $2)
-            AND ($4::bigint = 0 OR r.id % $4 = $5)
-            AND ($8::bigint = 0 OR r.user_lo = $8 OR r.user_hi = $8)
+            AND ($4::bigint = 0 OR r.id % $4 = $5){member_rooms}
           ORDER BY 1, 2 LIMIT $6)
      ), page AS (
          SELECT e.seq, e.kind, e.occurred_at, {message},
@@ -166,14 +170,16 @@ impl Store {
         limit: i64,
         span: u64,
     ) -> Result<FeedPage, Error> {
-        let (partition, member) = match filter {
-            FeedFilter::Partition(partition) => (partition, 0),
-            FeedFilter::Member(user) => (Partition::ALL, user.get()),
+        let (partition, member, events, rooms) = match filter {
+            FeedFilter::Partition(partition) => (partition, 0, "", ""),
+            FeedFilter::Member(user) => (Partition::ALL, user.get(), MEMBER_EVENTS, MEMBER_ROOMS),
         };
+        let query = PAGE_QUERY
+            .replace("{message}", rows::MESSAGE_COLUMNS)
+            .replace("{member_events}", events)
+            .replace("{member_rooms}", rooms);
         let client = self.client().await?;
-        let select = client
-            .prepare_cached(&PAGE_QUERY.replace("{message}", rows::MESSAGE_COLUMNS))
-            .await?;
+        let select = client.prepare_cached(&query).await?;
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
             &label(after.tx),
             &after.room,
@@ -184,7 +190,8 @@ impl Store {
             &label(span),
             &member,
         ];
-        let rows = client.query(&select, &params).await?;
+        let used = if member == 0 { 7 } else { 8 };
+        let rows = client.query(&select, &params[..used]).await?;
         let Some(first) = rows.first() else {
             return Err(Error::Internal("the feed's read answered no row".into()));
         };

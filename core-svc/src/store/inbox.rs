@@ -111,7 +111,7 @@ impl Store {
             .await?;
         let xmin = unlabel(row.try_get("xmin")?)?;
         let xmax = unlabel(row.try_get("xmax")?)?;
-        Ok(tx <= xmax && tx.saturating_add(MAX_CURSOR_LAG) >= xmin)
+        Ok(replayable(tx, xmin, xmax))
     }
 
     /// Each of `users` paired with every user they share a room with.
@@ -149,4 +149,35 @@ async fn horizon(client: &impl GenericClient) -> Result<u64, Error> {
         )
         .await?;
     unlabel(row.try_get("horizon")?)
+}
+
+/// Whether label `tx` can be replayed from a snapshot with this `xmin` (the
+/// horizon) and `xmax`.
+fn replayable(tx: u64, xmin: u64, xmax: u64) -> bool {
+    tx <= xmax && tx.saturating_add(MAX_CURSOR_LAG) >= xmin
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_is_replayed_from_the_lag_limit_below_the_horizon_up_to_the_newest_id() {
+        let (xmin, xmax) = (1_000_000, 1_000_010);
+        assert!(replayable(xmin, xmin, xmax));
+        assert!(replayable(xmax, xmin, xmax));
+        assert!(
+            !replayable(xmax + 1, xmin, xmax),
+            "ahead of every id handed out"
+        );
+        assert!(replayable(xmin - MAX_CURSOR_LAG, xmin, xmax));
+        assert!(
+            !replayable(xmin - MAX_CURSOR_LAG - 1, xmin, xmax),
+            "too far behind"
+        );
+        assert!(
+            replayable(0, 5, 10),
+            "a young cluster replays from the start"
+        );
+    }
 }

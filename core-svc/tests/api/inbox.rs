@@ -177,3 +177,158 @@ async fn an_unauthenticated_stream_is_refused() {
     let forged = core.anonymous(Some("Bearer not-a-token".into()));
     assert_code(forged.user_stream("").await, Code::Unauthenticated);
 }
+
+#[tokio::test]
+async fn a_resumed_stream_carries_exactly_the_missed_events_and_the_peers_presence() {
+    let a = TestCore::start().await;
+    let b = a.join(|_| {}).await;
+    let alice = a.user("alice").await;
+    let bob = a.user("bob").await;
+    let carol = b.user("carol").await;
+    let with_bob = alice.room_with(bob.id).await.unwrap();
+    let with_carol = carol.room_with(alice.id).await.unwrap();
+    let rooms = [with_bob, with_carol];
+    let mut stream = alice.user_stream("").await.unwrap();
+    let mut log = RoomLog::from_inbox(&stream.inbox().await);
+    for i in 0..5 {
+        bob.send_id(with_bob, &format!("b{i}")).await;
+        carol.send_id(with_carol, &format!("c{i}")).await;
+    }
+    log.follow(&mut stream, &heads(&a, &rooms).await).await;
+    let noted = log.clone();
+
+    for i in 5..12 {
+        let sent = bob.send_id(with_bob, &format!("b{i}")).await;
+        carol.send_id(with_carol, &format!("c{i}")).await;
+        if i % 4 == 0 {
+            bob.edit(sent, "edited").await.unwrap();
+        }
+    }
+    let alice_on_b = b.same_user(&alice);
+    alice_on_b.mark_read(with_carol, None).await.unwrap();
+    log.follow(&mut stream, &heads(&a, &rooms).await).await;
+    drop(stream);
+    bob.send_id(with_bob, "while away").await;
+
+    let mut resumed = alice_on_b.user_stream(&noted.cursor).await.unwrap();
+    let first = resumed.resumed().await;
+    assert_eq!(first.cursor, noted.cursor);
+    assert_eq!(first.user_id, alice.id);
+    assert!(first.token_exp > 0);
+    let mut again = noted.clone();
+    again.follow(&mut resumed, &heads(&a, &rooms).await).await;
+    assert_eq!(
+        again.events,
+        log.events + 2,
+        "what alice had, and the two while away"
+    );
+    let unread: BTreeMap<i64, i64> = again.rooms.iter().map(|(r, (_, u))| (*r, *u)).collect();
+    assert_eq!(unread, listed_unread(&alice).await);
+    for item in resumed.drain(Duration::from_millis(300)).await {
+        match item {
+            Item::Presence(presence) => again.presence.push(presence),
+            other => panic!("nothing more but presence, got {other:?}"),
+        }
+    }
+    let mut peers: Vec<i64> = again.presence.iter().map(|p| p.user_id).collect();
+    peers.sort_unstable();
+    assert_eq!(peers, [bob.id, carol.id], "each peer's presence once");
+}
+
+#[tokio::test]
+async fn a_cursor_the_core_cannot_replay_gets_a_fresh_inbox() {
+    let core = TestCore::start().await;
+    let (alice, bob, room) = core.pair().await;
+    bob.send_id(room, "hello").await;
+    let xmax: i64 = core
+        .sql()
+        .await
+        .query_one(
+            "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let ahead = format!("u1.{}.0.0", xmax + 1_000);
+    for cursor in ["garbage", "v1.1.2.3", "u1.1.2", ahead.as_str()] {
+        let mut stream = alice.user_stream(cursor).await.unwrap();
+        let inbox = stream.inbox().await;
+        assert_eq!(inbox.conversations.len(), 1, "{cursor}");
+        assert_eq!(inbox.conversations[0].last_seq, 2);
+    }
+}
+
+#[tokio::test]
+async fn a_peers_presence_reaches_the_stream_once_per_change_and_typing_only_the_other_member() {
+    let a = TestCore::start().await;
+    let b = a.join(|_| {}).await;
+    let (alice, bob_on_a, room) = a.pair().await;
+    let bob = b.same_user(&bob_on_a);
+    let mut alices = alice.user_stream("").await.unwrap();
+    let inbox = alices.inbox().await;
+    assert!(!inbox.conversations[0].peer.as_ref().unwrap().is_online);
+
+    let mut bobs = bob.user_stream("").await.unwrap();
+    bobs.inbox().await;
+    let online = alices.presence().await;
+    assert_eq!((online.user_id, online.is_online), (bob.id, true));
+    let mut bobs_room = bob.subscribe(room).await.unwrap();
+    bobs_room.snapshot().await;
+    let quiet = Duration::from_millis(700);
+    let items = alices.drain(quiet).await;
+    assert!(items.is_empty(), "a second session is no change: {items:?}");
+
+    assert!(bob.typing(room).await.unwrap());
+    let typing = alices.typing().await;
+    assert_eq!((typing.room_id, typing.user_id), (room, bob.id));
+    assert!(alice.typing(room).await.unwrap());
+    assert_eq!(bobs.typing().await.user_id, alice.id);
+    let bobs_items = bobs.drain(quiet).await;
+    assert!(
+        bobs_items
+            .iter()
+            .all(|item| !matches!(item, Item::Typing(t) if t.user_id == bob.id)),
+        "the typer's own stream gets nothing: {bobs_items:?}"
+    );
+    let items = alices.drain(quiet).await;
+    assert!(items.is_empty(), "nor alice's own typing: {items:?}");
+
+    drop(bobs_room);
+    drop(bobs);
+    let offline = alices.presence().await;
+    assert_eq!((offline.user_id, offline.is_online), (bob.id, false));
+    assert!(offline.version > online.version);
+    assert_eq!(
+        alice.get_user(bob.id).await.unwrap().last_seen,
+        offline.last_seen
+    );
+    assert!(alices.drain(quiet).await.is_empty(), "once per change");
+}
+
+#[tokio::test]
+async fn a_stream_that_does_not_read_is_ended_without_affecting_another() {
+    let core = TestCore::start_tuned(|config| config.inbox_queue = 100).await;
+    let (alice, bob, room) = core.pair().await;
+    let mut reading = alice.user_stream("").await.unwrap();
+    let mut log = RoomLog::from_inbox(&reading.inbox().await);
+    let mut stalled = core.same_user_apart(&alice).user_stream("").await.unwrap();
+    stalled.inbox().await;
+    // In bursts the reading stream keeps up with; the stalled one reads nothing.
+    for burst in 0..15 {
+        for i in 0..20 {
+            bob.send_id(
+                room,
+                &format!("flood {burst}.{i} with some text to fill windows"),
+            )
+            .await;
+        }
+        log.follow(&mut reading, &heads(&core, &[room]).await).await;
+    }
+    assert_eq!(log.events, 600);
+    let ended = stalled.ended().await;
+    assert_eq!(ended.code(), Code::ResourceExhausted, "{ended:?}");
+    bob.send_id(room, "after").await;
+    log.follow(&mut reading, &heads(&core, &[room]).await).await;
+    assert_eq!(log.events, 602);
+}

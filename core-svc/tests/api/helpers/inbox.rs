@@ -124,12 +124,14 @@ impl UserStream {
 }
 
 /// What a client keeps per room: the last `seq`, unread count and cursor.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct RoomLog {
     /// Room → (last seq, last unread count).
     pub rooms: BTreeMap<i64, (i64, i64)>,
     pub cursor: String,
     pub events: usize,
+    /// The presence items met while following.
+    pub presence: Vec<pb::Presence>,
 }
 
 impl RoomLog {
@@ -143,7 +145,7 @@ impl RoomLog {
         Self {
             rooms,
             cursor: inbox.cursor.clone(),
-            events: 0,
+            ..Self::default()
         }
     }
 
@@ -170,8 +172,10 @@ impl RoomLog {
             .iter()
             .any(|(room, head)| self.rooms.get(room).map_or(0, |(seq, _)| *seq) < *head)
         {
-            match stream.item().await {
+            match stream.any_item().await {
                 Item::Event(event) => self.take(&event),
+                Item::Presence(presence) => self.presence.push(presence),
+                Item::Typing(_) => {}
                 Item::RoomCreated(created) => {
                     let room = created.conversation.expect("set").room_id;
                     assert!(self.rooms.insert(room, (0, 0)).is_none(), "a new room");

@@ -18,7 +18,7 @@ use tonic::{Code, Status};
 
 pub use client::Client;
 pub use conversations::{Truth, as_listed, truth};
-pub use inbox::{RoomLog, UserStream};
+pub use inbox::RoomLog;
 pub use link::{EDGE_TOKEN_SCOPE, Link, hello, socket};
 pub use subscription::Subscription;
 pub use test_core::TestCore;

@@ -16,6 +16,8 @@ use super::{Client, PATIENCE, SECRET};
 
 pub struct TestCore {
     pub channel: Channel,
+    /// `http://<its gRPC address>`.
+    endpoint: String,
     shutdown: CancellationToken,
     server: Option<JoinHandle<anyhow::Result<()>>>,
     /// The database this core uses.
@@ -66,11 +68,13 @@ impl TestCore {
         };
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(core_svc::serve(listeners, config, shutdown.clone()));
-        let channel = Channel::from_shared(format!("http://{addr}"))
+        let endpoint = format!("http://{addr}");
+        let channel = Channel::from_shared(endpoint.clone())
             .unwrap()
             .connect_lazy();
         let core = Self {
             channel,
+            endpoint,
             shutdown,
             server: Some(server),
             url,
@@ -83,11 +87,13 @@ impl TestCore {
 
     /// A handle on a core that some other code started at `addr`.
     pub async fn remote(addr: &str) -> Self {
-        let channel = Channel::from_shared(format!("http://{addr}"))
+        let endpoint = format!("http://{addr}");
+        let channel = Channel::from_shared(endpoint.clone())
             .unwrap()
             .connect_lazy();
         let core = Self {
             channel,
+            endpoint,
             shutdown: CancellationToken::new(),
             server: None,
             url: String::new(),
@@ -137,6 +143,20 @@ impl TestCore {
     /// A client of this core acting as `other`'s user.
     pub fn same_user(&self, other: &Client) -> Client {
         let mut client = Client::with_header(self.channel.clone(), other.authorization.clone());
+        client.id = other.id;
+        client
+    }
+
+    /// A client of this core acting as `other`'s user over a connection of
+    /// its own with small HTTP/2 windows (16 KiB, per connection too), so
+    /// that what it does not read stays queued in the core.
+    pub fn same_user_apart(&self, other: &Client) -> Client {
+        let channel = Channel::from_shared(self.endpoint.clone())
+            .unwrap()
+            .initial_stream_window_size(Some(16 * 1024))
+            .initial_connection_window_size(Some(16 * 1024))
+            .connect_lazy();
+        let mut client = Client::with_header(channel, other.authorization.clone());
         client.id = other.id;
         client
     }

@@ -41,22 +41,20 @@ impl TextFrames for UserSender<'_> {
         self.credentials.expiry
     }
 
-    fn on_text<'a>(
-        &'a mut self,
-        text: &'a str,
-        out: &'a Outbound,
-        limits: &'a mut ClientLimits,
-    ) -> impl Future<Output = Result<(), End>> + Send + 'a {
-        async move {
-            let parsed = parse_user_frame(text);
-            if let Ok(UserIncoming::Command(UserCommand::Typing { room_id })) = parsed {
-                return self.typing(room_id, &mut limits.typing, out).await;
-            }
-            if throttle(&mut limits.rate, out).await? {
-                self.handle(parsed, out).await?;
-            }
-            Ok(())
+    async fn on_text(
+        &mut self,
+        text: &str,
+        out: &Outbound,
+        limits: &mut ClientLimits,
+    ) -> Result<(), End> {
+        let parsed = parse_user_frame(text);
+        if let Ok(UserIncoming::Command(UserCommand::Typing { room_id })) = parsed {
+            return self.typing(room_id, &mut limits.typing, out).await;
         }
+        if throttle(&mut limits.rate, out).await? {
+            self.handle(parsed, out).await?;
+        }
+        Ok(())
     }
 }
 

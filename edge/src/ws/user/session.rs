@@ -37,7 +37,8 @@ pub struct UserParams {
     /// The caller's token, from the header or `?token=`; `None`: the first
     /// frame must be an `auth` frame.
     pub token: Option<BearerToken>,
-    /// The last cursor the client received, to resume after.
+    /// The last cursor the client received, to resume after (taken once
+    /// the stream is open).
     pub cursor: Option<String>,
     /// Capacity of the outbound frame queue.
     pub queue: usize,
@@ -82,12 +83,14 @@ pub fn run(socket: WebSocket, params: UserParams) -> impl Future<Output = ()> + 
 }
 
 /// Opens the user's stream; a refused socket is closed here and yields nothing.
-async fn open(socket: WebSocket, params: UserParams) -> Option<Session> {
+async fn open(socket: WebSocket, mut params: UserParams) -> Option<Session> {
+    // Needed only to open the stream: not kept for the socket's life.
+    let cursor = params.cursor.take();
     let (sink, mut stream) = socket.split();
     let (out, rx) = queue(params.queue, params.stall);
     let writer = Writer::new(sink, rx);
     let opened = tokio::select! {
-        opened = connect(&params, &mut stream) => opened,
+        opened = connect(&params, cursor.as_deref(), &mut stream) => opened,
         () = params.shutdown.cancelled() => Err(End::Close(CloseReason::RESTARTING)),
     };
     match opened {
@@ -117,14 +120,18 @@ async fn open(socket: WebSocket, params: UserParams) -> Option<Session> {
 
 /// Takes the token (from the connect, else from the `auth` first frame)
 /// and opens the user's stream, which checks it.
-async fn connect(params: &UserParams, stream: &mut SplitStream<WebSocket>) -> Result<Opened, End> {
+async fn connect(
+    params: &UserParams,
+    cursor: Option<&str>,
+    stream: &mut SplitStream<WebSocket>,
+) -> Result<Opened, End> {
     let token = match params.token.clone() {
         Some(token) => token,
         None => auth::first_frame(stream).await?,
     };
     let (inbox, start) = params
         .core
-        .open_inbox(&token, params.cursor.as_deref())
+        .open_inbox(&token, cursor)
         .await
         .map_err(|error| {
             if error.failure().on_user_stream() == CloseReason::CORE_UNAVAILABLE {

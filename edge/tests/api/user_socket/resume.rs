@@ -2,7 +2,8 @@
 //! `X-Chat-Cursor`, on the same edge or another edge and core): `resumed`,
 //! exactly the missed events, the peers' presence; a cursor the server
 //! cannot replay gets a fresh `inbox`. A user socket makes its user online
-//! but a reader of no room, and a core that goes away closes it with 1011.
+//! but a reader of no room; a core that goes away closes it with 1011, an
+//! edge that shuts down with 1012.
 
 use std::time::Duration;
 
@@ -210,4 +211,14 @@ async fn a_user_socket_closes_with_1011_when_its_core_goes_away_and_resumes_on_a
         .await;
     assert_eq!(seqs(&events), [3, 4], "no gap, no duplicate: {events:?}");
     assert_eq!(events[0]["message"]["text"], "after");
+}
+
+#[tokio::test]
+async fn a_user_socket_closes_with_1012_when_the_edge_shuts_down() {
+    let mut app = TestApp::spawn().await;
+    let (alice, _bob, _ab) = app.pair().await;
+    let mut ws = user_ws(&app, &alice).await;
+    inbox(&mut ws).await;
+    app.stop_edge().await;
+    assert_eq!(ws.closed().await, 1012);
 }
