@@ -111,6 +111,11 @@ impl Chromium {
 
     /// Opens `url` in a new browser context; `name` prefixes its screenshots.
     pub async fn open(&mut self, url: &str, name: &str) -> Page {
+        self.open_with(url, name, None).await
+    }
+
+    /// As [`Chromium::open`], with `init` run before the page's own scripts.
+    pub async fn open_with(&mut self, url: &str, name: &str, init: Option<&str>) -> Page {
         let context = self.command("Target.createBrowserContext", json!({})).await;
         let target = self
             .command(
@@ -121,7 +126,7 @@ impl Chromium {
         let target_id = target["targetId"].as_str().unwrap().to_owned();
         let url_of_page = format!("ws://127.0.0.1:{}/devtools/page/{target_id}", self.port);
         let page = Cdp::connect(&url_of_page).await;
-        Page::start(page, target_id, name, url).await
+        Page::start(page, target_id, name, url, init).await
     }
 
     /// Closes `page`: its sockets close as when a user closes the tab.

@@ -1,6 +1,7 @@
 //! Two users chat through the demo page, each in a browser context of their
 //! own, and every check reads the DOM: messages and ticks, edits and
-//! deletes, unread badges, read marks, typing and presence.
+//! deletes, unread badges, read marks, typing and presence; and the list's
+//! fallback, polling, when the page gets no user socket.
 
 use edge::config::{Config as EdgeConfig, Secret};
 use serde_json::Value;
@@ -318,5 +319,53 @@ async fn badges_read_marks_typing_and_presence_follow_the_peer_live() {
         "{seen}"
     );
     alice.screenshot("peer-offline").await;
+    chromium.close().await;
+}
+
+/// JavaScript run before the page: its user socket goes to a path the edge
+/// does not serve, as with an edge that has no user socket.
+const NO_USER_SOCKET: &str = "(() => { const Real = window.WebSocket; \
+    window.WebSocket = class extends Real { \
+      constructor(url, protocols) { super(String(url).replace('/ws/user/', '/ws/none/'), protocols); } \
+    }; })()";
+
+#[tokio::test]
+async fn without_a_user_socket_the_list_polls_and_still_shows_badges_and_reads() {
+    let app = dev_app().await;
+    let url = format!("http://{}/", app.rest_addr);
+    let mut chromium = Chromium::start().await;
+    let mut alice = chromium
+        .open_with(&url, "polling-alice", Some(NO_USER_SOCKET))
+        .await;
+    let mut bob = chromium.open(&url, "polling-bob").await;
+    let alice_id = sign_in(&mut alice, "alice").await;
+    sign_in(&mut bob, "bob").await;
+    alice
+        .until("document.getElementById('list-state').textContent.includes('polling')")
+        .await;
+
+    let room = start_with(&mut bob, alice_id).await;
+    send(&mut bob, "are you polling?").await;
+    let at_alice = row(room);
+    let badge = format!("{at_alice}?.querySelector('.badge')");
+    alice
+        .until(&format!(
+            "{badge}?.hidden === false && {badge}.textContent === '1'"
+        ))
+        .await;
+    alice.screenshot("unread-badge").await;
+    open_room(&mut alice, room).await;
+    alice.until(&format!("{badge}?.hidden === true")).await;
+    bob.until(&format!(
+        "{}?.dataset.status === 'read'",
+        message("are you polling?")
+    ))
+    .await;
+    assert_ne!(
+        alice
+            .eval("document.getElementById('rooms').dataset.live")
+            .await,
+        "true"
+    );
     chromium.close().await;
 }

@@ -21,8 +21,15 @@ pub struct Page {
 }
 
 impl Page {
-    /// Sizes the viewport, then loads `url`.
-    pub(crate) async fn start(cdp: Cdp, target_id: String, name: &str, url: &str) -> Self {
+    /// Sizes the viewport, installs `init` (JavaScript run before any
+    /// script of every document, when given), then loads `url`.
+    pub(crate) async fn start(
+        cdp: Cdp,
+        target_id: String,
+        name: &str,
+        url: &str,
+        init: Option<&str>,
+    ) -> Self {
         let mut page = Self {
             cdp,
             target_id,
@@ -35,6 +42,15 @@ impl Page {
             json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false});
         page.command("Emulation.setDeviceMetricsOverride", metrics)
             .await;
+        if let Some(source) = init {
+            // Scripts for new documents take effect only with the Page domain on.
+            page.command("Page.enable", json!({})).await;
+            page.command(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({"source": source}),
+            )
+            .await;
+        }
         page.command("Page.navigate", json!({"url": url})).await;
         page.until("document.readyState === 'complete' && !!document.getElementById('signin')")
             .await;
