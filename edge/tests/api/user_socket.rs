@@ -284,6 +284,35 @@ async fn a_socket_closes_with_4401_when_its_token_expires() {
 }
 
 #[tokio::test]
+async fn an_auth_frame_replaces_the_token_as_on_room_sockets() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, ab) = app.pair().await;
+    let mut ws = user_ws(&app, &alice).await;
+    inbox(&mut ws).await;
+    ws.send_json(json!({"type": "auth", "token": app.token("alice")}))
+        .await;
+    let ok = ws.json().await;
+    assert_eq!(ok["type"], "auth_ok", "{ok}");
+    assert!(ok["exp"].as_u64().is_some(), "{ok}");
+    ws.send_json(json!({"type": "auth", "token": bob.token}))
+        .await;
+    let refused = ws.json().await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["code"].as_str()),
+        (Some("error"), Some("invalid_token")),
+        "another user's token: {refused}"
+    );
+    ws.send_json(
+        json!({"type": "send", "room_id": ab, "message": "still alice", "client_msg_id": "a"}),
+    )
+    .await;
+    let frames = ws.until(|frame| frame["type"] == "ack").await;
+    assert_eq!(frames.last().unwrap()["room_id"], ab);
+    let stored = app.messages(&alice, ab).await;
+    assert_eq!(stored[0]["sender_id"], alice.id, "the socket kept its user");
+}
+
+#[tokio::test]
 async fn the_user_socket_is_served_on_every_path_variant_on_both_ports() {
     let app = TestApp::spawn().await;
     let (alice, _bob, room) = app.pair().await;
