@@ -217,6 +217,18 @@ async fn messages_show_oldest_first_with_ticks_and_edits_and_deletes_reach_the_p
     ))
     .await;
     bob.screenshot("edited-and-deleted").await;
+
+    alice
+        .eval("document.getElementById('signout').click(); true")
+        .await;
+    alice
+        .until(
+            "!document.getElementById('signin').hidden && \
+             document.querySelectorAll('#rooms li, #conversation .pane').length === 0",
+        )
+        .await;
+    assert_eq!(sign_in(&mut alice, "alice").await, alice_id);
+    alice.until(&format!("!!{}", row(room))).await;
     chromium.close().await;
 }
 

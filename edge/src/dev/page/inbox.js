@@ -33,6 +33,7 @@ export class Inbox {
   }
 
   connect() {
+    if (this.stopped) return;
     const query = this.cursor ? { cursor: this.cursor } : {};
     const socket = this.session.socket("/ws/user/", query);
     let answered = false; // it sent its first frame: the server has a user socket
@@ -194,6 +195,7 @@ export class Inbox {
   }
 
   render() {
+    if (this.stopped) return; // signed out: a late timer or answer changes nothing
     const rooms = [...this.rooms.values()].sort(byActivity);
     this.list.replaceChildren(...rooms.map((room) => this.row(room)));
   }

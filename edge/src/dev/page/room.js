@@ -38,6 +38,7 @@ export class Conversation {
   }
 
   connect() {
+    if (this.stopped) return;
     const query = this.lastSeq === null ? {} : { last_seq: this.lastSeq };
     this.socket = this.session.socket(`/ws/chat/${this.roomId}/`, query);
     this.socket.onmessage = (event) => this.receive(JSON.parse(event.data));
