@@ -1,12 +1,12 @@
-//! Development mode (`--dev-mode`): the demo chat page at `/` and
-//! `POST /dev/token`, which mints development tokens. Neither route exists
-//! outside development mode.
+//! Development mode (`--dev-mode`): the demo chat client at `/` (its files
+//! under `/demo/`) and `POST /dev/token`, which mints development tokens.
+//! None of these routes exists outside development mode.
 
+mod assets;
 pub mod token;
 
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::response::Html;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -14,21 +14,15 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::error::{Error, ErrorBody};
 
-/// The demo page: plain HTML and JavaScript, no build step.
-const INDEX_HTML: &str = include_str!("index.html");
-
 /// The longest `sub` and `email` a development token may carry.
 const MAX_CLAIM_CHARS: usize = 254;
 
 /// The development routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(index))
+        .route("/", get(assets::index))
+        .route("/demo/{file}", get(assets::file))
         .route("/dev/token", post(dev_token))
-}
-
-async fn index() -> Html<&'static str> {
-    Html(INDEX_HTML)
 }
 
 /// `{"sub": "dev-alice", "email": "alice@example.com"}`.

@@ -1,4 +1,4 @@
-//! Development mode: the demo page and development tokens exist only there.
+//! Development mode: the demo page, its files and development tokens exist only there.
 
 use edge::config::{Config as EdgeConfig, Secret};
 use reqwest::{Method, StatusCode};
@@ -14,6 +14,11 @@ async fn dev_app() -> TestApp {
         config
     })
     .await
+}
+
+async fn get(app: &TestApp, path: &str) -> reqwest::Response {
+    let url = format!("http://{}{path}", app.rest_addr);
+    app.http.get(url).send().await.unwrap()
 }
 
 async fn mint(app: &TestApp, body: serde_json::Value) -> reqwest::Response {
@@ -35,6 +40,8 @@ async fn without_development_mode_there_is_no_page_and_no_token_minting() {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    let script = get(&app, "/demo/app.js").await;
+    assert_eq!(script.status(), StatusCode::NOT_FOUND);
     let minted = mint(&app, json!({"sub": "dev-alice", "email": "a@example.com"})).await;
     assert_eq!(minted.status(), StatusCode::NOT_FOUND);
 }
@@ -56,6 +63,18 @@ async fn development_mode_serves_the_demo_page_and_tokens_the_core_accepts() {
             .starts_with("text/html")
     );
     assert!(page.text().await.unwrap().contains("development demo"));
+    for (path, content_type) in [
+        ("/demo/app.js", "text/javascript"),
+        ("/demo/room.js", "text/javascript"),
+        ("/demo/app.css", "text/css"),
+    ] {
+        let file = get(&app, path).await;
+        assert_eq!(file.status(), StatusCode::OK, "{path}");
+        let served = file.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(served.starts_with(content_type), "{path}: {served}");
+    }
+    let unknown = get(&app, "/demo/secrets.js").await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 
     let minted = mint(
         &app,
