@@ -2,7 +2,10 @@
 //! edges on one restartable PostgreSQL: two edges (edge i talks to core i),
 //! or one edge whose `CHAT_CORE_URL` lists both cores.
 
-use std::{net::SocketAddr, os::unix::fs::PermissionsExt, path::PathBuf, time::Duration};
+use std::{
+    collections::HashMap, net::SocketAddr, os::unix::fs::PermissionsExt, path::PathBuf,
+    time::Duration,
+};
 
 use chat_proto::v1::{
     self as pb, room_service_client::RoomServiceClient, user_service_client::UserServiceClient,
@@ -45,6 +48,24 @@ pub struct Member {
     pub room: i64,
 }
 
+/// A user of the system.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: String,
+    pub token: String,
+    pub id: i64,
+}
+
+impl User {
+    fn member(&self, room: i64) -> Member {
+        Member {
+            name: self.name.clone(),
+            token: self.token.clone(),
+            room,
+        }
+    }
+}
+
 impl System {
     /// Starts everything; `ws_stall` is how long an edge lets a socket's
     /// queue stay full before closing it (1013).
@@ -85,36 +106,61 @@ impl System {
 
     /// `rooms` direct rooms of two fresh users each, made through core 0.
     pub async fn members(&self, rooms: usize) -> Vec<Member> {
-        let channel = channel(&self.cores[0].addr);
         let mut members = Vec::new();
         for r in 0..rooms {
-            let names = [format!("r{r}-a"), format!("r{r}-b")];
-            let tokens = names
-                .clone()
-                .map(|name| dev_token(SECRET, &name, "", Duration::from_secs(3600)));
-            let mut ids = Vec::new();
-            for token in &tokens {
-                let me = UserServiceClient::new(channel.clone())
-                    .who_am_i(authed(token, pb::WhoAmIRequest {}))
-                    .await
-                    .unwrap();
-                ids.push(me.into_inner().id);
-            }
-            let request = pb::GetOrCreateDirectRoomRequest {
-                user_id_1: ids[0],
-                user_id_2: ids[1],
-            };
-            let room = RoomServiceClient::new(channel.clone())
-                .get_or_create_direct_room(authed(&tokens[0], request))
-                .await
-                .unwrap()
-                .into_inner()
-                .room_id;
-            for (name, token) in names.into_iter().zip(tokens) {
-                members.push(Member { name, token, room });
+            let pair = [
+                self.user(&format!("r{r}-a")).await,
+                self.user(&format!("r{r}-b")).await,
+            ];
+            let room = self.room(&pair).await;
+            for user in pair {
+                members.push(user.member(room));
             }
         }
         members
+    }
+
+    /// A star: user `hub` in a direct room with each of `peers` fresh users.
+    /// Returns the hub, and for each room its hub member then its peer.
+    pub async fn star(&self, peers: usize) -> (User, Vec<Member>) {
+        let hub = self.user("hub").await;
+        let mut members = Vec::new();
+        for p in 0..peers {
+            let peer = self.user(&format!("p{p}")).await;
+            let room = self.room(&[hub.clone(), peer.clone()]).await;
+            let mut on_hub = hub.member(room);
+            on_hub.name = format!("hub-r{p}");
+            members.extend([on_hub, peer.member(room)]);
+        }
+        (hub, members)
+    }
+
+    /// A user made through core 0.
+    pub async fn user(&self, name: &str) -> User {
+        let token = dev_token(SECRET, name, "", Duration::from_secs(3600));
+        let me = UserServiceClient::new(channel(&self.cores[0].addr))
+            .who_am_i(authed(&token, pb::WhoAmIRequest {}))
+            .await
+            .unwrap();
+        User {
+            name: name.to_owned(),
+            token,
+            id: me.into_inner().id,
+        }
+    }
+
+    /// The direct room of `pair`, made through core 0.
+    async fn room(&self, pair: &[User; 2]) -> i64 {
+        let request = pb::GetOrCreateDirectRoomRequest {
+            user_id_1: pair[0].id,
+            user_id_2: pair[1].id,
+        };
+        RoomServiceClient::new(channel(&self.cores[0].addr))
+            .get_or_create_direct_room(authed(&pair[0].token, request))
+            .await
+            .unwrap()
+            .into_inner()
+            .room_id
     }
 
     /// Stops PostgreSQL for `downtime`, then starts it again on the same data.
@@ -164,6 +210,25 @@ impl System {
             .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
             .and_then(|value| value.parse().ok())
             .unwrap_or_else(|| panic!("{series} missing from\n{text}"))
+    }
+
+    /// The unread count of `user` in each of their rooms.
+    pub async fn unread_counts(&self, user: i64) -> HashMap<i64, i64> {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .query(
+                "SELECT id, CASE WHEN user_lo = $1 THEN unread_lo ELSE unread_hi END::bigint
+                 FROM rooms WHERE user_lo = $1 OR user_hi = $1",
+                &[&user],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect()
     }
 
     /// Every room's latest sequence number.
