@@ -10,8 +10,10 @@ mod cpu;
 mod crowd;
 mod fanout;
 mod idle;
+mod inbox;
 mod pace;
 mod population;
+mod presence_fanout;
 mod report;
 mod room;
 mod services;
@@ -90,8 +92,27 @@ struct Args {
     /// First pages asked for each user of the conversations scenario.
     #[arg(long, default_value_t = 2_000)]
     conversation_calls: usize,
+    /// Users of the user-socket scenario, each in `--inbox-rooms` rooms.
+    #[arg(long, default_value_t = 200)]
+    inbox_users: usize,
+    /// Rooms of each user of the user-socket scenario.
+    #[arg(long, default_value_t = 1_000)]
+    inbox_rooms: usize,
+    /// Idle user sockets per user of the user-socket scenario.
+    #[arg(long, default_value_t = 5)]
+    inbox_sockets_per_user: usize,
+    /// Messages per second into one user's rooms when no sweep ran before
+    /// (otherwise half the sweep's peak).
+    #[arg(long, default_value_t = 250.0)]
+    inbox_rate: f64,
+    /// Peers of the user whose presence fans out.
+    #[arg(long, default_value_t = 1_000)]
+    presence_peers: usize,
+    /// Times that user goes online and offline.
+    #[arg(long, default_value_t = 10)]
+    presence_flips: usize,
     /// Scenarios to run [default: steady,idle,storm,fanout,room,services,
-    /// conversations; with --smoke all eight]. `crowd` (50,000 sockets, about two minutes) runs only when
+    /// conversations,inbox,presence; with --smoke all ten]. `crowd` (50,000 sockets, about two minutes) runs only when
     /// named.
     #[arg(long, value_delimiter = ',', value_enum)]
     only: Option<Vec<Scenario>>,
@@ -129,6 +150,11 @@ enum Scenario {
     /// a user with one, and the send path's pgbench with and without the
     /// list's bookkeeping.
     Conversations,
+    /// Idle user sockets of users in many rooms (memory per socket), and
+    /// the latency from a send to one user socket.
+    Inbox,
+    /// A user with many peers going online and offline while others send.
+    Presence,
 }
 
 impl Args {
@@ -144,6 +170,12 @@ impl Args {
         self.services_rate = 20.0;
         self.conversation_rooms = 100;
         self.conversation_calls = 50;
+        self.inbox_users = 2;
+        self.inbox_rooms = 20;
+        self.inbox_sockets_per_user = 2;
+        self.inbox_rate = 20.0;
+        self.presence_peers = 10;
+        self.presence_flips = 2;
         self.db_pool = 4;
         self.crowd.shrink_for_smoke();
     }
@@ -207,6 +239,8 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
         Scenario::Room,
         Scenario::Services,
         Scenario::Conversations,
+        Scenario::Inbox,
+        Scenario::Presence,
     ];
     if !shared.iter().any(|&scenario| args.runs(scenario)) {
         return Ok(());
@@ -269,6 +303,24 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
             args.step_seconds * 2.0,
         );
         report.conversations = Some(conversations.await?);
+    }
+    if args.runs(Scenario::Inbox) {
+        let rate = match report.chat_peak_per_sec {
+            peak if peak > 0.0 => peak / 2.0,
+            _ => args.inbox_rate,
+        };
+        let sizes = inbox::Sizes {
+            users: args.inbox_users,
+            rooms: args.inbox_rooms,
+            sockets_per_user: args.inbox_sockets_per_user,
+            rate,
+            seconds: args.step_seconds * 2.0,
+        };
+        report.inbox = Some(inbox::run(&system, sizes).await?);
+    }
+    if args.runs(Scenario::Presence) {
+        let fanout = presence_fanout::run(&system, args.presence_peers, args.presence_flips);
+        report.presence = Some(fanout.await?);
     }
     Ok(())
 }
