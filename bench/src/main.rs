@@ -18,6 +18,7 @@ mod report;
 mod room;
 mod services;
 mod services_pgbench;
+mod statements;
 mod steady;
 mod storm;
 mod system;
@@ -92,6 +93,10 @@ struct Args {
     /// First pages asked for each user of the conversations scenario.
     #[arg(long, default_value_t = 2_000)]
     conversation_calls: usize,
+    /// Load pg_stat_statements and print, for each steady step, the
+    /// statements PostgreSQL ran per message.
+    #[arg(long)]
+    statements: bool,
     /// Users of the user-socket scenario, each in `--inbox-rooms` rooms.
     #[arg(long, default_value_t = 200)]
     inbox_users: usize,
@@ -187,6 +192,7 @@ impl Args {
             db_pool: self.db_pool,
             threads: self.service_threads,
             webhook: None,
+            statements: self.statements,
         }
     }
 
@@ -333,10 +339,18 @@ async fn steady_and_ceilings(
     let rooms = population::rooms(system.core.addr, "steady", args.rooms).await?;
     let edges: Vec<_> = system.edges.iter().map(|edge| edge.addr).collect();
     for &rate in &args.rates {
+        if args.statements {
+            statements::reset(system).await?;
+        }
         let before = cpu::CpuSplit::now(system);
         let mut step = steady::step(&edges, &rooms, rate, args.step_seconds).await?;
         let after = cpu::CpuSplit::now(system);
         step.cpu_ms_per_message = Some(before.per_message(&after, step.delivered));
+        if args.statements {
+            let top = statements::top(system, step.delivered).await?;
+            statements::print(rate, &top);
+            step.statements = Some(top);
+        }
         eprintln!(
             "chat {rate}/s: p99 {:.2} ms, delivered {}/{}",
             step.p99_ms, step.delivered, step.sent
