@@ -203,6 +203,7 @@ pub async fn echo_step(
         p999_ms: ms(0.999),
         max_ms: histogram.max() as f64 / 1000.0,
         cpu_ms_per_message: None,
+        statements: None,
     })
 }
 

@@ -10,12 +10,15 @@ mod cpu;
 mod crowd;
 mod fanout;
 mod idle;
+mod inbox;
 mod pace;
 mod population;
+mod presence_fanout;
 mod report;
 mod room;
 mod services;
 mod services_pgbench;
+mod statements;
 mod steady;
 mod storm;
 mod system;
@@ -90,8 +93,31 @@ struct Args {
     /// First pages asked for each user of the conversations scenario.
     #[arg(long, default_value_t = 2_000)]
     conversation_calls: usize,
+    /// Load pg_stat_statements and print, for each steady step, the
+    /// statements PostgreSQL ran per message.
+    #[arg(long)]
+    statements: bool,
+    /// Users of the user-socket scenario, each in `--inbox-rooms` rooms.
+    #[arg(long, default_value_t = 200)]
+    inbox_users: usize,
+    /// Rooms of each user of the user-socket scenario.
+    #[arg(long, default_value_t = 1_000)]
+    inbox_rooms: usize,
+    /// Idle user sockets per user of the user-socket scenario.
+    #[arg(long, default_value_t = 5)]
+    inbox_sockets_per_user: usize,
+    /// Messages per second into one user's rooms when no sweep ran before
+    /// (otherwise half the sweep's peak).
+    #[arg(long, default_value_t = 250.0)]
+    inbox_rate: f64,
+    /// Peers of the user whose presence fans out.
+    #[arg(long, default_value_t = 1_000)]
+    presence_peers: usize,
+    /// Times that user goes online and offline.
+    #[arg(long, default_value_t = 10)]
+    presence_flips: usize,
     /// Scenarios to run [default: steady,idle,storm,fanout,room,services,
-    /// conversations; with --smoke all eight]. `crowd` (50,000 sockets, about two minutes) runs only when
+    /// conversations,inbox,presence; with --smoke all ten]. `crowd` (50,000 sockets, about two minutes) runs only when
     /// named.
     #[arg(long, value_delimiter = ',', value_enum)]
     only: Option<Vec<Scenario>>,
@@ -129,6 +155,11 @@ enum Scenario {
     /// a user with one, and the send path's pgbench with and without the
     /// list's bookkeeping.
     Conversations,
+    /// Idle user sockets of users in many rooms (memory per socket), and
+    /// the latency from a send to one user socket.
+    Inbox,
+    /// A user with many peers going online and offline while others send.
+    Presence,
 }
 
 impl Args {
@@ -144,6 +175,12 @@ impl Args {
         self.services_rate = 20.0;
         self.conversation_rooms = 100;
         self.conversation_calls = 50;
+        self.inbox_users = 2;
+        self.inbox_rooms = 20;
+        self.inbox_sockets_per_user = 2;
+        self.inbox_rate = 20.0;
+        self.presence_peers = 10;
+        self.presence_flips = 2;
         self.db_pool = 4;
         self.crowd.shrink_for_smoke();
     }
@@ -155,6 +192,7 @@ impl Args {
             db_pool: self.db_pool,
             threads: self.service_threads,
             webhook: None,
+            statements: self.statements,
         }
     }
 
@@ -207,6 +245,8 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
         Scenario::Room,
         Scenario::Services,
         Scenario::Conversations,
+        Scenario::Inbox,
+        Scenario::Presence,
     ];
     if !shared.iter().any(|&scenario| args.runs(scenario)) {
         return Ok(());
@@ -270,6 +310,24 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
         );
         report.conversations = Some(conversations.await?);
     }
+    if args.runs(Scenario::Inbox) {
+        let rate = match report.chat_peak_per_sec {
+            peak if peak > 0.0 => peak / 2.0,
+            _ => args.inbox_rate,
+        };
+        let sizes = inbox::Sizes {
+            users: args.inbox_users,
+            rooms: args.inbox_rooms,
+            sockets_per_user: args.inbox_sockets_per_user,
+            rate,
+            seconds: args.step_seconds * 2.0,
+        };
+        report.inbox = Some(inbox::run(&system, sizes).await?);
+    }
+    if args.runs(Scenario::Presence) {
+        let fanout = presence_fanout::run(&system, args.presence_peers, args.presence_flips);
+        report.presence = Some(fanout.await?);
+    }
     Ok(())
 }
 
@@ -281,10 +339,18 @@ async fn steady_and_ceilings(
     let rooms = population::rooms(system.core.addr, "steady", args.rooms).await?;
     let edges: Vec<_> = system.edges.iter().map(|edge| edge.addr).collect();
     for &rate in &args.rates {
+        if args.statements {
+            statements::reset(system).await?;
+        }
         let before = cpu::CpuSplit::now(system);
         let mut step = steady::step(&edges, &rooms, rate, args.step_seconds).await?;
         let after = cpu::CpuSplit::now(system);
         step.cpu_ms_per_message = Some(before.per_message(&after, step.delivered));
+        if args.statements {
+            let top = statements::top(system, step.delivered).await?;
+            statements::print(rate, &top);
+            step.statements = Some(top);
+        }
         eprintln!(
             "chat {rate}/s: p99 {:.2} ms, delivered {}/{}",
             step.p99_ms, step.delivered, step.sent

@@ -27,6 +27,8 @@ pub struct Report {
     pub crowd: Option<Crowd>,
     pub services: Option<crate::services::Services>,
     pub conversations: Option<crate::conversations::Conversations>,
+    pub inbox: Option<crate::inbox::Inbox>,
+    pub presence: Option<crate::presence_fanout::PresenceFanout>,
 }
 
 /// The highest rate that kept p99 under 50 ms and delivered ≥ 99 % on time.
@@ -73,6 +75,12 @@ impl Report {
         }
         if let Some(services) = &self.services {
             print_services(services);
+        }
+        if let Some(inbox) = &self.inbox {
+            print_inbox(inbox);
+        }
+        if let Some(presence) = &self.presence {
+            print_presence(presence);
         }
     }
 
@@ -231,5 +239,34 @@ fn print_conversations(c: &crate::conversations::Conversations) {
         c.send_before_per_sec,
         c.send_after_per_sec,
         c.send_change * 100.0
+    );
+}
+
+fn print_inbox(i: &crate::inbox::Inbox) {
+    println!(
+        "\nuser sockets: {} idle ({} users in {} rooms each), {:.0} bytes RSS per socket \
+         (edge + core, target ≤ 8192)",
+        i.sockets, i.users, i.rooms_per_user, i.bytes_per_socket
+    );
+    println!(
+        "user socket at {:.0} msg/s into its rooms: p50 {:.2} ms p99 {:.2} ms max {:.2} ms \
+         (target p99 ≤ 10); {} sent, {} missed, {} rooms out of order",
+        i.rate_per_sec, i.p50_ms, i.p99_ms, i.max_ms, i.messages, i.missed, i.rooms_out_of_order
+    );
+}
+
+fn print_presence(p: &crate::presence_fanout::PresenceFanout) {
+    println!(
+        "\npresence fan-out: {} peers × {} flips: {}/{} frames, to the last peer p50 {:.1} ms \
+         max {:.1} ms; sends p99 {:.2} ms before, {:.2} ms during (max {:.2})",
+        p.peers,
+        p.flips,
+        p.frames,
+        p.expected_frames,
+        p.fan_out_p50_ms,
+        p.fan_out_max_ms,
+        p.send_p99_before_ms,
+        p.send_p99_during_ms,
+        p.send_max_during_ms
     );
 }

@@ -30,6 +30,8 @@ pub struct Step {
     pub max_ms: f64,
     /// CPU milliseconds per delivered message, by component.
     pub cpu_ms_per_message: Option<crate::cpu::CpuSplit>,
+    /// What PostgreSQL ran per message (with `--statements`).
+    pub statements: Option<Vec<crate::statements::Statement>>,
 }
 
 /// Sends `rate` messages per second in total across `rooms` for `seconds`.
@@ -92,6 +94,7 @@ pub async fn step(
         p999_ms: ms(0.999),
         max_ms: h.max() as f64 / 1000.0,
         cpu_ms_per_message: None,
+        statements: None,
     })
 }
 

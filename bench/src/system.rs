@@ -56,6 +56,9 @@ pub struct Shape {
     pub threads: usize,
     /// Where the core posts webhooks for offline recipients (`None`: no webhooks).
     pub webhook: Option<SocketAddr>,
+    /// Load `pg_stat_statements`, so that steps can report what PostgreSQL
+    /// ran per message (`crate::statements`).
+    pub statements: bool,
 }
 
 impl System {
@@ -63,9 +66,18 @@ impl System {
         let dir = tempfile::tempdir()?;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
         let data = dir.path().join("pg");
-        let pg =
-            tokio::task::spawn_blocking(move || LocalPostgres::start_persistent(&data)).await??;
+        let mut pg = start_postgres(data.clone()).await?;
+        if shape.statements {
+            let preload = "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'";
+            sql(&pg.connection_string("postgres"), preload).await?;
+            tokio::task::spawn_blocking(move || drop(pg)).await?;
+            pg = start_postgres(data).await?;
+        }
         pg.ensure_database("chat")?;
+        if shape.statements {
+            let extension = "CREATE EXTENSION IF NOT EXISTS pg_stat_statements";
+            sql(&pg.connection_string("chat"), extension).await?;
+        }
         let url = pg.connection_string("chat");
         let core_addr = free_addr()?;
         // A port of its own, so that two systems (or a core elsewhere on
@@ -139,6 +151,18 @@ impl System {
     pub fn rss(&self) -> (u64, u64) {
         (self.core.rss(), self.edges.iter().map(Service::rss).sum())
     }
+}
+
+/// Runs `statements` on a connection of its own.
+pub async fn sql(url: &str, statements: &str) -> anyhow::Result<()> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    client.batch_execute(statements).await?;
+    Ok(())
+}
+
+async fn start_postgres(data: PathBuf) -> anyhow::Result<LocalPostgres> {
+    Ok(tokio::task::spawn_blocking(move || LocalPostgres::start_persistent(&data)).await??)
 }
 
 /// The binary `name` beside the running one (same cargo profile).

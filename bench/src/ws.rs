@@ -56,3 +56,28 @@ async fn read_history(mut socket: Socket) -> anyhow::Result<Socket> {
         other => bail!("expected the history frame, got {other:?}"),
     }
 }
+
+/// Opens a user socket (`/ws/user/`) through `edge` with small buffers and
+/// reads its `inbox` frame.
+pub async fn open_user(edge: SocketAddr, token: &str) -> anyhow::Result<Socket> {
+    let stream = TcpStream::connect(edge).await.context("connecting")?;
+    stream.set_nodelay(true)?;
+    let url = format!("ws://{edge}/ws/user/?token={token}");
+    let config = WebSocketConfig::default()
+        .read_buffer_size(SMALL_BUFFER_BYTES)
+        .write_buffer_size(SMALL_BUFFER_BYTES)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES);
+    let (mut socket, _) =
+        client_async_with_config(url, MaybeTlsStream::Plain(stream), Some(config))
+            .await
+            .context("upgrading")?;
+    match socket.next().await {
+        Some(Ok(Message::Text(text)))
+            if serde_json::from_str::<serde_json::Value>(&text)?["type"] == "inbox" =>
+        {
+            Ok(socket)
+        }
+        Some(Ok(Message::Close(Some(frame)))) => bail!("close {}", u16::from(frame.code)),
+        other => bail!("expected the inbox frame, got {other:?}"),
+    }
+}
