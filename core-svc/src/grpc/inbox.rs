@@ -33,28 +33,36 @@ impl InboxService for InboxApi {
         let caller = self.auth.authenticate(&request).await?;
         let cursor = request.into_inner().cursor;
         let items = self.inbox.open(caller.id, cursor).await?;
-        let stream = ReceiverStream::new(items).map(move |item| {
-            (*item)
-                .map(|out| item_of(out, caller))
-                .map_err(Status::from)
+        let stream = ReceiverStream::new(items).flat_map(move |item| {
+            let items: Vec<Result<pb::InboxItem, Status>> = match *item {
+                Ok(out) => items_of(out, caller).into_iter().map(Ok).collect(),
+                Err(err) => vec![Err(Status::from(err))],
+            };
+            futures::stream::iter(items)
         });
         Ok(Response::new(until_shutdown(stream, self.inbox.shutdown())))
     }
 }
 
-/// The wire form of a stream item; the first names the caller.
-fn item_of(out: Out, caller: Caller) -> pb::InboxItem {
+/// The wire form of a stream item: an inbox is its conversations one by
+/// one, then the inbox itself; the first item names the caller.
+fn items_of(out: Out, caller: Caller) -> Vec<pb::InboxItem> {
     let item = match out {
-        Out::Inbox { page, cursor } => Item::Inbox(pb::Inbox {
-            conversations: page.conversations.into_iter().map(Into::into).collect(),
-            next: page
-                .next
-                .map(super::conversations::encode_cursor)
-                .unwrap_or_default(),
-            cursor,
-            user_id: caller.id.get(),
-            token_exp: caller.token_exp,
-        }),
+        Out::Inbox { page, cursor } => {
+            let next = page.next.map(super::conversations::encode_cursor);
+            let mut items: Vec<pb::InboxItem> = page
+                .conversations
+                .into_iter()
+                .map(|conversation| wrap(Item::InboxConversation(conversation.into())))
+                .collect();
+            items.push(wrap(Item::Inbox(pb::Inbox {
+                next: next.unwrap_or_default(),
+                cursor,
+                user_id: caller.id.get(),
+                token_exp: caller.token_exp,
+            })));
+            return items;
+        }
         Out::Resumed { cursor } => Item::Resumed(pb::InboxResumed {
             cursor,
             user_id: caller.id.get(),
@@ -82,5 +90,9 @@ fn item_of(out: Out, caller: Caller) -> pb::InboxItem {
             user_id: user.get(),
         }),
     };
+    vec![wrap(item)]
+}
+
+fn wrap(item: Item) -> pb::InboxItem {
     pb::InboxItem { item: Some(item) }
 }

@@ -90,6 +90,9 @@ pub enum InboxItem {
 /// A user's open stream.
 pub struct InboxStream {
     inner: Streaming<pb::InboxItem>,
+    /// The conversations of the coming inbox, which the core sends one by
+    /// one before it; empty between inboxes.
+    page: Vec<Conversation>,
 }
 
 impl InboxStream {
@@ -98,8 +101,12 @@ impl InboxStream {
     pub async fn next(&mut self) -> Result<Option<InboxItem>, Error> {
         loop {
             match self.inner.message().await {
+                Ok(Some(pb::InboxItem {
+                    item: Some(Item::InboxConversation(conversation)),
+                })) => self.page.push(conversation.into()),
                 Ok(Some(item)) => {
-                    if let Some(item) = item.item.and_then(inbox_item) {
+                    let page = std::mem::take(&mut self.page);
+                    if let Some(item) = item.item.and_then(|item| inbox_item(item, page)) {
                         return Ok(Some(item));
                     }
                 }
@@ -147,6 +154,7 @@ impl CoreClient {
         let call = client.stream(authorized(token, message));
         let mut stream = InboxStream {
             inner: self.unary(core, call).await?,
+            page: Vec::new(),
         };
         let first = tokio::time::timeout(self.deadline, stream.next()).await;
         match first.map_err(|_elapsed| Error::CoreDeadline(self.deadline))?? {
@@ -169,12 +177,13 @@ impl CoreClient {
     }
 }
 
-/// The edge's item of a stream item; `None` for one it does not know.
-fn inbox_item(item: Item) -> Option<InboxItem> {
+/// The edge's item of a stream item, an inbox with the conversations that
+/// came before it; `None` for one it does not know.
+fn inbox_item(item: Item, page: Vec<Conversation>) -> Option<InboxItem> {
     Some(match item {
         Item::Inbox(inbox) => InboxItem::Restart(InboxStart::Inbox {
             page: ConversationPage {
-                conversations: inbox.conversations.into_iter().map(Into::into).collect(),
+                conversations: page,
                 next: Some(inbox.next).filter(|next| !next.is_empty()),
             },
             cursor: inbox.cursor,
@@ -208,6 +217,7 @@ fn inbox_item(item: Item) -> Option<InboxItem> {
             room_id: typing.room_id,
             user_id: typing.user_id,
         },
+        Item::InboxConversation(_) => return None,
     })
 }
 
@@ -216,18 +226,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_inbox_item_starts_a_stream_with_its_page_and_subscriber() {
-        let item = Item::Inbox(pb::Inbox {
-            conversations: vec![pb::Conversation {
+    fn an_inbox_item_starts_a_stream_with_the_page_sent_before_it_and_its_subscriber() {
+        let page = vec![
+            pb::Conversation {
                 room_id: 3,
                 ..Default::default()
-            }],
+            }
+            .into(),
+        ];
+        let item = Item::Inbox(pb::Inbox {
             next: String::new(),
             cursor: "u1.4".into(),
             user_id: 7,
             token_exp: 1_700_000_000,
         });
-        let Some(InboxItem::Restart(start)) = inbox_item(item) else {
+        let Some(InboxItem::Restart(start)) = inbox_item(item, page) else {
             panic!("expected a start");
         };
         assert_eq!(
@@ -264,7 +277,7 @@ mod tests {
             event,
             cursor,
             unread_count,
-        }) = inbox_item(item)
+        }) = inbox_item(item, Vec::new())
         else {
             panic!("expected an event");
         };
@@ -277,8 +290,8 @@ mod tests {
     #[test]
     fn items_missing_their_content_are_skipped() {
         let empty_event = Item::Event(pb::InboxEvent::default());
-        assert!(inbox_item(empty_event).is_none());
+        assert!(inbox_item(empty_event, Vec::new()).is_none());
         let empty_room = Item::RoomCreated(pb::InboxRoomCreated::default());
-        assert!(inbox_item(empty_room).is_none());
+        assert!(inbox_item(empty_room, Vec::new()).is_none());
     }
 }

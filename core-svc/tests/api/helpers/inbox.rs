@@ -8,6 +8,16 @@ use tonic::{Status, Streaming};
 
 use super::{Client, within};
 
+/// An inbox as a client puts it together.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    pub conversations: Vec<pb::Conversation>,
+    pub next: String,
+    pub cursor: String,
+    pub user_id: i64,
+    pub token_exp: u64,
+}
+
 /// An open user stream.
 #[derive(Debug)]
 pub struct UserStream {
@@ -46,10 +56,24 @@ impl UserStream {
         }
     }
 
-    pub async fn inbox(&mut self) -> pb::Inbox {
-        match self.any_item().await {
-            Item::Inbox(inbox) => inbox,
-            other => panic!("expected the inbox first, got {other:?}"),
+    /// The inbox, put together from its conversations (sent one by one
+    /// before it) and itself; fails on anything else first.
+    pub async fn inbox(&mut self) -> Inbox {
+        let mut conversations = Vec::new();
+        loop {
+            match self.any_item().await {
+                Item::InboxConversation(conversation) => conversations.push(conversation),
+                Item::Inbox(inbox) => {
+                    return Inbox {
+                        conversations,
+                        next: inbox.next,
+                        cursor: inbox.cursor,
+                        user_id: inbox.user_id,
+                        token_exp: inbox.token_exp,
+                    };
+                }
+                other => panic!("expected the inbox first, got {other:?}"),
+            }
         }
     }
 
@@ -136,7 +160,7 @@ pub struct RoomLog {
 
 impl RoomLog {
     /// Starts from the inbox: each listed room at its `last_seq`.
-    pub fn from_inbox(inbox: &pb::Inbox) -> Self {
+    pub fn from_inbox(inbox: &Inbox) -> Self {
         let rooms = inbox
             .conversations
             .iter()
