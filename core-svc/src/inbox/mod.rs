@@ -46,6 +46,7 @@ pub struct Inbox {
     /// Held while a reader starts, so that only one does.
     starting: Arc<Mutex<()>>,
     notes: mpsc::Sender<signals::Note>,
+    pending: signals::PendingPresence,
 }
 
 /// What the user streams need from the running service.
@@ -73,6 +74,7 @@ impl Inbox {
             instance: parts.instance,
             starting: Arc::default(),
             notes,
+            pending: signals::PendingPresence::default(),
         };
         let shutdown = inbox.feed.shutdown.clone();
         inbox.feed.tasks.spawn(inbox.clone().hear(heard, shutdown));
