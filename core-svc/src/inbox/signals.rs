@@ -202,6 +202,10 @@ mod tests {
         pending.add((1..=5_000).map(|user| change(user, true, 1)));
         assert_eq!(pending.take().await.len(), 5_000);
         pending.add([change(7, false, 2)]);
-        assert_eq!(pending.take().await.len(), 1, "taken once, then only what came since");
+        assert_eq!(
+            pending.take().await.len(),
+            1,
+            "taken once, then only what came since"
+        );
     }
 }
