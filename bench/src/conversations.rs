@@ -37,6 +37,12 @@ pub struct Conversations {
     pub one_p99_ms: f64,
     /// `many_p99 / one_p99`; the target is at most 2.
     pub p99_ratio: f64,
+    /// A user with 50 rooms: a first page as full as the many-rooms user's,
+    /// so that the ratio below compares the number of rooms alone.
+    pub fifty_p50_ms: f64,
+    pub fifty_p99_ms: f64,
+    /// `many_p99 / fifty_p99`.
+    pub p99_ratio_to_full_page: f64,
     pub pgbench_clients: usize,
     pub send_before_per_sec: f64,
     pub send_after_per_sec: f64,
@@ -58,8 +64,10 @@ pub async fn run(
     tokio::spawn(connection);
     fill(&db, "conv-many", rooms, 3).await?;
     fill(&db, "conv-one", 1, 3).await?;
+    fill(&db, "conv-fifty", 50, 3).await?;
     let many = first_pages(system, "conv-many", calls).await?;
     let one = first_pages(system, "conv-one", calls).await?;
+    let fifty = first_pages(system, "conv-fifty", calls).await?;
     let (before, after) = send_ceilings(system, pgbench_clients, seconds).await?;
     let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     let figures = Conversations {
@@ -70,6 +78,9 @@ pub async fn run(
         one_p50_ms: ms(&one, 0.5),
         one_p99_ms: ms(&one, 0.99),
         p99_ratio: ms(&many, 0.99) / ms(&one, 0.99).max(0.001),
+        fifty_p50_ms: ms(&fifty, 0.5),
+        fifty_p99_ms: ms(&fifty, 0.99),
+        p99_ratio_to_full_page: ms(&many, 0.99) / ms(&fifty, 0.99).max(0.001),
         pgbench_clients,
         send_before_per_sec: before,
         send_after_per_sec: after,

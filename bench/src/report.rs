@@ -233,6 +233,11 @@ fn print_conversations(c: &crate::conversations::Conversations) {
         c.calls, c.rooms, c.many_p50_ms, c.many_p99_ms, c.one_p50_ms, c.one_p99_ms, c.p99_ratio
     );
     println!(
+        "room list, first page of a user with 50 rooms (as full as the {}-room user's): \
+         p50 {:.2} ms p99 {:.2} ms; the {}-room user's p99 is {:.2}× that",
+        c.rooms, c.fifty_p50_ms, c.fifty_p99_ms, c.rooms, c.p99_ratio_to_full_page
+    );
+    println!(
         "send path pgbench ({} clients, every recipient offline): {:.0}/s before the \
          room list's bookkeeping, {:.0}/s with it ({:+.1}%, target ≥ −20%)",
         c.pgbench_clients,
