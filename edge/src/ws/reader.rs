@@ -26,7 +26,6 @@ use super::protocol::{ErrorCode, ServerFrame};
 use super::writer::Outbound;
 use crate::core_client::{CoreClient, NewMessage, SentMessage};
 use crate::error::Error;
-use crate::failure::SocketAnswer;
 use crate::fanout::SocketTicket;
 
 /// Sends a member's messages to their room.
@@ -251,15 +250,7 @@ async fn acknowledge(
 /// The answer to a failed send (`Failure::on_send`): an error frame, or a
 /// close when the member may no longer send.
 async fn send_failure(out: &Outbound, error: &Error) -> Result<(), End> {
-    match error.failure().on_send() {
-        SocketAnswer::Frame(code, detail) => {
-            if matches!(code, ErrorCode::Unavailable | ErrorCode::Internal) {
-                tracing::warn!(code = ?error.code(), "send failed");
-            }
-            out.push_error(code, detail).await
-        }
-        SocketAnswer::Close(reason) => Err(End::Close(reason)),
-    }
+    out.answer(error.failure().on_send(), "send").await
 }
 
 #[cfg(test)]

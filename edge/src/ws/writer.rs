@@ -16,6 +16,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use super::close::{CloseReason, End};
 use super::limits::Liveness;
 use super::protocol::{ErrorCode, ServerFrame};
+use crate::failure::SocketAnswer;
 
 /// The most frames written with one flush.
 const BATCH: usize = 64;
@@ -80,6 +81,21 @@ impl Outbound {
             detail: detail.to_owned(),
         };
         self.push(&frame).await
+    }
+
+    /// Answers a call for a client frame that failed: the error frame of
+    /// `answer` (logged when the core failed rather than refused), or the
+    /// close it asks for. `call` names the call in the log.
+    pub(super) async fn answer(&self, answer: SocketAnswer, call: &str) -> Result<(), End> {
+        match answer {
+            SocketAnswer::Frame(code, detail) => {
+                if matches!(code, ErrorCode::Unavailable | ErrorCode::Internal) {
+                    tracing::warn!(?code, call, "a socket's call failed");
+                }
+                self.push_error(code, detail).await
+            }
+            SocketAnswer::Close(reason) => Err(End::Close(reason)),
+        }
     }
 
     /// Serializes `frame` and queues it if there is room: `Ok(None)` when

@@ -13,13 +13,12 @@ use tokio::time::{Duration, Instant};
 use super::frames::{UserIncoming, parse_user_frame};
 use crate::core_client::{CoreClient, NewMessage, SentMessage};
 use crate::error::Error;
-use crate::failure::SocketAnswer;
 use crate::ws::auth::{self, Credentials, Expiry};
 use crate::ws::close::{CloseReason, End};
 use crate::ws::frames::Refusal;
 use crate::ws::limits::{RateLimit, Verdict};
+use crate::ws::protocol::ServerFrame;
 use crate::ws::protocol::user::{InRoom, UserCommand};
-use crate::ws::protocol::{ErrorCode, ServerFrame};
 use crate::ws::reader::{ClientLimits, TextFrames, throttle};
 use crate::ws::writer::Outbound;
 
@@ -166,15 +165,8 @@ async fn acknowledge(
 
 /// The answer to a failed call for a frame (`Failure::on_user_frame`).
 async fn answer_failure(out: &Outbound, error: &Error) -> Result<(), End> {
-    match error.failure().on_user_frame() {
-        SocketAnswer::Frame(code, detail) => {
-            if matches!(code, ErrorCode::Unavailable | ErrorCode::Internal) {
-                tracing::warn!(code = ?error.code(), "a user-socket call failed");
-            }
-            out.push_error(code, detail).await
-        }
-        SocketAnswer::Close(reason) => Err(End::Close(reason)),
-    }
+    out.answer(error.failure().on_user_frame(), "user-socket frame")
+        .await
 }
 
 #[cfg(test)]
