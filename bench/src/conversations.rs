@@ -43,6 +43,12 @@ pub struct Conversations {
     pub fifty_p99_ms: f64,
     /// `many_p99 / fifty_p99`.
     pub p99_ratio_to_full_page: f64,
+    /// With `--statements`: PostgreSQL's mean execution time of the page
+    /// query for each user (pg_stat_statements), the rest of a call being
+    /// the core, the encoding and the round trip.
+    pub many_db_ms: Option<f64>,
+    pub one_db_ms: Option<f64>,
+    pub fifty_db_ms: Option<f64>,
     pub pgbench_clients: usize,
     pub send_before_per_sec: f64,
     pub send_after_per_sec: f64,
@@ -56,6 +62,7 @@ pub async fn run(
     calls: usize,
     pgbench_clients: usize,
     seconds: f64,
+    statements: bool,
 ) -> anyhow::Result<Conversations> {
     // The core may still be migrating: the port opens first.
     let url = system.database_url();
@@ -65,9 +72,9 @@ pub async fn run(
     fill(&db, "conv-many", rooms, 3).await?;
     fill(&db, "conv-one", 1, 3).await?;
     fill(&db, "conv-fifty", 50, 3).await?;
-    let many = first_pages(system, "conv-many", calls).await?;
-    let one = first_pages(system, "conv-one", calls).await?;
-    let fifty = first_pages(system, "conv-fifty", calls).await?;
+    let (many, many_db_ms) = first_pages(system, "conv-many", calls, statements).await?;
+    let (one, one_db_ms) = first_pages(system, "conv-one", calls, statements).await?;
+    let (fifty, fifty_db_ms) = first_pages(system, "conv-fifty", calls, statements).await?;
     let (before, after) = send_ceilings(system, pgbench_clients, seconds).await?;
     let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     let figures = Conversations {
@@ -81,6 +88,9 @@ pub async fn run(
         fifty_p50_ms: ms(&fifty, 0.5),
         fifty_p99_ms: ms(&fifty, 0.99),
         p99_ratio_to_full_page: ms(&many, 0.99) / ms(&fifty, 0.99).max(0.001),
+        many_db_ms,
+        one_db_ms,
+        fifty_db_ms,
         pgbench_clients,
         send_before_per_sec: before,
         send_after_per_sec: after,
@@ -113,8 +123,17 @@ async fn fill(
     Ok(())
 }
 
-/// The latency of `calls` first pages of `sub`'s room list, one at a time.
-async fn first_pages(system: &System, sub: &str, calls: usize) -> anyhow::Result<Histogram<u64>> {
+/// The text that marks the page query in `pg_stat_statements`.
+const PAGE_QUERY_MARKER: &str = "WITH mine AS";
+
+/// The latency of `calls` first pages of `sub`'s room list, one at a time,
+/// and (with `statements`) the page query's mean time in PostgreSQL.
+async fn first_pages(
+    system: &System,
+    sub: &str,
+    calls: usize,
+    statements: bool,
+) -> anyhow::Result<(Histogram<u64>, Option<f64>)> {
     let token = dev_token(SECRET, sub, "", Duration::from_secs(3_600));
     let mut client = ConversationServiceClient::new(channel(system.core.addr));
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
@@ -123,13 +142,20 @@ async fn first_pages(system: &System, sub: &str, calls: usize) -> anyhow::Result
     for _ in 0..20 {
         client.list_conversations(ask()).await?;
     }
+    if statements {
+        crate::statements::reset(system).await?;
+    }
     for _ in 0..calls {
         let started = Instant::now();
         let page = client.list_conversations(ask()).await?.into_inner();
         histogram.saturating_record(started.elapsed().as_micros() as u64);
         anyhow::ensure!(!page.conversations.is_empty(), "{sub} has rooms");
     }
-    Ok(histogram)
+    let db_ms = match statements {
+        true => crate::statements::mean_ms_of(system, PAGE_QUERY_MARKER).await?,
+        false => None,
+    };
+    Ok((histogram, db_ms))
 }
 
 /// Sends per second without and with the bookkeeping, best of two each.

@@ -73,6 +73,8 @@ pub struct Sizes {
     pub sockets_per_user: usize,
     pub rate: f64,
     pub seconds: f64,
+    /// Waited before opening the idle sockets and while holding them.
+    pub hold: Duration,
 }
 
 pub async fn run(system: &System, sizes: Sizes) -> anyhow::Result<Inbox> {
@@ -82,11 +84,13 @@ pub async fn run(system: &System, sizes: Sizes) -> anyhow::Result<Inbox> {
     tokio::spawn(connection);
     fill(&db, sizes.users, sizes.rooms).await?;
     let edge = system.edges[0].addr;
+    hold(system, sizes.hold, "before opening the idle user sockets").await;
     let (core_rss_before, edge_rss_before) = system.rss();
     let sockets = open_idle(edge, sizes).await?;
     // Let allocators settle after the connect burst.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (core_rss_after, edge_rss_after) = system.rss();
+    hold(system, sizes.hold, "holding the idle user sockets").await;
     let count = sockets.len();
     drop(sockets);
     let grown = (core_rss_after + edge_rss_after).saturating_sub(core_rss_before + edge_rss_before);
@@ -110,6 +114,19 @@ pub async fn run(system: &System, sizes: Sizes) -> anyhow::Result<Inbox> {
         p99_ms: ms(latency.histogram.value_at_quantile(0.99)),
         max_ms: ms(latency.histogram.max()),
     })
+}
+
+/// Waits `hold` (when not zero), saying where, for a profiler to attach.
+async fn hold(system: &System, hold: Duration, what: &str) {
+    if hold.is_zero() {
+        return;
+    }
+    eprintln!(
+        "inbox: {what} for {hold:?} (core pid {}, edge pid {})",
+        system.core.pid(),
+        system.edges[0].pid()
+    );
+    tokio::time::sleep(hold).await;
 }
 
 /// Users `inbox-u<n>`, each in a room with every peer `inbox-peer-<n>`.

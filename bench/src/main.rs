@@ -110,6 +110,11 @@ struct Args {
     /// (otherwise half the sweep's peak).
     #[arg(long, default_value_t = 250.0)]
     inbox_rate: f64,
+    /// Seconds the user-socket scenario waits before opening its idle
+    /// sockets and again while holding them, printing the core's and the
+    /// edge's pids: time to attach a profiler (`heaptrack -p`).
+    #[arg(long, default_value_t = 0.0)]
+    inbox_hold_seconds: f64,
     /// Peers of the user whose presence fans out.
     #[arg(long, default_value_t = 1_000)]
     presence_peers: usize,
@@ -307,6 +312,7 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
             args.conversation_calls,
             args.db_pool,
             args.step_seconds * 2.0,
+            args.statements,
         );
         report.conversations = Some(conversations.await?);
     }
@@ -321,6 +327,7 @@ async fn shared_system_scenarios(args: &Args, report: &mut Report) -> anyhow::Re
             sockets_per_user: args.inbox_sockets_per_user,
             rate,
             seconds: args.step_seconds * 2.0,
+            hold: std::time::Duration::from_secs_f64(args.inbox_hold_seconds),
         };
         report.inbox = Some(inbox::run(&system, sizes).await?);
     }

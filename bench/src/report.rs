@@ -237,6 +237,13 @@ fn print_conversations(c: &crate::conversations::Conversations) {
          p50 {:.2} ms p99 {:.2} ms; the {}-room user's p99 is {:.2}× that",
         c.rooms, c.fifty_p50_ms, c.fifty_p99_ms, c.rooms, c.p99_ratio_to_full_page
     );
+    if let (Some(many), Some(one), Some(fifty)) = (c.many_db_ms, c.one_db_ms, c.fifty_db_ms) {
+        println!(
+            "room list, the page query in PostgreSQL (mean): {} rooms {many:.3} ms, \
+             1 room {one:.3} ms, 50 rooms {fifty:.3} ms",
+            c.rooms
+        );
+    }
     println!(
         "send path pgbench ({} clients, every recipient offline): {:.0}/s before the \
          room list's bookkeeping, {:.0}/s with it ({:+.1}%, target ≥ −20%)",

@@ -53,6 +53,24 @@ pub async fn top(system: &System, messages: u64) -> anyhow::Result<Vec<Statement
         .collect())
 }
 
+/// The mean execution time of the statements whose text contains `marker`
+/// since the last [`reset`]; `None` when none ran.
+pub async fn mean_ms_of(system: &System, marker: &str) -> anyhow::Result<Option<f64>> {
+    let (client, connection) =
+        tokio_postgres::connect(&system.database_url(), tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "SELECT sum(total_exec_time) / nullif(sum(calls), 0)::float8
+             FROM pg_stat_statements
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND strpos(query, $1) > 0",
+            &[&marker],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
 pub fn print(rate: f64, statements: &[Statement]) {
     println!("\nPostgreSQL per message at {rate}/s (pg_stat_statements, execution time):");
     println!("{:>8} {:>9} {:>9}  statement", "calls", "mean ms", "ms/msg");

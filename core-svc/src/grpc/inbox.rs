@@ -7,7 +7,7 @@ use futures::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{Authenticator, Caller, ServerStream, until_shutdown};
+use super::{Authenticator, Caller, ServerStream, chunks::OnePerChunk, until_shutdown};
 use crate::inbox::{Inbox, Out};
 
 pub struct InboxApi {
@@ -40,6 +40,9 @@ impl InboxService for InboxApi {
             };
             futures::stream::iter(items)
         });
+        // The inbox comes as 50 items at once: one chunk each keeps the
+        // encode buffers here and at the edge small (grpc/chunks.rs).
+        let stream = OnePerChunk::new(stream);
         Ok(Response::new(until_shutdown(stream, self.inbox.shutdown())))
     }
 }

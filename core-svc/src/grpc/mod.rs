@@ -2,6 +2,7 @@
 //! here; handlers authenticate, convert, call the store, convert back.
 
 mod caller;
+mod chunks;
 mod conversations;
 mod convert;
 mod feed;
