@@ -80,7 +80,7 @@ export class Conversation {
       case "resumed": return this.connected();
       case "chat_message": this.arrived(frame.message); break;
       case "mark_message_as_delivered":
-      case "mark_message_as_read": this.upsert(frame.message); break;
+      case "mark_message_as_read": this.restatus(frame.message); break;
       case "message_edited": this.edited(frame.message_id, frame.text); break;
       case "message_deleted": this.deleted(frame.message_id); break;
       case "presence": return this.presence(frame);
@@ -149,6 +149,12 @@ export class Conversation {
 
   item(id) {
     return this.list.querySelector(`[data-id="${id}"]`);
+  }
+
+  /** A receipt: the new status of a message shown (the socket's connect
+   *  also reads messages older than its history, which are not). */
+  restatus(message) {
+    if (this.item(message.message_id)) this.upsert(message);
   }
 
   /** Shows `message` or its new status; a new one goes where `place` puts it
