@@ -97,6 +97,9 @@ async fn load_more_shows_the_rooms_past_the_first_page_each_once_and_then_goes()
     ))
     .await;
     page.screenshot("first-page").await;
+    page.eval("document.getElementById('rooms').scrollTop = 1e6; true")
+        .await;
+    page.screenshot("load-more").await;
 
     page.eval(&format!("{LOAD_MORE}.click(); true")).await;
     page.until(&format!("{ROW_IDS}.length >= 55 && !{LOAD_MORE}"))
@@ -198,7 +201,9 @@ async fn older_messages_load_above_the_history_in_order_and_reads_are_posted() {
     assert_eq!(page.eval(&format!("{OLDER}.hidden")).await, false);
     // Opening a room with unread messages posts the read of the newest shown.
     page.until(&read_posted(room, ids[59])).await;
-    page.screenshot("history").await;
+    page.eval("document.querySelector('#conversation .messages').scrollTop = 0; true")
+        .await;
+    page.screenshot("history-top").await;
 
     page.eval(&format!("{OLDER}.querySelector('button').click(); true"))
         .await;
