@@ -338,7 +338,7 @@ async fn badges_read_marks_typing_and_presence_follow_the_peer_live() {
 
 /// JavaScript run before the page: its user socket goes to a path the edge
 /// does not serve, as with an edge that has no user socket.
-const NO_USER_SOCKET: &str = "(() => { const Real = window.WebSocket; \
+pub(crate) const NO_USER_SOCKET: &str = "(() => { const Real = window.WebSocket; \
     window.WebSocket = class extends Real { \
       constructor(url, protocols) { super(String(url).replace('/ws/user/', '/ws/none/'), protocols); } \
     }; })()";

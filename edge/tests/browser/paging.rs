@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::chromium::Chromium;
-use crate::demo::{OPEN_PANE, dev_app, open_room, row, sign_in, texts};
+use crate::demo::{NO_USER_SOCKET, OPEN_PANE, dev_app, open_room, row, sign_in, texts};
 use crate::helpers::{SECRET, TestApp, User};
 
 /// The development user `name` as the page signs them in (sub `dev-<name>`,
@@ -223,5 +223,39 @@ async fn older_messages_load_above_the_history_in_order_and_reads_are_posted() {
     let live = app.seed(&bob, room, 1).await;
     page.until(&format!("{count} === 61")).await;
     page.until(&read_posted(room, live[0])).await;
+    chromium.close().await;
+}
+
+#[tokio::test]
+async fn while_the_list_polls_load_more_still_pages_and_a_poll_keeps_the_rooms_it_added() {
+    let app = dev_app().await;
+    let alice = dev_user(&app, "alice").await;
+    let mut rooms = Vec::new();
+    for i in 0..52 {
+        let peer = app.user(&format!("peer-{i:02}")).await;
+        rooms.push(app.room(&peer, alice.id).await);
+    }
+    let url = format!("http://{}/", app.rest_addr);
+    let mut chromium = Chromium::start().await;
+    let init = format!("{NO_USER_SOCKET}; {RECORD_FETCH}");
+    let mut page = chromium
+        .open_with(&url, "paging-polling-alice", Some(&init))
+        .await;
+    sign_in(&mut page, "alice").await;
+    page.until(&format!("{ROW_IDS}.length === 50 && !!{LOAD_MORE}"))
+        .await;
+    page.eval(&format!("{LOAD_MORE}.click(); true")).await;
+    page.until(&format!("{ROW_IDS}.length === 52 && !{LOAD_MORE}"))
+        .await;
+
+    // A poll re-reads the first page only, and drops nothing: once the
+    // second poll from now has started, the first one's answer is shown.
+    let polls = "window.calls.filter(c => c.url.endsWith('/chatrooms/?limit=50')).length";
+    let seen = page.eval(polls).await.as_i64().expect("a count");
+    page.until(&format!("{polls} > {seen} + 1")).await;
+    let shown: Vec<i64> = serde_json::from_value(page.eval(ROW_IDS).await).expect("room ids");
+    let expected: Vec<i64> = rooms.iter().rev().copied().collect();
+    assert_eq!(shown, expected);
+    assert_eq!(page.eval(&format!("!{LOAD_MORE}")).await, true);
     chromium.close().await;
 }
