@@ -11,7 +11,7 @@ use crate::error::Error;
 const INDEX_HTML: &str = include_str!("page/index.html");
 
 /// Every file under `/demo/`: its name, content type and text.
-const FILES: [(&str, &str, &str); 6] = [
+const FILES: [(&str, &str, &str); 10] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -20,7 +20,11 @@ const FILES: [(&str, &str, &str); 6] = [
     ("app.js", JS, include_str!("page/app.js")),
     ("api.js", JS, include_str!("page/api.js")),
     ("inbox.js", JS, include_str!("page/inbox.js")),
+    ("more.js", JS, include_str!("page/more.js")),
+    ("older.js", JS, include_str!("page/older.js")),
+    ("reads.js", JS, include_str!("page/reads.js")),
     ("room.js", JS, include_str!("page/room.js")),
+    ("row.js", JS, include_str!("page/row.js")),
     ("view.js", JS, include_str!("page/view.js")),
 ];
 

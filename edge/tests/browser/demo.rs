@@ -11,18 +11,20 @@ use crate::helpers::{SECRET, TestApp};
 use crate::page::Page;
 
 /// An edge in development mode, with the test core's secret for its tokens.
-async fn dev_app() -> TestApp {
+pub(crate) async fn dev_app() -> TestApp {
     TestApp::spawn_with(|core_url| {
         let mut config = EdgeConfig::new(core_url);
         config.dev_mode = true;
         config.jwt_secret = Some(Secret::new(SECRET));
+        // Room for the tests' seeds of a few dozen messages in one go.
+        config.ws_rate_burst = 100;
         config
     })
     .await
 }
 
 /// Signs `page` in as development user `name`; returns their user id.
-async fn sign_in(page: &mut Page, name: &str) -> i64 {
+pub(crate) async fn sign_in(page: &mut Page, name: &str) -> i64 {
     page.eval(&format!(
         "(() => {{ const form = document.getElementById('signin'); \
          form.elements.name.value = {name:?}; form.requestSubmit(); return true; }})()"
@@ -60,15 +62,15 @@ async fn start_with(page: &mut Page, peer: i64) -> i64 {
 }
 
 /// JavaScript: the open conversation's pane.
-const OPEN_PANE: &str = "document.querySelector('#conversation .pane')";
+pub(crate) const OPEN_PANE: &str = "document.querySelector('#conversation .pane')";
 
 /// JavaScript: the list row of `room`.
-fn row(room: i64) -> String {
+pub(crate) fn row(room: i64) -> String {
     format!("document.querySelector('#rooms li[data-room=\"{room}\"]')")
 }
 
 /// Opens `room` by clicking its row in the list, and waits until it is connected.
-async fn open_room(page: &mut Page, room: i64) {
+pub(crate) async fn open_room(page: &mut Page, room: i64) {
     page.until(&format!("!!{}", row(room))).await;
     page.eval(&format!("{}.click(); true", row(room))).await;
     page.until(&format!(
@@ -88,7 +90,7 @@ async fn type_text(page: &mut Page, text: &str) {
 
 /// Pastes `text` into the composer (no `input` event, so no `typing`
 /// frame that would hold back a later one for 2 s) and presses Send.
-async fn send(page: &mut Page, text: &str) {
+pub(crate) async fn send(page: &mut Page, text: &str) {
     page.eval(&format!(
         "(() => {{ document.querySelector('.composer input').value = {text:?}; \
          document.querySelector('.composer').requestSubmit(); return true; }})()"
@@ -104,7 +106,7 @@ fn message(text: &str) -> String {
 }
 
 /// The texts of the open conversation, top to bottom.
-async fn texts(page: &mut Page) -> Value {
+pub(crate) async fn texts(page: &mut Page) -> Value {
     page.eval(
         "[...document.querySelectorAll('#conversation .msg .text')].map(node => node.textContent)",
     )
@@ -336,7 +338,7 @@ async fn badges_read_marks_typing_and_presence_follow_the_peer_live() {
 
 /// JavaScript run before the page: its user socket goes to a path the edge
 /// does not serve, as with an edge that has no user socket.
-const NO_USER_SOCKET: &str = "(() => { const Real = window.WebSocket; \
+pub(crate) const NO_USER_SOCKET: &str = "(() => { const Real = window.WebSocket; \
     window.WebSocket = class extends Real { \
       constructor(url, protocols) { super(String(url).replace('/ws/user/', '/ws/none/'), protocols); } \
     }; })()";

@@ -9,3 +9,4 @@ mod helpers;
 mod chromium;
 mod demo;
 mod page;
+mod paging;

@@ -92,6 +92,16 @@ impl Page {
         .await;
     }
 
+    /// Makes the page behave as the focused tab (`document.hasFocus()`),
+    /// which only one page of a headless browser is otherwise.
+    pub async fn focus(&mut self) {
+        self.command(
+            "Emulation.setFocusEmulationEnabled",
+            json!({"enabled": true}),
+        )
+        .await;
+    }
+
     fn screenshot_dir() -> PathBuf {
         PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser")
     }

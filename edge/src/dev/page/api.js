@@ -34,8 +34,29 @@ export class Session {
     return socket;
   }
 
-  /** The caller's conversations, newest activity first (one page). */
-  rooms() { return this.get("/chatrooms/?limit=50"); }
+  /** A page of the caller's conversations, newest activity first: the
+   *  first, or the one after the page whose `next` was `before`. */
+  rooms(before) {
+    const after = before ? "&before=" + encodeURIComponent(before) : "";
+    return this.get("/chatrooms/?limit=50" + after);
+  }
+
+  /** Up to 50 messages of `roomId` older than `before`, newest first. */
+  messages(roomId, before) {
+    return this.get(`/chatrooms/${roomId}/messages/?limit=50&before=${before}`);
+  }
+
+  /** The newest message of `roomId` that is not deleted, or null. */
+  async lastMessage(roomId) {
+    const [newest] = await this.get(`/chatrooms/${roomId}/messages/?limit=1`);
+    return newest || null;
+  }
+
+  /** Marks the peer's messages of `roomId` read: up to `messageId`, or all. */
+  markRead(roomId, messageId) {
+    const body = messageId ? { message_id: messageId } : undefined;
+    return this.post(`/chatrooms/${roomId}/read`, body);
+  }
 
   /** The direct room with `peerId`, created on first use: its id. */
   async roomWith(peerId) {

@@ -3,8 +3,11 @@
 // room's `unread_count`), new rooms, the peers' presence and typing. While
 // the user socket closes before its first frame (the server has none, or
 // cannot serve it), the list falls back to `GET /chatrooms/`, refreshed on
-// the open room's events and every few seconds.
-import { clock, clone, showPresence, text, Timer } from "./view.js";
+// the open room's events and every few seconds. Later pages come from
+// "Load more" (more.js); each row with unread messages offers "mark all read".
+import { MoreRooms } from "./more.js";
+import { roomRow } from "./row.js";
+import { Timer } from "./view.js";
 
 const TYPING_SHOWN_MS = 5000;
 const POLL_MS = 4000;
@@ -29,6 +32,8 @@ export class Inbox {
     this.typing = new Map(); // room_id → Timer of the peer's "typing…"
     this.fallback = null; // the poll's interval while there is no user socket
     this.stopped = false;
+    this.actions = { open: onOpen, markRead: (roomId) => this.markRead(roomId) };
+    this.more = new MoreRooms(session, (rooms) => this.add(rooms), (error) => this.say(error));
     this.connect();
   }
 
@@ -64,7 +69,7 @@ export class Inbox {
   receive(frame) {
     if (frame.cursor) this.cursor = frame.cursor;
     switch (frame.type) {
-      case "inbox": this.stopFallback(); this.replace(frame.rooms); return this.connected();
+      case "inbox": this.stopFallback(); this.more.reset(frame.next); this.replace(frame.rooms); return this.connected();
       case "resumed": return this.connected();
       case "room_created": this.rooms.set(frame.room.room_id, frame.room); return this.render();
       case "chat_message":
@@ -100,14 +105,34 @@ export class Inbox {
     this.render();
   }
 
-  /** Re-reads the list: all of it in fallback mode, else only rooms it lacks. */
+  /** Re-reads the first page: in fallback mode it is the truth for its
+   *  rooms, else it only adds the rooms the list lacks. */
   async refresh() {
     try {
       const page = await this.session.rooms();
-      if (this.fallback) return this.replace(page.rooms);
-      page.rooms.filter((room) => !this.rooms.has(room.room_id))
-        .forEach((room) => this.rooms.set(room.room_id, room));
+      if (!this.fallback) return this.add(page.rooms);
+      this.more.first(page.next);
+      page.rooms.forEach((room) => this.rooms.set(room.room_id, room));
       this.render();
+    } catch (err) {
+      this.say(err.message);
+    }
+  }
+
+  /** Adds the rooms the list lacks: what the socket told of a room is never
+   *  replaced by an older page. */
+  add(rooms) {
+    rooms.filter((room) => !this.rooms.has(room.room_id))
+      .forEach((room) => this.rooms.set(room.room_id, room));
+    this.render();
+  }
+
+  /** "Mark all read" on a row: the read goes to the server, and the badge
+   *  clears from the `mark_message_as_read` events it causes. */
+  async markRead(roomId) {
+    try {
+      await this.session.markRead(roomId);
+      if (this.fallback) await this.refresh();
     } catch (err) {
       this.say(err.message);
     }
@@ -137,7 +162,8 @@ export class Inbox {
 
   message({ type, room_id, message, unread_count }) {
     const room = this.rooms.get(room_id);
-    if (!room) return this.refresh(); // a room beyond the first page
+    // A room not loaded yet: a new message brings it to the first page.
+    if (!room) return type === "chat_message" ? this.refresh() : undefined;
     if (unread_count !== undefined) room.unread_count = unread_count;
     if (type === "chat_message") {
       room.last_message = message;
@@ -160,9 +186,7 @@ export class Inbox {
     if (unread_count !== undefined) room.unread_count = unread_count;
     if (room.last_message?.message_id === message_id) {
       // The list shows the newest message left: only the server knows it.
-      const page = await this.session.rooms().catch(() => ({ rooms: [] }));
-      const fresh = page.rooms.find((other) => other.room_id === room_id);
-      room.last_message = fresh ? fresh.last_message : null;
+      room.last_message = await this.session.lastMessage(room_id).catch(() => null);
     }
     this.render();
   }
@@ -197,28 +221,15 @@ export class Inbox {
   render() {
     if (this.stopped) return; // signed out: a late timer or answer changes nothing
     const rooms = [...this.rooms.values()].sort(byActivity);
-    this.list.replaceChildren(...rooms.map((room) => this.row(room)));
+    this.list.replaceChildren(...rooms.map((room) => this.row(room)), ...this.more.items());
   }
 
   row(room) {
-    const li = clone("room-row");
-    li.dataset.room = room.room_id;
-    li.classList.toggle("open", room.room_id === this.openId);
-    text(li, ".peer", room.peer.email);
-    showPresence(li, room.peer);
-    const badge = li.querySelector(".badge");
-    badge.hidden = room.unread_count === 0;
-    badge.textContent = String(room.unread_count);
-    const typing = this.typing.get(room.room_id)?.running();
-    li.classList.toggle("typing", Boolean(typing));
-    text(li, ".last", typing ? "typing…" : this.preview(room.last_message));
-    if (room.last_message) text(li, ".when", clock(room.last_message.created_at));
-    li.addEventListener("click", () => this.onOpen(room));
-    return li;
-  }
-
-  preview(message) {
-    if (!message) return "no messages yet";
-    return (message.sender_id === this.session.id ? "you: " : "") + message.text;
+    const view = {
+      me: this.session.id,
+      open: room.room_id === this.openId,
+      typing: Boolean(this.typing.get(room.room_id)?.running()),
+    };
+    return roomRow(room, view, this.actions);
   }
 }

@@ -2,7 +2,12 @@
 // (newest first on the wire, shown oldest at the top), then the room's
 // events, the peer's presence and typing. Own messages carry ticks (✓ stored,
 // ✓✓ delivered, blue ✓✓ read) and edit/delete buttons; the composer sends
-// `typing` while one types, at most once every 2 s.
+// `typing` while one types, at most once every 2 s. Older messages come
+// from "Load older messages" (older.js). Opening a room with unread
+// messages, and a peer's message arriving while the page has the user's
+// attention, also post an explicit read mark (reads.js).
+import { OlderMessages } from "./older.js";
+import { attended, ReadMarks } from "./reads.js";
 import { clock, clone, showPresence, text, Timer } from "./view.js";
 
 const RANK = { send: 0, delivered: 1, read: 2 };
@@ -24,6 +29,7 @@ export class Conversation {
     this.pane.dataset.room = room.room_id;
     Object.assign(this, { session, inbox, roomId: room.room_id, peer: { ...room.peer } });
     Object.assign(this, { lastSeq: null, backoff: 250, lastTyping: 0, stopped: false });
+    this.unreadAtOpen = room.unread_count > 0;
     this.list = this.pane.querySelector(".messages");
     this.state = this.pane.querySelector(".state");
     this.error = this.pane.querySelector(".error");
@@ -31,6 +37,12 @@ export class Conversation {
     text(this.pane, ".peer", this.peer.email);
     showPresence(this.pane, this.peer);
     this.typingShown = new Timer(TYPING_SHOWN_MS, () => this.showTyping(false));
+    this.reads = new ReadMarks(session, this.roomId, (error) => this.fail(error));
+    this.older = new OlderMessages(session, this.roomId, {
+      oldestId: () => Number(this.list.querySelector(".msg")?.dataset.id || 0),
+      onPage: (page) => this.prepend(page),
+      onError: (error) => this.fail(error),
+    });
     this.pane.querySelector(".composer").addEventListener("submit", (event) => this.submit(event));
     this.input.addEventListener("input", () => this.composing());
     this.connect();
@@ -68,7 +80,7 @@ export class Conversation {
       case "resumed": return this.connected();
       case "chat_message": this.arrived(frame.message); break;
       case "mark_message_as_delivered":
-      case "mark_message_as_read": this.upsert(frame.message); break;
+      case "mark_message_as_read": this.restatus(frame.message); break;
       case "message_edited": this.edited(frame.message_id, frame.text); break;
       case "message_deleted": this.deleted(frame.message_id); break;
       case "presence": return this.presence(frame);
@@ -90,10 +102,21 @@ export class Conversation {
   }
 
   reset(history) {
-    this.list.replaceChildren();
+    this.list.replaceChildren(this.older.item);
     history.slice().reverse().forEach((message) => this.upsert(message));
+    this.older.reset(history.length);
+    if (this.unreadAtOpen && history.length) this.reads.mark(history[0].message_id);
+    this.unreadAtOpen = false;
     this.connected();
     this.inbox.roomEvent();
+  }
+
+  /** A page of older messages (newest first), shown above the others
+   *  without moving what the user sees. */
+  prepend(page) {
+    const fromBottom = this.list.scrollHeight - this.list.scrollTop;
+    page.forEach((message) => this.upsert(message, (li) => this.older.item.after(li)));
+    this.list.scrollTop = this.list.scrollHeight - fromBottom;
   }
 
   presence(frame) {
@@ -119,6 +142,7 @@ export class Conversation {
     if (message.sender_id === this.peer.id) {
       this.showTyping(false);
       this.inbox.typingEnded(this.roomId);
+      if (attended()) this.reads.mark(message.message_id);
     }
     this.upsert(message);
   }
@@ -127,8 +151,20 @@ export class Conversation {
     return this.list.querySelector(`[data-id="${id}"]`);
   }
 
-  upsert(message) {
-    const li = this.item(message.message_id) || this.render(message);
+  /** A receipt: the new status of a message shown (the socket's connect
+   *  also reads messages older than its history, which are not). */
+  restatus(message) {
+    if (this.item(message.message_id)) this.upsert(message);
+  }
+
+  /** Shows `message` or its new status; a new one goes where `place` puts it
+   *  (at the bottom unless told otherwise). */
+  upsert(message, place = (li) => this.append(li)) {
+    let li = this.item(message.message_id);
+    if (!li) {
+      li = this.render(message);
+      place(li);
+    }
     const current = li.dataset.status;
     if (!current || RANK[message.status] > RANK[current]) {
       li.dataset.status = message.status;
@@ -152,9 +188,12 @@ export class Conversation {
       this.button(li, "edit", () => this.edit(message.message_id));
       this.button(li, "delete", () => this.session.delete(`/messages/${message.message_id}/delete`));
     }
+    return li;
+  }
+
+  append(li) {
     this.list.append(li);
     this.list.scrollTop = this.list.scrollHeight;
-    return li;
   }
 
   button(li, label, action) {
