@@ -32,9 +32,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, oneshot};
+use tungstenite::Utf8Bytes;
 
 use crate::core_client::{BearerToken, LinkClient, Presence, RoomEvent, Snapshot, SocketOpening};
 use crate::error::Error;

@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::oneshot;
+use tungstenite::Utf8Bytes;
 
 use super::{Feed, FeedSender, Opened};
 use crate::core_client::{BearerToken, LinkHello, Presence, RoomEvent, SocketOpening};

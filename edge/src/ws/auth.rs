@@ -9,7 +9,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::ws::{Message, WebSocket};
+use tungstenite::Message;
+
+use super::upgrade::WebSocket;
 use futures::StreamExt;
 use futures::stream::SplitStream;
 use serde_json::{Map, Value};
@@ -103,7 +105,8 @@ pub(super) async fn first_frame(stream: &mut SplitStream<WebSocket>) -> Result<B
             Message::Text(text) => {
                 return token_of_first_frame(text.as_str()).ok_or(unauthenticated);
             }
-            Message::Ping(_) | Message::Pong(_) => {}
+            // Raw frames are only ever written, never read.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
             Message::Binary(_) => return Err(unauthenticated),
             Message::Close(_) => return Err(End::ClientClosed),
         }

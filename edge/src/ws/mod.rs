@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod close;
 mod events;
+mod fragments;
 mod frames;
 pub mod limits;
 pub mod origin;
@@ -17,6 +18,7 @@ pub mod protocol;
 mod reader;
 pub mod resume;
 pub mod session;
+mod upgrade;
 pub mod user;
 mod writer;
 
@@ -25,8 +27,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
@@ -35,6 +35,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use tracing::Instrument;
+use tungstenite::protocol::WebSocketConfig;
 
 use crate::AppState;
 use crate::core_client::BearerToken;
@@ -43,6 +44,7 @@ use crate::path::{is_language_code, positive_id};
 pub(crate) use events::{event_frame, presence_frame};
 pub use frames::{Refusal, parse_client_frame};
 use session::SessionParams;
+use upgrade::{Rejection, Upgrade, WebSocket};
 
 /// Largest client message, one frame or several fragments together; larger closes with 1009.
 pub const MAX_MESSAGE_BYTES: usize = service_kit::limits::MAX_REQUEST_BYTES;
@@ -96,7 +98,7 @@ async fn connect(
     headers: HeaderMap,
     query: Result<Query<TokenQuery>, QueryRejection>,
     resume_query: Result<Query<ResumeQuery>, QueryRejection>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<Upgrade, Rejection>,
 ) -> Response {
     if let Some(refusal) = refuse_handshake(&state, path.lang.as_deref(), &headers) {
         return refusal;
@@ -128,7 +130,7 @@ async fn connect(
 }
 
 /// The answer to a request that is no WebSocket upgrade.
-fn refuse_upgrade(rejection: WebSocketUpgradeRejection) -> Response {
+fn refuse_upgrade(rejection: Rejection) -> Response {
     let body = ErrorBody {
         detail: rejection.body_text(),
     };
@@ -157,7 +159,7 @@ fn refuse_handshake(state: &AppState, lang: Option<&str>, headers: &HeaderMap) -
 /// the session `run` makes of the socket in `span`, counted and tracked
 /// until it ends.
 fn accept<S>(
-    upgrade: WebSocketUpgrade,
+    upgrade: Upgrade,
     state: &AppState,
     span: tracing::Span,
     run: impl FnOnce(WebSocket) -> S + Send + 'static,
@@ -168,23 +170,23 @@ where
     let sessions = state.sessions.clone();
     let metrics = state.metrics.clone();
     let request_id = crate::metrics::current_request_id().unwrap_or_default();
-    upgrade
+    let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
-        .max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| {
-            let open = metrics.ws_opened();
-            // Made before the block, so that the block holds the session's
-            // small future and not the socket and parameters beside it.
-            let session = run(socket);
-            let session = crate::metrics::with_request_id(request_id, async move {
-                session.await;
-                drop(open);
-            });
-            sessions.track_future(session.instrument(span))
-        })
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_MESSAGE_BYTES));
+    upgrade.config(config).on_upgrade(move |socket| {
+        let open = metrics.ws_opened();
+        // Made before the block, so that the block holds the session's
+        // small future and not the socket and parameters beside it.
+        let session = run(socket);
+        let session = crate::metrics::with_request_id(request_id, async move {
+            session.await;
+            drop(open);
+        });
+        sessions.track_future(session.instrument(span))
+    })
 }
 
 /// The caller's token: the `Authorization` header when it holds one, else `?token=`.

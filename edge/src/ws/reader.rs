@@ -14,7 +14,9 @@
 //! frames, 1009) is shared with the user socket, which handles its text
 //! frames its own way ([`TextFrames`], `ws/user/reader.rs`).
 
-use axum::extract::ws::{Message, WebSocket};
+use tungstenite::Message;
+
+use super::upgrade::WebSocket;
 use futures::StreamExt;
 use futures::stream::SplitStream;
 
@@ -119,7 +121,8 @@ pub(super) async fn read_client(
                 Ok(false) => Ok(()),
                 Err(end) => Err(end),
             },
-            Message::Ping(_) | Message::Pong(_) => Ok(()),
+            // Raw frames are only ever written, never read.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Ok(()),
             Message::Close(_) => Err(End::ClientClosed),
         };
         if let Err(end) = outcome {
@@ -180,12 +183,10 @@ pub(super) async fn throttle(rate: &mut RateLimit, out: &Outbound) -> Result<boo
 }
 
 /// 1009 for a message over the size limit; any other read error means the client is gone.
-fn read_failure(error: axum::Error) -> End {
-    match error.into_inner().downcast::<tungstenite::Error>() {
-        Ok(error) if matches!(*error, tungstenite::Error::Capacity(_)) => {
-            End::Close(CloseReason::MESSAGE_TOO_BIG)
-        }
-        Ok(_) | Err(_) => End::ClientGone,
+fn read_failure(error: tungstenite::Error) -> End {
+    match error {
+        tungstenite::Error::Capacity(_) => End::Close(CloseReason::MESSAGE_TOO_BIG),
+        _ => End::ClientGone,
     }
 }
 

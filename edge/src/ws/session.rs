@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::WebSocket;
+use super::upgrade::WebSocket;
 use futures::StreamExt;
 use futures::stream::SplitStream;
 use tokio_util::sync::CancellationToken;

@@ -7,15 +7,19 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
+
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use serde::Serialize;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
 use super::close::{CloseReason, End};
+use super::fragments;
 use super::limits::Liveness;
 use super::protocol::{ErrorCode, ServerFrame};
+use super::upgrade::WebSocket;
 use crate::failure::SocketAnswer;
 
 /// The most frames written with one flush.
@@ -151,7 +155,7 @@ impl Writer {
         loop {
             let message = tokio::select! {
                 frame = self.rx.recv() => match frame {
-                    Some(frame) => Message::Text(*frame),
+                    Some(frame) => *frame,
                     None => return End::ClientGone,
                 },
                 _ = pings.tick() => {
@@ -159,7 +163,11 @@ impl Writer {
                         tracing::info!("no pong in time, dropping the connection");
                         return End::ClientGone;
                     }
-                    Message::Ping(Default::default())
+                    if let Err(error) = self.sink.send(Message::Ping(Default::default())).await {
+                        tracing::debug!(%error, "write failed");
+                        return End::ClientGone;
+                    }
+                    continue;
                 }
             };
             if let Err(error) = self.write(message).await {
@@ -173,13 +181,26 @@ impl Writer {
     /// [`BATCH`] in all, then flushes once: a message's events arrive
     /// together, and one write of all of them costs a third of the system
     /// calls. The bound lets pings have their turn under a steady stream.
-    async fn write(&mut self, first: Message) -> Result<(), axum::Error> {
-        self.sink.feed(first).await?;
+    async fn write(&mut self, first: Utf8Bytes) -> Result<(), tungstenite::Error> {
+        self.feed(first).await?;
         for _ in 1..BATCH {
             let Ok(frame) = self.rx.try_recv() else { break };
-            self.sink.feed(Message::Text(*frame)).await?;
+            self.feed(*frame).await?;
         }
         self.sink.flush().await
+    }
+
+    /// Queues one text frame for the next flush; a large one is written at
+    /// once, in fragments, each flushed on its own (`fragments.rs`).
+    async fn feed(&mut self, text: Utf8Bytes) -> Result<(), tungstenite::Error> {
+        if !fragments::is_large(&text) {
+            return self.sink.feed(Message::Text(text)).await;
+        }
+        self.sink.flush().await?;
+        for fragment in fragments::fragments(&text) {
+            self.sink.send(fragment).await?;
+        }
+        Ok(())
     }
 
     /// Ends the connection as `end` asks, within [`CLOSE_GRACE`]: frames already
@@ -193,11 +214,11 @@ impl Writer {
                 End::Close(reason) => {
                     if reason != CloseReason::TOO_SLOW {
                         while let Ok(frame) = self.rx.try_recv() {
-                            self.sink.feed(Message::Text(*frame)).await?;
+                            self.feed(*frame).await?;
                         }
                     }
                     let frame = CloseFrame {
-                        code: reason.code,
+                        code: reason.code.into(),
                         reason: Utf8Bytes::from_static(reason.reason),
                     };
                     self.sink.send(Message::Close(Some(frame))).await

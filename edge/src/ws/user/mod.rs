@@ -6,12 +6,12 @@
 //! as for room sockets, and the socket is handed to a [`session`], which
 //! holds the user's own `InboxService.Stream` on the core.
 //!
-//! Memory (RSS of debug builds): an idle user socket costs the edge about
-//! 7 KB with a small first frame, and about 23 KB with the `inbox` of a user
-//! in many rooms (50 conversations, some 10 KB): tungstenite's write buffer
-//! and tonic's decode buffer both keep the capacity of the largest frame
-//! they carried, and neither can be shrunk through axum's `WebSocket` or
-//! tonic's `Streaming`.
+//! Memory: the `inbox` of a user in many rooms (50 conversations, some
+//! 10 KB of JSON) once stayed allocated per socket in two buffers that
+//! never shrink: tungstenite's write buffer and tonic's decode buffer. The
+//! writer now sends large frames in fragments (`ws/fragments.rs`) and the
+//! core sends each stream item as its own HTTP/2 chunk, so both stay at
+//! about one fragment or item (BENCHMARKS.md has the heaptrack figures).
 
 mod frames;
 mod pump;
@@ -22,14 +22,13 @@ use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
+use super::upgrade::{Rejection, Upgrade};
 use super::{SESSION_IDS, TokenQuery, accept, refuse_handshake, refuse_upgrade, resume, token};
 use crate::AppState;
 use session::UserParams;
@@ -58,7 +57,7 @@ async fn connect(
     headers: HeaderMap,
     query: Result<Query<TokenQuery>, QueryRejection>,
     cursor_query: Result<Query<CursorQuery>, QueryRejection>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<Upgrade, Rejection>,
 ) -> Response {
     let lang = lang.as_ref().map(|Path(lang)| lang.as_str());
     if let Some(refusal) = refuse_handshake(&state, lang, &headers) {

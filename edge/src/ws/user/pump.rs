@@ -6,7 +6,7 @@
 //! the core ends or breaks the stream the socket closes (1011, clients
 //! reconnect with their last cursor; see `Failure::on_user_stream`).
 
-use axum::extract::ws::Utf8Bytes;
+use tungstenite::Utf8Bytes;
 
 use crate::core_client::{InboxItem, InboxStart, InboxStream};
 use crate::wire::{ConversationView, RoomList};

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::WebSocket;
+use crate::ws::upgrade::WebSocket;
 use futures::StreamExt;
 use futures::stream::SplitStream;
 use tokio_util::sync::CancellationToken;
