@@ -25,6 +25,7 @@
 //! (`failure.rs`). While no core answers, new sockets are refused (1011);
 //! when none has answered for the core deadline, open sockets close with 1011.
 
+mod outbox;
 mod state;
 mod task;
 
@@ -97,6 +98,15 @@ enum Command {
     },
 }
 
+/// What the hub counts of its links.
+#[derive(Clone, Debug, Default)]
+pub struct LinkCounters {
+    /// Room events received on the links.
+    pub events: Counter,
+    /// Links opened: the first, and one after each that broke or failed.
+    pub opened: Counter,
+}
+
 /// The handle of the edge's fan-out task; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Hub {
@@ -110,13 +120,13 @@ pub struct Hub {
 
 impl Hub {
     /// Starts the hub's task on the cores of `client`. `deadline` bounds a
-    /// socket's opening and a time without any core; `link_events` counts the
-    /// room events the links carry. The task ends once every handle and
+    /// socket's opening and a time without any core; `counters` count the
+    /// links and the room events they carry. The task ends once every handle and
     /// ticket is gone: at shutdown, after the last session has sent its
     /// close frame (so no socket loses its feed before), and told the core.
-    pub fn start(client: LinkClient, deadline: Duration, link_events: Counter) -> Self {
+    pub fn start(client: LinkClient, deadline: Duration, counters: LinkCounters) -> Self {
         let (commands, receiver) = mpsc::unbounded_channel();
-        let task = task::LinkTask::new(client, receiver, deadline, link_events);
+        let task = task::LinkTask::new(client, receiver, deadline, counters);
         tokio::spawn(task.run());
         Self {
             commands,
