@@ -347,9 +347,9 @@ impl LinkSender {
 
     /// A sender on a queue of `capacity` items, and the queue's far end.
     #[cfg(test)]
-    pub(crate) fn for_tests(capacity: usize) -> (Self, mpsc::Receiver<pb::LinkUp>) {
+    pub(crate) fn for_tests(capacity: usize) -> (Self, TestQueue) {
         let (tx, rx) = mpsc::channel(capacity);
-        (Self { tx }, rx)
+        (Self { tx }, TestQueue(rx))
     }
 
     /// Resolves once the queue has room for an item (`true`), or the link
@@ -357,6 +357,27 @@ impl LinkSender {
     pub fn ready(&self) -> impl Future<Output = bool> + Send + 'static {
         let tx = self.tx.clone();
         async move { tx.reserve_owned().await.is_ok() }
+    }
+}
+
+/// The far end of a [`LinkSender::for_tests`] queue.
+#[cfg(test)]
+pub(crate) struct TestQueue(mpsc::Receiver<pb::LinkUp>);
+
+#[cfg(test)]
+impl TestQueue {
+    /// Everything queued so far: the batches of closes, and the ids of the
+    /// openings, each in order.
+    pub fn drain(&mut self) -> (Vec<Vec<u64>>, Vec<u64>) {
+        let (mut closes, mut opens) = (Vec::new(), Vec::new());
+        while let Ok(item) = self.0.try_recv() {
+            match item.item {
+                Some(Up::Closes(batch)) => closes.push(batch.socket_ids),
+                Some(Up::Open(open)) => opens.push(open.socket_id),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        (closes, opens)
     }
 }
 
@@ -535,11 +556,7 @@ mod tests {
         let (sender, mut queue) = LinkSender::for_tests(1);
         assert_eq!(sender.send(LinkUp::Close(vec![4, 5, 6])), Queued::Yes);
         assert_eq!(sender.send(LinkUp::Close(vec![7])), Queued::Full);
-        let item = queue.try_recv().expect("an item");
-        let Some(Up::Closes(closes)) = item.item else {
-            panic!("not a batch of closes: {item:?}");
-        };
-        assert_eq!(closes.socket_ids, [4, 5, 6]);
+        assert_eq!(queue.drain(), (vec![vec![4, 5, 6]], Vec::new()));
     }
 
     #[tokio::test]

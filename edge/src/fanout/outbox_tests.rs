@@ -1,7 +1,5 @@
 use super::*;
 use crate::core_client::BearerToken;
-use chat_proto::v1 as pb;
-use pb::link_up::Item as Up;
 
 fn opening(socket_id: u64) -> SocketOpening {
     SocketOpening {
@@ -12,19 +10,6 @@ fn opening(socket_id: u64) -> SocketOpening {
     }
 }
 
-/// Everything in the queue, as closes (batches) and openings (ids).
-fn drain(queue: &mut tokio::sync::mpsc::Receiver<pb::LinkUp>) -> (Vec<Vec<u64>>, Vec<u64>) {
-    let (mut closes, mut opens) = (Vec::new(), Vec::new());
-    while let Ok(item) = queue.try_recv() {
-        match item.item {
-            Some(Up::Closes(batch)) => closes.push(batch.socket_ids),
-            Some(Up::Open(open)) => opens.push(open.socket_id),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    (closes, opens)
-}
-
 #[test]
 fn a_full_queue_holds_the_rest_until_it_has_room_again() {
     let (up, mut queue) = LinkSender::for_tests(2);
@@ -33,14 +18,14 @@ fn a_full_queue_holds_the_rest_until_it_has_room_again() {
     (10_001..=10_003).for_each(|id| outbox.open(id));
     assert_eq!(outbox.flush(&up, |id| Some(opening(id))), Queued::Full);
     assert!(outbox.waiting());
-    let (closes, opens) = drain(&mut queue);
+    let (closes, opens) = queue.drain();
     assert_eq!(closes.iter().map(Vec::len).sum::<usize>(), 5_000);
     assert_eq!(closes.len(), 1, "5,000 closes are one item");
     assert_eq!(opens, [10_001]);
 
     assert_eq!(outbox.flush(&up, |id| Some(opening(id))), Queued::Yes);
     assert!(!outbox.waiting());
-    assert_eq!(drain(&mut queue), (Vec::new(), vec![10_002, 10_003]));
+    assert_eq!(queue.drain(), (Vec::new(), vec![10_002, 10_003]));
 }
 
 #[test]
@@ -52,7 +37,7 @@ fn closes_go_before_openings_and_an_opening_that_closed_is_skipped() {
     outbox.close(2);
     let state = |id: u64| (id != 2).then(|| opening(id));
     assert_eq!(outbox.flush(&up, state), Queued::Yes);
-    assert_eq!(drain(&mut queue), (vec![vec![2]], vec![1]));
+    assert_eq!(queue.drain(), (vec![vec![2]], vec![1]));
 }
 
 #[test]
@@ -61,7 +46,7 @@ fn a_batch_holds_at_most_its_share_of_ids() {
     let total = CLOSES_PER_ITEM * 2 + 1;
     let mut outbox = Outbox::new((0..total as u64).collect(), []);
     assert_eq!(outbox.flush(&up, |_| None), Queued::Yes);
-    let (closes, _) = drain(&mut queue);
+    let (closes, _) = queue.drain();
     assert_eq!(closes.len(), 3);
     assert!(closes.iter().all(|batch| batch.len() <= CLOSES_PER_ITEM));
     let mut all: Vec<u64> = closes.concat();
