@@ -241,35 +241,54 @@ impl LinkClient {
 /// item to stay under `part_bytes` (one socket or room larger than that
 /// goes alone). Every item but the last has `continued` set.
 pub fn hello_parts(edge_id: &str, hello: LinkHello, part_bytes: usize) -> Vec<pb::LinkUp> {
-    let mut parts = vec![Part::default()];
-    let mut bytes = edge_id.len() + 8;
-    let mut add = |size: usize, put: &mut dyn FnMut(&mut Part)| {
-        let size = size + 8;
-        let last = parts.last_mut().expect("a first part");
-        let full = bytes + size > part_bytes && !(last.sockets.is_empty() && last.rooms.is_empty());
-        if full {
-            parts.push(Part::default());
-            bytes = 8;
-        }
-        bytes += size;
-        put(parts.last_mut().expect("a part"));
+    let mut parts = Parts {
+        done: Vec::new(),
+        current: Part::default(),
+        bytes: edge_id.len() + ENTRY_OVERHEAD,
+        limit: part_bytes,
     };
     for socket in hello.sockets {
         let open = open_message(socket);
-        add(open.encoded_len(), &mut |part| {
-            part.sockets.push(open.clone())
-        });
+        parts.make_room(open.encoded_len()).sockets.push(open);
     }
     for (room_id, seq) in hello.rooms {
         let room = pb::RoomPosition { room_id, seq };
-        add(room.encoded_len(), &mut |part| part.rooms.push(room));
+        parts.make_room(room.encoded_len()).rooms.push(room);
     }
-    let count = parts.len();
-    parts
-        .into_iter()
-        .enumerate()
+    parts.done.push(parts.current);
+    let count = parts.done.len();
+    let items = parts.done.into_iter().enumerate();
+    items
         .map(|(index, part)| part.item(edge_id, index, index + 1 < count))
         .collect()
+}
+
+/// What an entry of a part costs beyond its own encoding, at most: its tag
+/// and length (and, once per part, the item's and `continued`'s).
+const ENTRY_OVERHEAD: usize = 8;
+
+/// A hello being cut into parts.
+struct Parts {
+    done: Vec<Part>,
+    current: Part,
+    /// The encoded size of `current`, over-estimated.
+    bytes: usize,
+    limit: usize,
+}
+
+impl Parts {
+    /// The part an entry of `size` bytes goes in: the current one, or a new
+    /// one when it would outgrow the limit (never an empty one).
+    fn make_room(&mut self, size: usize) -> &mut Part {
+        let size = size + ENTRY_OVERHEAD;
+        let empty = self.current.sockets.is_empty() && self.current.rooms.is_empty();
+        if self.bytes + size > self.limit && !empty {
+            self.done.push(std::mem::take(&mut self.current));
+            self.bytes = ENTRY_OVERHEAD;
+        }
+        self.bytes += size;
+        &mut self.current
+    }
 }
 
 /// The sockets and rooms of one part of a hello.
