@@ -4,8 +4,9 @@
 //! UUID made once per process, and the edge's service token
 //! ([`LinkCredential`], scope `chat:edge`, sent as the link's
 //! `authorization`); [`LinkClient::open`] starts a link with its
-//! hello and gives at once the [`LinkSender`] (the bounded queue of
-//! `OpenSocket`/`CloseSocket` items, sent after the hello) and a future of
+//! hello (cut into parts of `CHAT_LINK_HELLO_PART_BYTES`, [`hello_parts`])
+//! and gives at once the [`LinkSender`] (the bounded queue of `OpenSocket`,
+//! `CloseSockets` and `TypingUp` items, sent after the hello) and a future of
 //! the [`LinkStream`] the core answers on. Which core to try, when, and what
 //! the hello names is the fan-out hub's business (`fanout/`).
 

@@ -17,6 +17,11 @@
 //! `typing` goes up the link naming the socket; while no link is up it is
 //! dropped, as the throttle might have dropped it.
 //!
+//! The link's queue is bounded; what it cannot take yet waits in the hub's
+//! outbox (`outbox.rs`): closes as a set of ids, sent many to an item, and
+//! openings in turn (their sockets wait for their answer). A burst never
+//! breaks the link; a `typing` that finds the queue full is dropped.
+//!
 //! When the link breaks, the hub opens a new one — to the next core of
 //! `CHAT_CORE_URL`, then around the list with a short backoff — whose hello
 //! names every open socket with its latest token and the last `seq` held of
