@@ -7,6 +7,8 @@ use std::time::Duration;
 pub use service_kit::secret::Secret;
 use service_kit::settings::{DEV_MODE_HELP, dev_mode_parser};
 
+use crate::core_client::LinkSizes;
+pub use crate::core_client::link::{HELLO_PART_BYTES, UP_QUEUE};
 use crate::rest::rate_limit::RestRate;
 use crate::serve::ConnLimits;
 use crate::ws::limits::{UserConnections, WsPolicy};
@@ -62,6 +64,16 @@ pub struct Config {
     /// Deadline of every unary call on the core (and of opening a socket or a link; no core answering for as long closes the open sockets with 1011), in milliseconds.
     #[arg(long, env = "CHAT_CORE_DEADLINE_MS", default_value_t = DEFAULT_CORE_DEADLINE_MS)]
     pub core_deadline_ms: u64,
+
+    /// Items queued on the link to the core beyond its hello; while it is full, the edge holds closes as a set of socket ids and openings waiting their turn (the opening sockets wait), and sends them once the link takes more.
+    #[arg(long, env = "CHAT_LINK_UP_QUEUE", default_value_t = UP_QUEUE,
+          value_parser = clap::value_parser!(usize))]
+    pub link_up_queue: usize,
+
+    /// The size each part of a link's hello stays under, in bytes: after a broken link, the hello naming every socket the edge holds goes up in parts of about this size.
+    #[arg(long, env = "CHAT_LINK_HELLO_PART_BYTES", default_value_t = HELLO_PART_BYTES,
+          value_parser = clap::value_parser!(usize))]
+    pub link_hello_part_bytes: usize,
 
     /// Frames queued for one WebSocket; while it is full, the edge holds up to 4,096 more of its room's events, and closes it (1013) beyond that.
     #[arg(long, env = "CHAT_WS_QUEUE", default_value_t = DEFAULT_WS_QUEUE, value_parser = clap::value_parser!(usize))]
@@ -154,6 +166,8 @@ impl Config {
             http_addrs: Vec::new(),
             core_url: core_url.into(),
             core_deadline_ms: DEFAULT_CORE_DEADLINE_MS,
+            link_up_queue: UP_QUEUE,
+            link_hello_part_bytes: HELLO_PART_BYTES,
             ws_queue: DEFAULT_WS_QUEUE,
             ws_stall_ms: DEFAULT_WS_STALL_MS,
             log_format: LogFormat::Human,
@@ -187,6 +201,14 @@ impl Config {
     /// The deadline of every unary call on the core.
     pub fn core_deadline(&self) -> Duration {
         Duration::from_millis(self.core_deadline_ms)
+    }
+
+    /// How much the link to the core queues, and how its hello is cut.
+    pub fn link_sizes(&self) -> LinkSizes {
+        LinkSizes {
+            up_queue: self.link_up_queue,
+            hello_part_bytes: self.link_hello_part_bytes,
+        }
     }
 
     /// How long a WebSocket's outbound queue may stay full.

@@ -31,7 +31,9 @@ use tonic::{Code, Request, Response, Status};
 use crate::error::Error;
 pub use conversations::{Conversation, ConversationPage, ConversationQuery};
 pub use inbox::{InboxItem, InboxStart, InboxStream, Subscriber};
-pub use link::{EDGE_SCOPE, LinkClient, LinkCredential, LinkSender, LinkStream, StreamEnd};
+pub use link::{
+    EDGE_SCOPE, LinkClient, LinkCredential, LinkSender, LinkSizes, LinkStream, Queued, StreamEnd,
+};
 pub use model::{
     Change, HistoryQuery, LinkDown, LinkHello, LinkUp, Message, MessageStatus, NewMessage, Opening,
     Presence, Room, RoomEvent, SentMessage, Snapshot, SocketOpening, User,

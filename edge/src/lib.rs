@@ -101,11 +101,16 @@ pub async fn run(
     let core = CoreClient::connect_lazy(&urls, config.core_deadline())
         .context("connecting to the core")?;
     let credential = link_credential(&config)?;
-    let link = LinkClient::connect_lazy(&urls, credential, config.core_deadline())
-        .context("linking to the core")?;
+    let link = LinkClient::connect_lazy(
+        &urls,
+        credential,
+        config.core_deadline(),
+        config.link_sizes(),
+    )
+    .context("linking to the core")?;
     tracing::info!(edge_id = link.edge_id(), "edge instance");
     let metrics = Metrics::new();
-    let hub = Hub::start(link, config.core_deadline(), metrics.link_events());
+    let hub = Hub::start(link, config.core_deadline(), metrics.link_counters());
     let sessions = TaskTracker::new();
     let state = AppState {
         core,

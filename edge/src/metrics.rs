@@ -71,6 +71,7 @@ struct Inner {
     ws_connections: Gauge,
     ws_connections_total: Counter,
     link_events: Counter,
+    links_opened: Counter,
     http_duration: RouteFamily,
 }
 
@@ -93,6 +94,7 @@ impl Metrics {
         let ws_connections = Gauge::default();
         let ws_connections_total = Counter::default();
         let link_events = Counter::default();
+        let links_opened = Counter::default();
         let http_duration = RouteFamily::new_with_constructor(latency_histogram);
         registry.register(
             "ws_connections",
@@ -110,6 +112,11 @@ impl Metrics {
             link_events.clone(),
         );
         registry.register(
+            "links_opened",
+            "Links to a core the edge opened (the first, and one after each that broke)",
+            links_opened.clone(),
+        );
+        registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route template, method and status (WebSocket: until the upgrade)",
             http_duration.clone(),
@@ -120,6 +127,7 @@ impl Metrics {
                 ws_connections,
                 ws_connections_total,
                 link_events,
+                links_opened,
                 http_duration,
             }),
         }
@@ -132,9 +140,12 @@ impl Metrics {
         ConnectionGuard(self.clone())
     }
 
-    /// The counter of room events received on the link (the hub counts them).
-    pub fn link_events(&self) -> Counter {
-        self.inner.link_events.clone()
+    /// The counters the hub keeps of its links.
+    pub fn link_counters(&self) -> crate::fanout::LinkCounters {
+        crate::fanout::LinkCounters {
+            events: self.inner.link_events.clone(),
+            opened: self.inner.links_opened.clone(),
+        }
     }
 
     /// The Prometheus text exposition.

@@ -21,8 +21,9 @@ use crate::{
 /// may hold one. Checked when the link opens.
 pub const EDGE_SCOPE: &str = "chat:edge";
 
-/// Largest item an edge sends: a hello names every socket it holds, each
-/// with its token.
+/// Largest item an edge sends. An edge sends a large hello in parts of about
+/// 1 MiB (`HelloPart`) and closes in batches, so this is a margin, not a
+/// size any item nears.
 pub const MAX_LINK_UP_BYTES: usize = 64 * 1024 * 1024;
 
 /// Sockets whose tokens one link checks at once, keeping their order (a
@@ -53,15 +54,7 @@ impl EdgeLink for LinkApi {
     ) -> Result<Response<Self::LinkStream>, Status> {
         self.auth.service(&request, EDGE_SCOPE).await?;
         let mut inbound = request.into_inner();
-        let first = tokio::select! {
-            _ = self.links.shutdown.cancelled() => return Err(Error::ShuttingDown.into()),
-            first = inbound.message() => first?,
-        };
-        let hello = match first.and_then(|up| up.item) {
-            Some(pb::link_up::Item::Hello(hello)) => hello,
-            _ => return Err(Error::InvalidArgument("a link starts with its hello").into()),
-        };
-        let hello = self.hello(hello).await?;
+        let hello = self.read_hello(&mut inbound).await?;
         tracing::Span::current().record("edge", tracing::field::display(hello.edge));
         self.links.store.touch_instance(hello.edge).await?;
         let auth = self.auth.clone();
@@ -82,38 +75,83 @@ impl EdgeLink for LinkApi {
 }
 
 impl LinkApi {
-    async fn hello(&self, hello: pb::LinkHello) -> Result<Hello, Error> {
-        let edge = Uuid::parse_str(&hello.edge_id)
+    /// The hello, whole: its first item, then its `HelloPart`s until the
+    /// one without `continued`, each part's tokens checked as it comes.
+    async fn read_hello(&self, inbound: &mut Streaming<pb::LinkUp>) -> Result<Hello, Status> {
+        let first = match self.next_up(inbound).await? {
+            Some(pb::link_up::Item::Hello(hello)) => hello,
+            _ => return Err(Error::InvalidArgument("a link starts with its hello").into()),
+        };
+        let edge = Uuid::parse_str(&first.edge_id)
             .map_err(|_| Error::InvalidArgument("edge_id must be a UUID"))?;
-        let rooms = hello
-            .rooms
-            .iter()
-            .map(|position| Ok((RoomId::parse(position.room_id)?, position.seq)))
-            .collect::<Result<Vec<_>, Error>>()?;
-        let sockets = futures::stream::iter(hello.sockets)
-            .map(|open| opening(&self.auth, open))
-            .buffered(TOKEN_CHECKS)
-            .collect()
-            .await;
-        Ok(Hello {
+        let mut hello = Hello {
             edge,
-            sockets,
-            rooms,
-        })
+            sockets: Vec::new(),
+            rooms: Vec::new(),
+        };
+        let mut continued = first.continued;
+        self.add_part(&mut hello, first.sockets, &first.rooms)
+            .await?;
+        while continued {
+            let part = match self.next_up(inbound).await? {
+                Some(pb::link_up::Item::HelloPart(part)) => part,
+                _ => {
+                    let error = "a continued hello goes on with its parts, before anything else";
+                    return Err(Error::InvalidArgument(error).into());
+                }
+            };
+            continued = part.continued;
+            self.add_part(&mut hello, part.sockets, &part.rooms).await?;
+        }
+        Ok(hello)
+    }
+
+    /// The next item of the hello, unless the service stops first.
+    async fn next_up(
+        &self,
+        inbound: &mut Streaming<pb::LinkUp>,
+    ) -> Result<Option<pb::link_up::Item>, Status> {
+        let up = tokio::select! {
+            _ = self.links.shutdown.cancelled() => return Err(Error::ShuttingDown.into()),
+            up = inbound.message() => up?,
+        };
+        Ok(up.and_then(|up| up.item))
+    }
+
+    /// Adds one part's sockets (their tokens checked) and rooms to `hello`.
+    async fn add_part(
+        &self,
+        hello: &mut Hello,
+        sockets: Vec<pb::OpenSocket>,
+        rooms: &[pb::RoomPosition],
+    ) -> Result<(), Error> {
+        for position in rooms {
+            hello
+                .rooms
+                .push((RoomId::parse(position.room_id)?, position.seq));
+        }
+        let mut openings = futures::stream::iter(sockets)
+            .map(|open| opening(&self.auth, open))
+            .buffered(TOKEN_CHECKS);
+        while let Some(opening) = openings.next().await {
+            hello.sockets.push(opening);
+        }
+        Ok(())
     }
 }
 
 async fn up(auth: &Authenticator, item: pb::LinkUp) -> Result<Up, Error> {
     match item.item {
         Some(pb::link_up::Item::Open(open)) => Ok(Up::Open(opening(auth, open).await)),
-        Some(pb::link_up::Item::Close(close)) => Ok(Up::Close(close.socket_id)),
+        Some(pb::link_up::Item::Close(close)) => Ok(Up::Close(vec![close.socket_id])),
+        Some(pb::link_up::Item::Closes(closes)) => Ok(Up::Close(closes.socket_ids)),
         Some(pb::link_up::Item::Typing(typing)) => Ok(Up::Typing {
             socket: typing.socket_id,
             room: RoomId::parse(typing.room_id)?,
         }),
-        Some(pb::link_up::Item::Hello(_)) => Err(Error::InvalidArgument(
-            "a link has one hello, its first item",
-        )),
+        Some(pb::link_up::Item::Hello(_) | pb::link_up::Item::HelloPart(_)) => Err(
+            Error::InvalidArgument("a link has one hello, its first items"),
+        ),
         None => Err(Error::InvalidArgument("a link item must be set")),
     }
 }

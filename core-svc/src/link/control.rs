@@ -83,7 +83,7 @@ impl Link {
                     None => return Ok(()),
                     Some(Err(error)) => return Err(error),
                     Some(Ok(Up::Open(opening))) => self.open(opening, Origin::New).await?,
-                    Some(Ok(Up::Close(id))) => self.close(id),
+                    Some(Ok(Up::Close(ids))) => self.close(ids),
                     Some(Ok(Up::Typing { socket, room })) => self.typing(socket, room),
                 },
             }
@@ -146,16 +146,18 @@ impl Link {
         }
     }
 
-    /// Closes a socket of the link, or ends the session of one that closed
-    /// while the edge had no link.
-    fn close(&self, id: u64) {
-        if self.registry.close(id) {
+    /// Closes sockets of the link, and ends in one statement the sessions
+    /// of those that closed while the edge had no link.
+    fn close(&self, ids: Vec<u64>) {
+        let mut unknown = ids;
+        unknown.retain(|id| !self.registry.close(*id));
+        if unknown.is_empty() {
             return;
         }
         let (store, edge) = (self.links.store.clone(), self.edge);
         self.links.tasks.spawn(async move {
-            if let Err(err) = store.close_edge_socket(edge, id).await {
-                tracing::warn!(error = %ErrorChain(&err), "could not end the session of a closed socket");
+            if let Err(err) = store.close_edge_sockets(edge, &unknown).await {
+                tracing::warn!(error = %ErrorChain(&err), sockets = unknown.len(), "could not end the sessions of closed sockets");
             }
         });
     }

@@ -107,7 +107,8 @@ pub struct Hello {
 #[derive(Debug)]
 pub enum Up {
     Open(Opening),
-    Close(u64),
+    /// Sockets that closed (one item of the edge may name many).
+    Close(Vec<u64>),
     /// The user of socket `socket` is typing in `room` (the socket's room).
     Typing {
         socket: u64,

@@ -99,18 +99,21 @@ impl Store {
         })
     }
 
-    /// Ends the session of an edge's socket named by its ids, if it has one
-    /// (a socket that closed while its edge had no link).
-    pub async fn close_edge_socket(&self, edge: Uuid, socket: u64) -> Result<(), Error> {
+    /// Ends the sessions of an edge's sockets named by their ids, of those
+    /// that have one (sockets that closed while their edge had no link), in
+    /// one statement.
+    pub async fn close_edge_sockets(&self, edge: Uuid, sockets: &[u64]) -> Result<(), Error> {
         let client = self.client().await?;
         let end = client
             .prepare_cached(
                 "SELECT chat_end_sessions(ARRAY(
-                     SELECT id FROM room_sessions WHERE instance_id = $1 AND socket_id = $2
+                     SELECT id FROM room_sessions
+                     WHERE instance_id = $1 AND socket_id = ANY($2)
                  ))",
             )
             .await?;
-        client.execute(&end, &[&edge, &column(socket)]).await?;
+        let sockets: Vec<i64> = sockets.iter().copied().map(column).collect();
+        client.execute(&end, &[&edge, &sockets]).await?;
         Ok(())
     }
 

@@ -4,8 +4,9 @@
 //! UUID made once per process, and the edge's service token
 //! ([`LinkCredential`], scope `chat:edge`, sent as the link's
 //! `authorization`); [`LinkClient::open`] starts a link with its
-//! hello and gives at once the [`LinkSender`] (the bounded queue of
-//! `OpenSocket`/`CloseSocket` items, sent after the hello) and a future of
+//! hello (cut into parts of `CHAT_LINK_HELLO_PART_BYTES`, [`hello_parts`])
+//! and gives at once the [`LinkSender`] (the bounded queue of `OpenSocket`,
+//! `CloseSockets` and `TypingUp` items, sent after the hello) and a future of
 //! the [`LinkStream`] the core answers on. Which core to try, when, and what
 //! the hello names is the fan-out hub's business (`fanout/`).
 
@@ -14,9 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_proto::v1 as pb;
+use futures::StreamExt;
 use pb::edge_link_client::EdgeLinkClient;
 use pb::link_down::Item as Down;
 use pb::link_up::Item as Up;
+use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
@@ -35,9 +38,14 @@ const MINTED_SUB: &str = "chat-edge";
 /// The lifetime of a minted token: the core checks it when a link opens.
 const MINTED_TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// Items queued for a link beyond the hello. A link that cannot take more
-/// counts as broken: the next link's hello says everything the queue held.
-const UP_QUEUE: usize = 4_096;
+/// Items queued for a link beyond the hello, by default. While the queue is
+/// full, the hub holds what is still to go up (closes as a set of ids,
+/// openings waiting their turn) and sends it once the link takes more.
+pub const UP_QUEUE: usize = 4_096;
+/// The size a hello's part stays under, by default, in encoded bytes.
+pub const HELLO_PART_BYTES: usize = 1024 * 1024;
+/// Most socket ids in one `CloseSockets` item (at most 10 bytes each).
+pub const CLOSES_PER_ITEM: usize = 16_384;
 /// How often an idle link is pinged, and how long an answer may take: a
 /// core that vanished without a reset is noticed within both together.
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
@@ -96,6 +104,25 @@ impl fmt::Debug for LinkCredential {
     }
 }
 
+/// How much a link holds at once, and how a hello is cut.
+#[derive(Clone, Copy, Debug)]
+pub struct LinkSizes {
+    /// Items queued for a link beyond the hello ([`UP_QUEUE`]).
+    pub up_queue: usize,
+    /// The encoded size each part of a hello stays under ([`HELLO_PART_BYTES`]);
+    /// a part holds at least one socket or room, whatever its size.
+    pub hello_part_bytes: usize,
+}
+
+impl Default for LinkSizes {
+    fn default() -> Self {
+        Self {
+            up_queue: UP_QUEUE,
+            hello_part_bytes: HELLO_PART_BYTES,
+        }
+    }
+}
+
 /// The cores an edge links to, the edge's id, and its credential.
 #[derive(Clone, Debug)]
 pub struct LinkClient {
@@ -103,6 +130,7 @@ pub struct LinkClient {
     edge_id: Arc<str>,
     credential: LinkCredential,
     deadline: Duration,
+    sizes: LinkSizes,
 }
 
 #[derive(Debug)]
@@ -114,11 +142,12 @@ struct Core {
 impl LinkClient {
     /// A client of the cores at `urls` (at least one), whose channels
     /// connect on first use, linking with `credential`; `deadline` bounds
-    /// opening a link.
+    /// opening a link, `sizes` its queue and its hello's parts.
     pub fn connect_lazy(
         urls: &[String],
         credential: LinkCredential,
         deadline: Duration,
+        sizes: LinkSizes,
     ) -> Result<Self, Error> {
         let mut cores = Vec::with_capacity(urls.len());
         for url in urls {
@@ -141,6 +170,7 @@ impl LinkClient {
             edge_id: uuid::Uuid::new_v4().to_string().into(),
             credential,
             deadline,
+            sizes,
         })
     }
 
@@ -160,8 +190,9 @@ impl LinkClient {
     }
 
     /// Opens a link to core `index` (modulo the number of cores), `hello`
-    /// first: the sender at once (what it queues goes up after the hello),
-    /// the core's stream once it answers, within the deadline.
+    /// first (in parts, [`hello_parts`]): the sender at once (what it queues
+    /// goes up after the hello, which the queue does not count), the core's
+    /// stream once it answers, within the deadline.
     pub fn open(
         &self,
         index: usize,
@@ -170,15 +201,12 @@ impl LinkClient {
         LinkSender,
         impl Future<Output = Result<LinkStream, Error>> + Send + 'static,
     ) {
-        let (tx, rx) = mpsc::channel(UP_QUEUE);
-        let first = pb::LinkUp {
-            item: Some(Up::Hello(hello_message(&self.edge_id, hello))),
-        };
-        // A fresh channel has room for its first item.
-        let _ = tx.try_send(first);
+        let (tx, rx) = mpsc::channel(self.sizes.up_queue.max(1));
+        let parts = hello_parts(&self.edge_id, hello, self.sizes.hello_part_bytes);
+        let ups = futures::stream::iter(parts).chain(ReceiverStream::new(rx));
         let channel = self.cores[index % self.cores.len()].channel.clone();
         let deadline = self.deadline;
-        let mut request = Request::new(ReceiverStream::new(rx));
+        let mut request = Request::new(ups);
         if let Some(token) = self.credential.bearer() {
             request.metadata_mut().insert("authorization", token.0);
         }
@@ -209,16 +237,86 @@ impl LinkClient {
     }
 }
 
-/// The `LinkHello` of `edge_id` naming what `hello` holds.
-fn hello_message(edge_id: &str, hello: LinkHello) -> pb::LinkHello {
-    pb::LinkHello {
-        edge_id: edge_id.to_owned(),
-        sockets: hello.sockets.into_iter().map(open_message).collect(),
-        rooms: hello
-            .rooms
-            .into_iter()
-            .map(|(room_id, seq)| pb::RoomPosition { room_id, seq })
-            .collect(),
+/// The hello of `edge_id` naming what `hello` holds, as the items that
+/// carry it: a `LinkHello`, then as many `HelloPart`s as it takes for each
+/// item to stay under `part_bytes` (one socket or room larger than that
+/// goes alone). Every item but the last has `continued` set.
+pub fn hello_parts(edge_id: &str, hello: LinkHello, part_bytes: usize) -> Vec<pb::LinkUp> {
+    let mut parts = Parts {
+        done: Vec::new(),
+        current: Part::default(),
+        bytes: edge_id.len() + ENTRY_OVERHEAD,
+        limit: part_bytes,
+    };
+    for socket in hello.sockets {
+        let open = open_message(socket);
+        parts.make_room(open.encoded_len()).sockets.push(open);
+    }
+    for (room_id, seq) in hello.rooms {
+        let room = pb::RoomPosition { room_id, seq };
+        parts.make_room(room.encoded_len()).rooms.push(room);
+    }
+    parts.done.push(parts.current);
+    let count = parts.done.len();
+    let items = parts.done.into_iter().enumerate();
+    items
+        .map(|(index, part)| part.item(edge_id, index, index + 1 < count))
+        .collect()
+}
+
+/// What an entry of a part costs beyond its own encoding, at most: its tag
+/// and length (and, once per part, the item's and `continued`'s).
+const ENTRY_OVERHEAD: usize = 8;
+
+/// A hello being cut into parts.
+struct Parts {
+    done: Vec<Part>,
+    current: Part,
+    /// The encoded size of `current`, over-estimated.
+    bytes: usize,
+    limit: usize,
+}
+
+impl Parts {
+    /// The part an entry of `size` bytes goes in: the current one, or a new
+    /// one when it would outgrow the limit (never an empty one).
+    fn make_room(&mut self, size: usize) -> &mut Part {
+        let size = size + ENTRY_OVERHEAD;
+        let empty = self.current.sockets.is_empty() && self.current.rooms.is_empty();
+        if self.bytes + size > self.limit && !empty {
+            self.done.push(std::mem::take(&mut self.current));
+            self.bytes = ENTRY_OVERHEAD;
+        }
+        self.bytes += size;
+        &mut self.current
+    }
+}
+
+/// The sockets and rooms of one part of a hello.
+#[derive(Default)]
+struct Part {
+    sockets: Vec<pb::OpenSocket>,
+    rooms: Vec<pb::RoomPosition>,
+}
+
+impl Part {
+    /// The item of part `index` (the `LinkHello` for the first).
+    fn item(self, edge_id: &str, index: usize, continued: bool) -> pb::LinkUp {
+        let (sockets, rooms) = (self.sockets, self.rooms);
+        let item = match index {
+            0 => Up::Hello(pb::LinkHello {
+                edge_id: edge_id.to_owned(),
+                sockets,
+                rooms,
+                continued,
+            }),
+            _ => Up::HelloPart(pb::HelloPart {
+                sockets,
+                rooms,
+                continued,
+            }),
+        };
+        pb::LinkUp { item: Some(item) }
     }
 }
 
@@ -239,18 +337,67 @@ pub struct LinkSender {
     tx: mpsc::Sender<pb::LinkUp>,
 }
 
+/// What became of an item offered to a link's queue.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Queued {
+    /// Queued.
+    Yes,
+    /// The queue is full: offer it again once [`LinkSender::ready`] says so.
+    Full,
+    /// The link is gone.
+    Gone,
+}
+
 impl LinkSender {
-    /// Queues `up`; `false` when the link is gone or its queue is full (it
-    /// then counts as broken).
-    pub fn send(&self, up: LinkUp) -> bool {
+    /// Queues `up`, without waiting.
+    pub fn send(&self, up: LinkUp) -> Queued {
         let item = match up {
             LinkUp::Open(socket) => Up::Open(open_message(socket)),
-            LinkUp::Close(socket_id) => Up::Close(pb::CloseSocket { socket_id }),
+            LinkUp::Close(socket_ids) => Up::Closes(pb::CloseSockets { socket_ids }),
             LinkUp::Typing { socket_id, room_id } => {
                 Up::Typing(pb::TypingUp { socket_id, room_id })
             }
         };
-        self.tx.try_send(pb::LinkUp { item: Some(item) }).is_ok()
+        match self.tx.try_send(pb::LinkUp { item: Some(item) }) {
+            Ok(()) => Queued::Yes,
+            Err(mpsc::error::TrySendError::Full(_)) => Queued::Full,
+            Err(mpsc::error::TrySendError::Closed(_)) => Queued::Gone,
+        }
+    }
+
+    /// A sender on a queue of `capacity` items, and the queue's far end.
+    #[cfg(test)]
+    pub(crate) fn for_tests(capacity: usize) -> (Self, TestQueue) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (Self { tx }, TestQueue(rx))
+    }
+
+    /// Resolves once the queue has room for an item (`true`), or the link
+    /// is gone (`false`). Owns what it needs: it borrows nothing.
+    pub fn ready(&self) -> impl Future<Output = bool> + Send + 'static {
+        let tx = self.tx.clone();
+        async move { tx.reserve_owned().await.is_ok() }
+    }
+}
+
+/// The far end of a [`LinkSender::for_tests`] queue.
+#[cfg(test)]
+pub(crate) struct TestQueue(mpsc::Receiver<pb::LinkUp>);
+
+#[cfg(test)]
+impl TestQueue {
+    /// Everything queued so far: the batches of closes, and the ids of the
+    /// openings, each in order.
+    pub fn drain(&mut self) -> (Vec<Vec<u64>>, Vec<u64>) {
+        let (mut closes, mut opens) = (Vec::new(), Vec::new());
+        while let Ok(item) = self.0.try_recv() {
+            match item.item {
+                Some(Up::Closes(batch)) => closes.push(batch.socket_ids),
+                Some(Up::Open(open)) => opens.push(open.socket_id),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        (closes, opens)
     }
 }
 
@@ -361,6 +508,77 @@ mod tests {
         assert!(matches!(link_down(opened), Err(StreamEnd::Unexpected)));
     }
 
+    /// A hello of `sockets` sockets (tokens of about 300 bytes) and `rooms` rooms.
+    fn hello(sockets: u64, rooms: i64) -> LinkHello {
+        let token = BearerToken::parse(&format!("ey{}", "x".repeat(300))).expect("a token");
+        LinkHello {
+            sockets: (1..=sockets)
+                .map(|socket_id| SocketOpening {
+                    socket_id,
+                    room_id: 7,
+                    token: token.clone(),
+                    after_seq: None,
+                })
+                .collect(),
+            rooms: (1..=rooms).map(|room_id| (room_id, room_id * 10)).collect(),
+        }
+    }
+
+    /// The sockets and rooms of each part, and whether more follow.
+    fn contents(item: &pb::LinkUp) -> (&[pb::OpenSocket], &[pb::RoomPosition], bool) {
+        match &item.item {
+            Some(Up::Hello(hello)) => (&hello.sockets, &hello.rooms, hello.continued),
+            Some(Up::HelloPart(part)) => (&part.sockets, &part.rooms, part.continued),
+            other => panic!("not a part of a hello: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_large_hello_goes_up_in_parts_each_under_the_size_in_order() {
+        let parts = hello_parts("edge-1", hello(300, 500), 4096);
+        assert!(parts.len() > 20, "{} parts", parts.len());
+        assert!(matches!(&parts[0].item, Some(Up::Hello(hello)) if hello.edge_id == "edge-1"));
+        let mut sockets = Vec::new();
+        let mut rooms = Vec::new();
+        for (index, part) in parts.iter().enumerate() {
+            assert!(
+                part.encoded_len() <= 4096,
+                "part {index}: {}",
+                part.encoded_len()
+            );
+            let (part_sockets, part_rooms, continued) = contents(part);
+            assert_eq!(continued, index + 1 < parts.len(), "part {index}");
+            assert!(index == 0 || matches!(part.item, Some(Up::HelloPart(_))));
+            sockets.extend(part_sockets.iter().map(|socket| socket.socket_id));
+            rooms.extend(part_rooms.iter().map(|room| (room.room_id, room.seq)));
+        }
+        assert_eq!(sockets, (1..=300).collect::<Vec<_>>());
+        assert_eq!(rooms, (1..=500).map(|id| (id, id * 10)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_small_hello_is_one_item_that_says_nothing_follows() {
+        let parts = hello_parts("edge-1", hello(3, 2), HELLO_PART_BYTES);
+        assert_eq!(parts.len(), 1);
+        let (sockets, rooms, continued) = contents(&parts[0]);
+        assert_eq!((sockets.len(), rooms.len(), continued), (3, 2, false));
+    }
+
+    #[test]
+    fn a_socket_larger_than_a_part_goes_alone() {
+        let parts = hello_parts("edge-1", hello(3, 0), 100);
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|part| contents(part).0.len() == 1));
+    }
+
+    #[test]
+    fn closes_go_up_as_one_batched_item() {
+        let (sender, mut queue) = LinkSender::for_tests(1);
+        assert_eq!(sender.send(LinkUp::Close(vec![4, 5, 6])), Queued::Yes);
+        assert_eq!(sender.send(LinkUp::Close(vec![7])), Queued::Full);
+        assert_eq!(queue.drain(), (vec![vec![4, 5, 6]], Vec::new()));
+    }
+
     #[tokio::test]
     async fn every_url_gets_a_core_and_the_edge_an_id() {
         let urls = [
@@ -368,7 +586,8 @@ mod tests {
             "http://127.0.0.1:2".to_owned(),
         ];
         let credential = LinkCredential::Minted(Secret::new("a-secret"));
-        let client = LinkClient::connect_lazy(&urls, credential, Duration::from_secs(1));
+        let sizes = LinkSizes::default();
+        let client = LinkClient::connect_lazy(&urls, credential, Duration::from_secs(1), sizes);
         let client = client.unwrap_or_else(|_| panic!("valid URLs"));
         assert_eq!(client.cores(), 2);
         assert_eq!(client.url(3), "http://127.0.0.1:2");

@@ -193,8 +193,8 @@ pub struct LinkHello {
 pub enum LinkUp {
     /// A socket opens.
     Open(SocketOpening),
-    /// A socket closed (by its id).
-    Close(u64),
+    /// Sockets closed (by their ids), in one item.
+    Close(Vec<u64>),
     /// The user of a socket is typing in its room.
     Typing {
         /// The socket.

@@ -17,6 +17,11 @@
 //! `typing` goes up the link naming the socket; while no link is up it is
 //! dropped, as the throttle might have dropped it.
 //!
+//! The link's queue is bounded; what it cannot take yet waits in the hub's
+//! outbox (`outbox.rs`): closes as a set of ids, sent many to an item, and
+//! openings in turn (their sockets wait for their answer). A burst never
+//! breaks the link; a `typing` that finds the queue full is dropped.
+//!
 //! When the link breaks, the hub opens a new one — to the next core of
 //! `CHAT_CORE_URL`, then around the list with a short backoff — whose hello
 //! names every open socket with its latest token and the last `seq` held of
@@ -25,6 +30,7 @@
 //! (`failure.rs`). While no core answers, new sockets are refused (1011);
 //! when none has answered for the core deadline, open sockets close with 1011.
 
+mod outbox;
 mod state;
 mod task;
 
@@ -97,6 +103,15 @@ enum Command {
     },
 }
 
+/// What the hub counts of its links.
+#[derive(Clone, Debug, Default)]
+pub struct LinkCounters {
+    /// Room events received on the links.
+    pub events: Counter,
+    /// Links opened: the first, and one after each that broke or failed.
+    pub opened: Counter,
+}
+
 /// The handle of the edge's fan-out task; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Hub {
@@ -110,13 +125,13 @@ pub struct Hub {
 
 impl Hub {
     /// Starts the hub's task on the cores of `client`. `deadline` bounds a
-    /// socket's opening and a time without any core; `link_events` counts the
-    /// room events the links carry. The task ends once every handle and
+    /// socket's opening and a time without any core; `counters` count the
+    /// links and the room events they carry. The task ends once every handle and
     /// ticket is gone: at shutdown, after the last session has sent its
     /// close frame (so no socket loses its feed before), and told the core.
-    pub fn start(client: LinkClient, deadline: Duration, link_events: Counter) -> Self {
+    pub fn start(client: LinkClient, deadline: Duration, counters: LinkCounters) -> Self {
         let (commands, receiver) = mpsc::unbounded_channel();
-        let task = task::LinkTask::new(client, receiver, deadline, link_events);
+        let task = task::LinkTask::new(client, receiver, deadline, counters);
         tokio::spawn(task.run());
         Self {
             commands,

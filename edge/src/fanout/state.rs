@@ -237,6 +237,13 @@ impl State {
         (hello, opening)
     }
 
+    /// The opening of socket `socket_id`, with its latest token, while it
+    /// waits for the core's answer; `None` once it closed or was answered.
+    pub fn opening(&self, socket_id: u64) -> Option<SocketOpening> {
+        let socket = self.sockets.get(&socket_id)?;
+        matches!(socket.phase, Phase::Opening(_)).then(|| socket.opening.clone())
+    }
+
     /// No core answers: every socket waiting to open is refused with `error()`.
     pub fn refuse_openings(&mut self, error: impl Fn() -> Error) {
         let waiting: Vec<u64> = self

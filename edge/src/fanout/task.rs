@@ -7,13 +7,13 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::time::Duration;
 
-use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
-use super::Command;
+use super::outbox::Outbox;
 use super::state::State;
-use crate::core_client::{LinkClient, LinkDown, LinkSender, LinkStream, LinkUp, StreamEnd};
+use super::{Command, LinkCounters};
+use crate::core_client::{LinkClient, LinkDown, LinkSender, LinkStream, LinkUp, Queued, StreamEnd};
 use crate::error::Error;
 use crate::ws::close::CloseReason;
 
@@ -71,6 +71,8 @@ pub(super) struct LinkTask {
     state: State,
     /// The queue of the current link (or of the one being opened).
     up: Option<LinkSender>,
+    /// What waits for room on that queue.
+    outbox: Outbox,
     /// The core linked to, or tried next.
     core: usize,
     /// Attempts that failed since the last link.
@@ -81,7 +83,7 @@ pub(super) struct LinkTask {
     outage: Duration,
     /// `false` once a whole round of cores failed, until a link opens.
     reachable: bool,
-    link_events: Counter,
+    counters: LinkCounters,
     /// Sockets closed lately, or while no link was up, and when.
     closes: VecDeque<(Instant, u64)>,
 }
@@ -91,19 +93,20 @@ impl LinkTask {
         client: LinkClient,
         commands: mpsc::UnboundedReceiver<Command>,
         outage: Duration,
-        link_events: Counter,
+        counters: LinkCounters,
     ) -> Self {
         Self {
             client,
             commands,
             state: State::default(),
             up: None,
+            outbox: Outbox::default(),
             core: 0,
             failures: 0,
             down_since: Some(Instant::now()),
             outage,
             reachable: true,
-            link_events,
+            counters,
             closes: VecDeque::new(),
         }
     }
@@ -112,9 +115,21 @@ impl LinkTask {
     pub async fn run(mut self) {
         let mut link = self.connect();
         loop {
+            let ready = self.ready();
             let relink = tokio::select! {
+                ready = ready => {
+                    if !ready {
+                        // The link is gone: its stream says so next.
+                        self.up = None;
+                    }
+                    self.flush();
+                    false
+                }
                 command = self.commands.recv() => match command {
-                    Some(command) => self.command(command),
+                    Some(command) => {
+                        self.command(command);
+                        false
+                    }
                     None => return,
                 },
                 step = step(&mut link) => match self.on_step(step) {
@@ -142,15 +157,47 @@ impl LinkTask {
             rooms = hello.rooms.len(),
             "linking"
         );
+        self.counters.opened.inc();
         let (up, opened) = self.client.open(self.core, hello);
-        for (_, socket_id) in &self.closes {
-            up.send(LinkUp::Close(*socket_id));
-        }
-        for socket in opening {
-            up.send(LinkUp::Open(socket));
-        }
+        let closes = self
+            .closes
+            .iter()
+            .map(|(_, socket_id)| *socket_id)
+            .collect();
+        let opens = opening.iter().map(|socket| socket.socket_id);
+        self.outbox = Outbox::new(closes, opens);
         self.up = Some(up);
+        self.flush();
         Link::Connecting(Box::pin(opened))
+    }
+
+    /// Resolves when the link's queue has room again while the outbox
+    /// waits for it (`false`: the link is gone); never otherwise.
+    fn ready(&self) -> impl Future<Output = bool> + Send + 'static {
+        let ready = match &self.up {
+            Some(up) if self.outbox.waiting() => Some(up.ready()),
+            _ => None,
+        };
+        async move {
+            match ready {
+                Some(ready) => ready.await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    /// Sends up what the outbox holds, as far as the link's queue takes it.
+    fn flush(&mut self) {
+        let Some(up) = &self.up else {
+            return;
+        };
+        let state = &self.state;
+        if self.outbox.flush(up, |socket_id| state.opening(socket_id)) == Queued::Full {
+            tracing::debug!(
+                closes = self.outbox.closes(),
+                "the link's queue is full; holding"
+            );
+        }
     }
 
     /// Linking failed: the next core, at once until every core failed in a
@@ -202,12 +249,15 @@ impl LinkTask {
                 Ok(Some(self.connect()))
             }
             Step::Retry => Ok(Some(self.connect())),
-            Step::Down(down) => self.down(down).map(|()| None),
+            Step::Down(down) => {
+                self.down(down);
+                Ok(None)
+            }
         }
     }
 
     /// One item from the core.
-    fn down(&mut self, down: LinkDown) -> Result<(), ()> {
+    fn down(&mut self, down: LinkDown) {
         let closed = match down {
             LinkDown::Opened {
                 socket_id,
@@ -231,20 +281,22 @@ impl LinkTask {
                 Vec::new()
             }
             LinkDown::Event { room_id, event } => {
-                self.link_events.inc();
+                self.counters.events.inc();
                 self.state.event(room_id, event)
             }
             LinkDown::Presence { room_id, presence } => self.state.presence(room_id, presence),
             LinkDown::Typing { room_id, user_id } => self.state.typing(room_id, user_id),
         };
         let now = Instant::now();
-        self.closes
-            .extend(closed.iter().map(|socket_id| (now, *socket_id)));
-        self.send_all(closed.into_iter().map(LinkUp::Close))
+        for socket_id in closed {
+            self.closes.push_back((now, socket_id));
+            self.outbox.close(socket_id);
+        }
+        self.flush();
     }
 
-    /// One session's command; `true` when the link must be opened again.
-    fn command(&mut self, command: Command) -> bool {
+    /// One session's command.
+    fn command(&mut self, command: Command) {
         match command {
             Command::Open {
                 socket,
@@ -253,28 +305,27 @@ impl LinkTask {
             } => {
                 if !self.reachable {
                     let _ = reply.send(Err(unreachable()));
-                    return false;
+                    return;
                 }
-                let up = LinkUp::Open(socket.clone());
+                self.outbox.open(socket.socket_id);
                 self.state.open(socket, feed, reply);
-                self.send_all(std::iter::once(up)).is_err()
+                self.flush();
             }
-            Command::Refresh { socket_id, token } => {
-                self.state.refresh(socket_id, token);
-                false
-            }
+            Command::Refresh { socket_id, token } => self.state.refresh(socket_id, token),
             Command::Typing { socket_id, room_id } => {
-                let typing = LinkUp::Typing { socket_id, room_id };
-                self.send_all(std::iter::once(typing)).is_err()
+                // Dropped when the queue is full, as the throttle might.
+                if let Some(up) = &self.up {
+                    up.send(LinkUp::Typing { socket_id, room_id });
+                }
             }
             Command::Close { socket_id } => {
                 if !self.state.close(socket_id) {
-                    return false;
+                    return;
                 }
                 self.forget_old_closes();
                 self.closes.push_back((Instant::now(), socket_id));
-                self.send_all(std::iter::once(LinkUp::Close(socket_id)))
-                    .is_err()
+                self.outbox.close(socket_id);
+                self.flush();
             }
         }
     }
@@ -291,21 +342,6 @@ impl LinkTask {
             }
             self.closes.pop_front();
         }
-    }
-
-    /// Queues items on the link; `Err` when its queue refuses them (the
-    /// link counts as broken; the next hello says it all).
-    fn send_all(&mut self, items: impl Iterator<Item = LinkUp>) -> Result<(), ()> {
-        let Some(up) = &self.up else {
-            return Ok(());
-        };
-        for item in items {
-            if !up.send(item) {
-                tracing::warn!("the link's queue is full or gone; re-linking");
-                return Err(());
-            }
-        }
-        Ok(())
     }
 }
 

@@ -192,3 +192,60 @@ async fn fail_over(fault: Fault) {
     assert_delivered_once_in_order(&bob_seen, &acked);
     assert_online(&app, &[&alice, &bob]).await;
 }
+
+/// Rooms, each with one socket, in the hello cut into parts.
+const ROOMS: usize = 30;
+/// The size of a hello's part: a few sockets each (a socket's token alone is
+/// about 300 bytes).
+const PART_BYTES: usize = 1024;
+
+/// Sends `id` on `ws` until its own message comes back on the socket; an
+/// `unavailable` answer (the edge is failing over) is sent again.
+async fn echo(ws: &mut Ws, id: &str) {
+    for _ in 0..ATTEMPTS {
+        ws.say_with_id(id, id).await;
+        loop {
+            let frame = match ws.frame().await {
+                Frame::Json(frame) => frame,
+                Frame::Close(code) => panic!("the socket closed ({code:?}) during failover"),
+            };
+            if frame["type"] == "chat_message" && frame["message"]["text"] == id {
+                return;
+            }
+            if frame["type"] == "error" {
+                assert_eq!(frame["code"], "unavailable", "{frame}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                break;
+            }
+        }
+    }
+    panic!("{id} never came back");
+}
+
+#[tokio::test]
+async fn a_hello_in_many_parts_brings_every_room_and_socket_back_after_a_cut() {
+    let mut app = TestApp::spawn_with_two_cores_and(|urls| edge::config::Config {
+        link_hello_part_bytes: PART_BYTES,
+        ..crate::helpers::edge_config(urls)
+    })
+    .await;
+    let alice = app.user("alice").await;
+    let mut sockets = Vec::with_capacity(ROOMS);
+    for i in 0..ROOMS {
+        let peer = app.user(&format!("peer-{i}")).await;
+        let room = app.room(&alice, peer.id).await;
+        let (ws, _) = app.join(&peer, room).await;
+        sockets.push((peer, ws));
+    }
+    assert_eq!(app.links_opened().await, 1);
+
+    app.cut_core().await;
+    // Every room is followed again only if the core read every part.
+    for (peer, ws) in &mut sockets {
+        within(echo(ws, &format!("after-{}", peer.id))).await;
+    }
+    assert!(app.links_opened().await >= 2, "the edge linked again");
+    for (peer, _) in sockets.iter().take(3) {
+        assert_eq!(app.me(peer).await["is_online"], true);
+    }
+}

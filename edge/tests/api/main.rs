@@ -18,6 +18,7 @@ mod helpers;
 mod history;
 mod idempotent_send;
 mod link_auth;
+mod link_bursts;
 mod messages;
 mod nul_characters;
 mod observability;

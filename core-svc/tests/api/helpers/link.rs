@@ -39,11 +39,32 @@ impl Link {
         authorization: Option<&str>,
         hello: pb::LinkHello,
     ) -> Result<Link, Status> {
+        let first = pb::link_up::Item::Hello(hello);
+        Self::connect_items(core, authorization, vec![first]).await
+    }
+
+    /// A link whose first items are `hello` then `parts` (the rest of the
+    /// hello, or whatever a test sends there), with an edge's service token.
+    pub async fn connect_in_parts(
+        core: &TestCore,
+        hello: pb::LinkHello,
+        parts: Vec<pb::link_up::Item>,
+    ) -> Result<Link, Status> {
+        let authorization = format!("Bearer {}", service_token(EDGE_TOKEN_SCOPE));
+        let items = std::iter::once(pb::link_up::Item::Hello(hello)).chain(parts);
+        Self::connect_items(core, Some(&authorization), items.collect()).await
+    }
+
+    async fn connect_items(
+        core: &TestCore,
+        authorization: Option<&str>,
+        first: Vec<pb::link_up::Item>,
+    ) -> Result<Link, Status> {
         let (up, items) = mpsc::channel(64);
-        let first = pb::LinkUp {
-            item: Some(pb::link_up::Item::Hello(hello)),
-        };
-        up.send(first).await.expect("the hello is queued");
+        for item in first {
+            let up_item = pb::LinkUp { item: Some(item) };
+            up.send(up_item).await.expect("the hello is queued");
+        }
         let mut request = Request::new(ReceiverStream::new(items));
         if let Some(authorization) = authorization {
             let value = authorization.parse().expect("an ASCII header value");
@@ -66,6 +87,14 @@ impl Link {
     pub async fn close(&self, socket_id: u64) {
         let close = pb::CloseSocket { socket_id };
         self.send(pb::link_up::Item::Close(close)).await;
+    }
+
+    /// Closes many sockets in one item.
+    pub async fn close_all(&self, socket_ids: &[u64]) {
+        let closes = pb::CloseSockets {
+            socket_ids: socket_ids.to_vec(),
+        };
+        self.send(pb::link_up::Item::Closes(closes)).await;
     }
 
     pub async fn typing(&self, socket_id: u64, room_id: i64) {
@@ -162,6 +191,7 @@ pub fn hello(edge_id: &str) -> pb::LinkHello {
         edge_id: edge_id.to_owned(),
         sockets: Vec::new(),
         rooms: Vec::new(),
+        continued: false,
     }
 }
 

@@ -91,6 +91,7 @@ async fn a_link_to_a_killed_core_is_taken_up_by_another_with_no_loss_and_no_offl
             room_id: room,
             seq: 3,
         }],
+        continued: false,
     };
     let mut link = Link::connect_with(&survivor, hello).await.unwrap();
     assert_eq!(
@@ -141,6 +142,7 @@ async fn a_refused_hello_socket_is_the_only_one_that_goes() {
             room_id: room,
             seq: 0,
         }],
+        continued: false,
     };
     let mut link = Link::connect_with(&core, hello).await.unwrap();
     let mut refused = [link.refused().await, link.refused().await];
@@ -197,4 +199,96 @@ async fn a_close_on_a_new_link_ends_a_socket_lost_between_links() {
     let me = bob.until_offline().await;
     assert!(me.last_seen.is_some());
     assert!(sessions_of(&core, bob.id).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_hello_in_parts_takes_every_socket_and_room_back_from_all_its_parts() {
+    let core = TestCore::start().await;
+    let (alice, bob, room) = core.pair().await;
+    let carol = core.user("carol").await;
+    let carol_room = carol.room_with(alice.id).await.unwrap();
+    let edge = edge();
+    let (bob_open, carol_open) = (socket(&bob, 1, room), socket(&carol, 2, carol_room));
+    let mut broken = Link::connect(&core, &edge).await;
+    broken.open(bob_open.clone()).await;
+    broken.opened().await;
+    broken.open(carol_open.clone()).await;
+    broken.opened().await;
+    let before = (
+        sessions_of(&core, bob.id).await,
+        sessions_of(&core, carol.id).await,
+    );
+    drop(broken);
+    alice.send(room, "while unlinked").await.unwrap();
+
+    let position = |room_id| pb::RoomPosition { room_id, seq: 0 };
+    let hello = pb::LinkHello {
+        edge_id: edge.clone(),
+        sockets: vec![bob_open],
+        rooms: Vec::new(),
+        continued: true,
+    };
+    let parts = vec![
+        pb::link_up::Item::HelloPart(pb::HelloPart {
+            sockets: vec![carol_open],
+            rooms: vec![position(room)],
+            continued: true,
+        }),
+        pb::link_up::Item::HelloPart(pb::HelloPart {
+            sockets: Vec::new(),
+            rooms: vec![position(carol_room)],
+            continued: false,
+        }),
+    ];
+    let mut link = Link::connect_in_parts(&core, hello, parts).await.unwrap();
+    assert_eq!(seqs(&link.events(3).await), [1, 2, 3], "bob's room, from 0");
+    alice.send(carol_room, "to carol").await.unwrap();
+    let events = link.events(3).await;
+    assert!(events.iter().all(|event| event.room_id == carol_room));
+    assert_eq!(seqs(&events), [1, 2, 3], "carol's room, from its position");
+    link.assert_quiet().await;
+    let after = (
+        sessions_of(&core, bob.id).await,
+        sessions_of(&core, carol.id).await,
+    );
+    assert_eq!(after, before, "the same sessions, never ended");
+}
+
+#[tokio::test]
+async fn a_continued_hello_must_go_on_with_its_parts() {
+    let core = TestCore::start().await;
+    let hello = pb::LinkHello {
+        continued: true,
+        ..crate::helpers::hello(&edge())
+    };
+    let typing = pb::link_up::Item::Typing(pb::TypingUp {
+        socket_id: 1,
+        room_id: 1,
+    });
+    let status = match Link::connect_in_parts(&core, hello, vec![typing]).await {
+        Ok(mut link) => link.ended().await.unwrap_err(),
+        Err(status) => status,
+    };
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+}
+
+#[tokio::test]
+async fn one_batch_of_closes_ends_open_sockets_and_those_lost_between_links() {
+    let core = TestCore::start().await;
+    let (alice, bob, room) = core.pair().await;
+    let edge = edge();
+    let mut broken = Link::connect(&core, &edge).await;
+    broken.open(socket(&bob, 1, room)).await;
+    broken.opened().await;
+    drop(broken);
+    let mut link = Link::connect(&core, &edge).await;
+    link.open(socket(&alice, 2, room)).await;
+    link.opened().await;
+    assert!(bob.who_am_i().await.unwrap().is_online, "the session stays");
+
+    link.close_all(&[1, 2, 99]).await;
+    bob.until_offline().await;
+    alice.until_offline().await;
+    assert!(sessions_of(&core, bob.id).await.is_empty());
+    assert!(sessions_of(&core, alice.id).await.is_empty());
 }

@@ -84,6 +84,26 @@ impl TestApp {
         Self::start(super::edge_config, true).await
     }
 
+    /// Two cores as [`TestApp::spawn_with_two_cores`], the edge configured
+    /// by `edge_config` from both URLs.
+    pub async fn spawn_with_two_cores_and(edge_config: impl FnOnce(String) -> EdgeConfig) -> Self {
+        Self::start(edge_config, true).await
+    }
+
+    /// The edge's `chat_edge_links_opened_total`: links it opened so far
+    /// (the first, and one after each that broke or failed).
+    pub async fn links_opened(&self) -> u64 {
+        let url = format!("http://{}/metrics", self.rest_addr);
+        let response = within(self.http.get(url).send()).await.expect("metrics");
+        let text = within(response.text()).await.expect("a text body");
+        let line = text
+            .lines()
+            .find(|line| line.starts_with("chat_edge_links_opened_total "))
+            .expect("the links counter");
+        let value = line.rsplit(' ').next().expect("a value");
+        value.parse().expect("a count")
+    }
+
     async fn start(edge_config: impl FnOnce(String) -> EdgeConfig, two_cores: bool) -> Self {
         let db = TestDatabase::create().expect("a fresh test database");
         let core = spawn_core(db.connection_string()).await;
