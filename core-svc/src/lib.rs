@@ -113,7 +113,7 @@ pub async fn serve(
         LiveSessions::default(),
         TaskTracker::new(),
     );
-    let inbox = Inbox::start(inbox::Parts {
+    let (inbox, lane) = Inbox::start(inbox::Parts {
         feed: Feed {
             store: store.clone(),
             wake: fanout.feed.clone(),
@@ -125,7 +125,7 @@ pub async fn serve(
         instance: id,
         queue: usize::try_from(config.inbox_queue).unwrap_or(usize::MAX),
     });
-    fanout.lane = inbox.lane();
+    fanout.lane = lane;
     let instance = Instance {
         id,
         store,

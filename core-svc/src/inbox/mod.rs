@@ -46,7 +46,6 @@ pub struct Inbox {
     store: Store,
     feed: Feed,
     registry: Registry,
-    lane: Lane,
     live: LiveSessions,
     metrics: Metrics,
     instance: Uuid,
@@ -68,9 +67,11 @@ pub struct Parts {
 }
 
 impl Inbox {
-    /// The user streams, and the task that passes presence to them (spawned
-    /// on the feed's tasks, until its shutdown).
-    pub fn start(parts: Parts) -> Self {
+    /// The user streams, the task that passes presence to them and that of
+    /// their fast lane (spawned on the feed's tasks, until its shutdown),
+    /// and the lane's entrance, where this process's commits go to reach
+    /// the streams at once (the fan-out hands them on).
+    pub fn start(parts: Parts) -> (Self, Lane) {
         let (notes, heard) = mpsc::channel(signals::NOTES);
         let registry = Registry::new(parts.queue);
         let lane = lane::start(
@@ -82,7 +83,6 @@ impl Inbox {
         let inbox = Self {
             store: parts.feed.store.clone(),
             registry,
-            lane,
             feed: parts.feed,
             live: parts.live,
             metrics: parts.metrics,
@@ -93,13 +93,7 @@ impl Inbox {
         };
         let shutdown = inbox.feed.shutdown.clone();
         inbox.feed.tasks.spawn(inbox.clone().hear(heard, shutdown));
-        inbox
-    }
-
-    /// Where this process's commits go to reach its user streams at once
-    /// (the fan-out hands them on).
-    pub fn lane(&self) -> Lane {
-        self.lane.clone()
+        (inbox, lane)
     }
 
     /// The service's shutdown token (streams end on it).

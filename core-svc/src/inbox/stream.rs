@@ -384,7 +384,7 @@ mod tests {
     #[tokio::test]
     async fn an_idle_streams_task_stays_small() {
         let store = crate::store::Store::connect("postgres://127.0.0.1:1/none", 1).unwrap();
-        let inbox = Inbox::start(Parts {
+        let (inbox, _lane) = Inbox::start(Parts {
             feed: Feed {
                 store,
                 wake: Default::default(),
