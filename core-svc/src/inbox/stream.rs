@@ -335,6 +335,7 @@ impl Pump<'_> {
                 cursor: self.cursor.encode(),
                 unread: fast.unread_of(self.user),
             };
+            self.inbox.metrics.user_stream_fast_event();
             if !self.send(Ok(out)).await {
                 return Ok(false);
             }

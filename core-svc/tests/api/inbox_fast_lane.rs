@@ -37,6 +37,23 @@ async fn heads(core: &TestCore, rooms: &[i64]) -> BTreeMap<i64, i64> {
     heads
 }
 
+/// A series of the core's `/metrics`.
+async fn metric(core: &TestCore, series: &str) -> usize {
+    let addr = core.ops_addr.expect("an ops listener");
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("a body");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("{series} missing from\n{text}"))
+}
+
+const FAST: &str = "chat_user_stream_fast_events_total";
+
 async fn listed_unread(user: &Client) -> BTreeMap<i64, i64> {
     user.all_conversations(100)
         .await
@@ -76,6 +93,7 @@ async fn a_message_sent_on_the_streams_core_overtakes_a_held_back_feed_once() {
         "the feed's position, and the room held up to seq 2"
     );
     let fast_cursor = delivered.cursor.clone();
+    assert_eq!(metric(&a, FAST).await, 2);
 
     blocker.release().await;
     // Through the other core, so on the feed: behind the feed's copies of
@@ -114,6 +132,7 @@ async fn a_message_sent_on_the_streams_core_overtakes_a_held_back_feed_once() {
         rest.iter().all(|item| matches!(item, Item::Presence(_))),
         "nothing more: {rest:?}"
     );
+    assert_eq!(metric(&a, FAST).await, 2, "the rest came through the feed");
 }
 
 /// One round of the burst: every peer and alice send into their room, on
@@ -169,6 +188,11 @@ async fn bursts_into_many_rooms_on_both_lanes_stay_gapless_with_the_listed_unrea
     assert_eq!(unread, listed_unread(&alice).await);
     let expected: usize = heads(&a, &rooms).await.values().sum::<i64>() as usize;
     assert_eq!(log.events, expected, "every event once");
+    let fast = metric(&a, FAST).await;
+    assert!(
+        fast > 0 && fast < expected,
+        "both lanes carried events: {fast} of {expected} on the fast one"
+    );
     let rest = stream.drain(Duration::from_millis(300)).await;
     assert!(
         rest.iter()
