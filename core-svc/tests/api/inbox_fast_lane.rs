@@ -148,7 +148,7 @@ async fn burst(round: usize, alice: [&Client; 2], peers: &[[Client; 2]], rooms: 
             alice[1 - core]
                 .send_id(*room, &format!("a{round}.{i}"))
                 .await;
-            if (round + i) % 3 == 0 {
+            if (round + i).is_multiple_of(3) {
                 alice[core].mark_read(*room, Some(sent)).await.unwrap();
             }
         });
