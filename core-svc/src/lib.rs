@@ -107,13 +107,13 @@ pub async fn serve(
     let (store, webhooks) = connect(&config)?;
     let applied = store.migrate().await.context("applying migrations")?;
     tracing::info!(applied, "schema up to date");
-    let (id, fanout, live, tasks) = (
+    let (id, mut fanout, live, tasks) = (
         Uuid::new_v4(),
         Fanout::default(),
         LiveSessions::default(),
         TaskTracker::new(),
     );
-    let inbox = Inbox::start(inbox::Parts {
+    let (inbox, lane) = Inbox::start(inbox::Parts {
         feed: Feed {
             store: store.clone(),
             wake: fanout.feed.clone(),
@@ -125,6 +125,7 @@ pub async fn serve(
         instance: id,
         queue: usize::try_from(config.inbox_queue).unwrap_or(usize::MAX),
     });
+    fanout.lane = lane;
     let instance = Instance {
         id,
         store,

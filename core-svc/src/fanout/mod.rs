@@ -30,7 +30,7 @@ pub use signals::{Heard, SignalReceiver, Signals, hear};
 pub use subscription::{Item, Subscriptions};
 pub use typing::{TYPING_EVERY, Typing};
 
-use crate::{cluster::Notifier, domain::RoomEvent, feed::Wake, ops::Metrics};
+use crate::{cluster::Notifier, domain::RoomEvent, feed::Wake, inbox::Lane, ops::Metrics};
 
 /// Where committed events go: to this process's subscribers at once, and
 /// (batched) to the other instances.
@@ -47,6 +47,9 @@ pub struct Fanout {
     /// This instance's event feed streams: a local commit wakes them at
     /// once, without the round trip of an announcement through PostgreSQL.
     pub feed: Wake,
+    /// This instance's user streams: a local commit reaches them at once,
+    /// ahead of the feed.
+    pub lane: Lane,
 }
 
 impl Fanout {
@@ -54,6 +57,7 @@ impl Fanout {
     pub fn committed(&self, events: &[RoomEvent]) {
         self.metrics.committed(events);
         self.hub.publish(events);
+        self.lane.committed(events);
         if let Some(last) = events.last() {
             self.notifier.committed(last.room_id, last.seq);
             self.feed.wake();

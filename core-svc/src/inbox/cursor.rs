@@ -1,14 +1,16 @@
 //! A user stream's position: a place in the event feed, and the rooms whose
 //! events above it the client already has up to some `seq` (they were in
-//! the inbox snapshot). On the wire it is an opaque string,
+//! the inbox snapshot, or came on the fast lane before the feed reached
+//! them). On the wire it is an opaque string,
 //! `u1.<tx>.<room>.<seq>[.<room>-<seq>…]`.
 
 use std::collections::BTreeMap;
 
 use crate::{domain::InvalidInput, store::FeedPosition};
 
-/// Rooms a skip set holds at most: a cursor with more was not made here.
-const MAX_SKIPPED: usize = 100;
+/// Rooms a skip set holds at most: a cursor with more was not made here,
+/// and a full one takes no fast-lane event of a room it does not hold.
+pub const MAX_SKIPPED: usize = 100;
 
 /// Where a user stream is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,6 +61,27 @@ impl Cursor {
         } else {
             Verdict::Send
         }
+    }
+
+    /// Whether to send now, ahead of the feed, the event at `at` whose
+    /// room's previous event (or creation) is at `previous`; a sent one
+    /// joins the skip set, so that the feed's copy is skipped. Sent only
+    /// when the client has the room exactly up to the event before: its
+    /// skip entry says so, or (with no entry) the position passed that
+    /// event. Anything else is left to the feed, which brings it in order.
+    pub fn fast(&mut self, at: FeedPosition, previous: FeedPosition) -> Verdict {
+        if self.passed(at) {
+            return Verdict::Skip;
+        }
+        let contiguous = match self.skip.get(&at.room) {
+            Some(&upto) => upto == at.seq - 1,
+            None => self.passed(previous) && self.skip.len() < MAX_SKIPPED,
+        };
+        if !contiguous {
+            return Verdict::Skip;
+        }
+        self.skip.insert(at.room, at.seq);
+        Verdict::Send
     }
 
     /// Moves the position on to `to` without an item (nothing between was
@@ -165,6 +188,81 @@ mod tests {
         let mut cursor = Cursor::new(at(100, 0, 0), [(5, 2)]);
         assert_eq!(cursor.advance(at(104, 5, 3)), Verdict::Send);
         assert_eq!(cursor.encode(), "u1.104.5.3");
+    }
+
+    #[test]
+    fn a_fast_event_right_after_what_the_client_has_is_sent_once() {
+        let mut cursor = Cursor::new(at(100, 0, 0), []);
+        assert_eq!(cursor.fast(at(120, 5, 3), at(90, 5, 2)), Verdict::Send);
+        assert_eq!(cursor.encode(), "u1.100.0.0.5-3");
+        assert_eq!(cursor.fast(at(120, 5, 3), at(90, 5, 2)), Verdict::Skip);
+        assert_eq!(cursor.fast(at(121, 5, 4), at(120, 5, 3)), Verdict::Send);
+        assert_eq!(cursor.encode(), "u1.100.0.0.5-4");
+    }
+
+    #[test]
+    fn a_fast_event_after_a_gap_is_left_to_the_feed() {
+        let mut cursor = Cursor::new(at(100, 0, 0), [(5, 2)]);
+        assert_eq!(cursor.fast(at(120, 5, 4), at(110, 5, 3)), Verdict::Skip);
+        let mut plain = Cursor::new(at(100, 0, 0), []);
+        assert_eq!(
+            plain.fast(at(120, 6, 4), at(110, 6, 3)),
+            Verdict::Skip,
+            "the position has not passed the event before"
+        );
+        assert_eq!(plain.encode(), "u1.100.0.0");
+        assert_eq!(cursor.encode(), "u1.100.0.0.5-2");
+    }
+
+    #[test]
+    fn a_fast_event_the_client_has_is_skipped() {
+        let mut cursor = Cursor::new(at(100, 0, 0), [(5, 4)]);
+        assert_eq!(cursor.fast(at(120, 5, 3), at(110, 5, 2)), Verdict::Skip);
+        assert_eq!(cursor.fast(at(120, 5, 4), at(110, 5, 3)), Verdict::Skip);
+        assert_eq!(
+            cursor.fast(at(99, 6, 1), at(98, 6, 0)),
+            Verdict::Skip,
+            "the position passed it"
+        );
+        assert_eq!(cursor.encode(), "u1.100.0.0.5-4");
+    }
+
+    #[test]
+    fn the_feeds_copy_of_a_fast_event_is_skipped_and_forgets_the_entry() {
+        let mut cursor = Cursor::new(at(100, 0, 0), []);
+        assert_eq!(cursor.fast(at(120, 5, 1), at(90, 5, 0)), Verdict::Send);
+        assert_eq!(cursor.fast(at(120, 5, 2), at(120, 5, 1)), Verdict::Send);
+        assert_eq!(cursor.advance(at(110, 7, 1)), Verdict::Send);
+        assert_eq!(cursor.advance(at(120, 5, 1)), Verdict::Skip);
+        assert_eq!(cursor.encode(), "u1.120.5.1.5-2");
+        assert_eq!(cursor.advance(at(120, 5, 2)), Verdict::Skip);
+        assert_eq!(cursor.encode(), "u1.120.5.2", "the entry is gone");
+        assert_eq!(cursor.advance(at(130, 5, 3)), Verdict::Send);
+        assert_eq!(cursor.fast(at(130, 5, 3), at(120, 5, 2)), Verdict::Skip);
+        assert_eq!(cursor.fast(at(140, 5, 4), at(130, 5, 3)), Verdict::Send);
+    }
+
+    #[test]
+    fn a_full_skip_set_takes_fast_events_only_of_rooms_it_holds() {
+        let full = (1..=MAX_SKIPPED as i64).map(|room| (room, 1));
+        let mut cursor = Cursor::new(at(100, 0, 0), full);
+        let room = MAX_SKIPPED as i64 + 1;
+        assert_eq!(
+            cursor.fast(at(120, room, 1), at(90, room, 0)),
+            Verdict::Skip
+        );
+        assert_eq!(cursor.fast(at(120, 1, 2), at(90, 1, 1)), Verdict::Send);
+        assert!(Cursor::parse(&cursor.encode()).is_ok());
+    }
+
+    #[test]
+    fn cursors_with_fast_lane_entries_round_trip() {
+        let mut cursor = Cursor::new(at(100, 0, 0), [(2, 7)]);
+        assert_eq!(cursor.fast(at(120, 9, 1), at(90, 9, 0)), Verdict::Send);
+        assert_eq!(cursor.fast(at(121, 2, 8), at(95, 2, 7)), Verdict::Send);
+        let raw = cursor.encode();
+        assert_eq!(raw, "u1.100.0.0.2-8.9-1");
+        assert_eq!(Cursor::parse(&raw), Ok(cursor));
     }
 
     #[test]

@@ -12,12 +12,17 @@
 //!   the reader's position itself, then takes the reader's items. Its
 //!   [`cursor`] (a feed position and the skip set) says exactly what the
 //!   client has.
+//! - The [`lane`] carries events committed by this process to the
+//!   streams of their room's members at once, ahead of the feed; a stream
+//!   takes them only when they follow what its client has, and its cursor
+//!   records them in the skip set, so the feed's copies are skipped.
 //! - Presence and typing reach user streams through [`signals`], which
 //!   keeps nothing per stream.
 //! - A stream records a session with no room: its user is online, but a
 //!   reader of no room.
 
 mod cursor;
+mod lane;
 mod reader;
 mod registry;
 mod signals;
@@ -29,6 +34,7 @@ use tokio::sync::{Mutex, mpsc};
 use uuid::Uuid;
 
 pub use cursor::Cursor;
+pub use lane::Lane;
 pub use registry::Registry;
 pub use stream::{INBOX_ROOMS, Out, OutItem};
 
@@ -61,13 +67,22 @@ pub struct Parts {
 }
 
 impl Inbox {
-    /// The user streams, and the task that passes presence to them (spawned
-    /// on the feed's tasks, until its shutdown).
-    pub fn start(parts: Parts) -> Self {
+    /// The user streams, the task that passes presence to them and that of
+    /// their fast lane (spawned on the feed's tasks, until its shutdown),
+    /// and the lane's entrance, where this process's commits go to reach
+    /// the streams at once (the fan-out hands them on).
+    pub fn start(parts: Parts) -> (Self, Lane) {
         let (notes, heard) = mpsc::channel(signals::NOTES);
+        let registry = Registry::new(parts.queue);
+        let lane = lane::start(
+            registry.clone(),
+            parts.feed.store.clone(),
+            parts.feed.shutdown.clone(),
+            &parts.feed.tasks,
+        );
         let inbox = Self {
             store: parts.feed.store.clone(),
-            registry: Registry::new(parts.queue),
+            registry,
             feed: parts.feed,
             live: parts.live,
             metrics: parts.metrics,
@@ -78,7 +93,7 @@ impl Inbox {
         };
         let shutdown = inbox.feed.shutdown.clone();
         inbox.feed.tasks.spawn(inbox.clone().hear(heard, shutdown));
-        inbox
+        (inbox, lane)
     }
 
     /// The service's shutdown token (streams end on it).

@@ -3,6 +3,8 @@
 //! concerns, each through a bounded queue that is never waited on. A
 //! stream whose queue is full is ended (it resumes from its cursor); one
 //! that registers learns the position after which everything reaches it.
+//! Fast-lane events ([`super::lane`]) take the same queues, but one that
+//! finds a queue full is dropped instead: the feed brings it anyway.
 
 use std::{
     collections::HashMap,
@@ -14,6 +16,7 @@ use tokio::sync::{
     mpsc::{self, error::TrySendError},
 };
 
+use super::lane::Fast;
 use crate::{
     domain::{Presence, RoomId, UserId},
     store::{FeedItem, FeedPosition},
@@ -24,12 +27,24 @@ use crate::{
 pub enum Delivery {
     /// A feed item of one of the user's rooms.
     Item(FeedItem),
+    /// Events of one of the user's rooms just committed here, ahead of
+    /// the feed.
+    Fast(Fast),
     /// A peer's presence changed.
     Presence(Presence),
     /// A peer is typing in a room.
     Typing { room: RoomId, user: UserId },
     /// Presence changes may have been missed: read the peers' again.
     Resync,
+}
+
+/// What a full queue means for its stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WhenFull {
+    /// It did not keep up: it ends.
+    End,
+    /// Nothing: this delivery was only a shortcut.
+    Drop,
 }
 
 /// Shared by the streams of a room's two members; one pointer per queue slot.
@@ -133,15 +148,31 @@ impl Registry {
         let members = item.members;
         let delivered = Arc::new(Delivery::Item(item));
         for member in members {
-            deliver(&mut state, member, &delivered);
+            deliver(&mut state, member, &delivered, WhenFull::End);
         }
+    }
+
+    /// Hands fast-lane events to the streams of their room's members; a
+    /// full queue drops them.
+    pub(super) fn dispatch_fast(&self, fast: Fast) {
+        let mut state = self.lock();
+        let members = fast.members;
+        let delivered = Arc::new(Delivery::Fast(fast));
+        for member in members {
+            deliver(&mut state, member, &delivered, WhenFull::Drop);
+        }
+    }
+
+    /// Whether `user` has a stream here.
+    pub(super) fn has_stream(&self, user: UserId) -> bool {
+        self.lock().streams.contains_key(&user)
     }
 
     /// Hands `delivery` to the streams of `user`.
     pub(super) fn send_to(&self, user: UserId, delivery: Delivery) {
         let mut state = self.lock();
         if state.streams.contains_key(&user) {
-            deliver(&mut state, user, &Arc::new(delivery));
+            deliver(&mut state, user, &Arc::new(delivery), WhenFull::End);
         }
     }
 
@@ -151,7 +182,7 @@ impl Registry {
         let delivered = Arc::new(delivery);
         let users: Vec<UserId> = state.streams.keys().copied().collect();
         for user in users {
-            deliver(&mut state, user, &delivered);
+            deliver(&mut state, user, &delivered, WhenFull::End);
         }
     }
 
@@ -188,14 +219,15 @@ impl Registry {
 }
 
 /// Queues `delivered` for every stream of `user`; a full queue ends its
-/// stream.
-fn deliver(state: &mut State, user: UserId, delivered: &Delivered) {
+/// stream, or only drops this delivery.
+fn deliver(state: &mut State, user: UserId, delivered: &Delivered, full: WhenFull) {
     let Some(entries) = state.streams.get_mut(&user) else {
         return;
     };
     let before = entries.len();
     entries.retain(|entry| match entry.queue.try_send(Arc::clone(delivered)) {
         Ok(()) => true,
+        Err(TrySendError::Full(_)) if full == WhenFull::Drop => true,
         Err(TrySendError::Full(_)) => {
             let _ = entry.ended.set(Ended::Overflow);
             false
@@ -292,6 +324,34 @@ mod tests {
         assert!(slow.queue.try_recv().is_ok(), "what was queued stays");
         assert!(slow.queue.try_recv().is_err());
         assert!(!registry.is_empty());
+    }
+
+    fn fast(members: [i64; 2]) -> Fast {
+        Fast {
+            events: Vec::new(),
+            labels: Vec::new(),
+            previous: FeedPosition::default(),
+            members: members.map(user),
+            unread: [0, 0],
+        }
+    }
+
+    #[test]
+    fn a_fast_delivery_that_finds_a_queue_full_is_dropped_and_the_stream_stays() {
+        let registry = Registry::new(1);
+        let mut stream = registry.start_reading(user(1), FeedPosition::default());
+        assert!(registry.has_stream(user(1)));
+        assert!(!registry.has_stream(user(2)));
+        registry.dispatch_fast(fast([1, 2]));
+        registry.dispatch_fast(fast([1, 2]));
+        assert_eq!(stream.ended(), None);
+        assert!(matches!(
+            *stream.queue.try_recv().unwrap(),
+            Delivery::Fast(_)
+        ));
+        assert!(stream.queue.try_recv().is_err(), "the second was dropped");
+        registry.dispatch(created(10, [1, 3], 8));
+        assert!(stream.queue.try_recv().is_ok(), "the feed still reaches it");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use tokio::sync::{
 use super::{
     Inbox,
     cursor::{Cursor, Verdict},
+    lane::Fast,
     registry::{Delivery, Ended, Registration},
 };
 use crate::{
@@ -260,6 +261,7 @@ impl Pump<'_> {
         match delivered {
             Delivery::Item(item) if self.cursor.passed(item.position) => Ok(true),
             Delivery::Item(item) => self.offer(item.clone()).await,
+            Delivery::Fast(fast) => self.offer_fast(fast).await,
             Delivery::Presence(presence) => Ok(self.send(Ok(Out::Presence(*presence))).await),
             Delivery::Typing { room, user } => Ok(self
                 .send(Ok(Out::Typing {
@@ -321,6 +323,26 @@ impl Pump<'_> {
         Ok(self.send(Ok(out)).await)
     }
 
+    /// Sends the fast-lane events that follow what the client has (the
+    /// cursor records them); false when the stream is gone.
+    async fn offer_fast(&mut self, fast: &Fast) -> Result<bool, Error> {
+        for (event, at, previous) in fast.steps() {
+            if self.cursor.fast(at, previous) == Verdict::Skip {
+                continue;
+            }
+            let out = Out::Event {
+                event: event.clone(),
+                cursor: self.cursor.encode(),
+                unread: fast.unread_of(self.user),
+            };
+            self.inbox.metrics.user_stream_fast_event();
+            if !self.send(Ok(out)).await {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// The error that ends a stream whose registry queue closed.
     fn ended(&self, why: Option<Ended>) -> Error {
         match why {
@@ -363,7 +385,7 @@ mod tests {
     #[tokio::test]
     async fn an_idle_streams_task_stays_small() {
         let store = crate::store::Store::connect("postgres://127.0.0.1:1/none", 1).unwrap();
-        let inbox = Inbox::start(Parts {
+        let (inbox, _lane) = Inbox::start(Parts {
             feed: Feed {
                 store,
                 wake: Default::default(),

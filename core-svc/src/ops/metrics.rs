@@ -36,6 +36,7 @@ struct Inner {
     links: LinkGauges,
     user_streams: Gauge,
     user_streams_behind: Counter,
+    user_stream_fast_events: Counter,
     messages_sent: Counter,
     messages_delivered: Counter,
     events_delivered: Counter,
@@ -63,6 +64,7 @@ impl Metrics {
             links: LinkGauges::default(),
             user_streams: Gauge::default(),
             user_streams_behind: Counter::default(),
+            user_stream_fast_events: Counter::default(),
             messages_sent: Counter::default(),
             messages_delivered: Counter::default(),
             events_delivered: Counter::default(),
@@ -104,6 +106,11 @@ impl Metrics {
     /// A user stream was ended because it fell too far behind.
     pub fn user_stream_fell_behind(&self) {
         self.inner.user_streams_behind.inc();
+    }
+
+    /// A user stream sent an event on the fast lane, ahead of the feed.
+    pub fn user_stream_fast_event(&self) {
+        self.inner.user_stream_fast_events.inc();
     }
 
     /// An edge link opened; the gauge goes down when the guard drops.
@@ -182,6 +189,11 @@ fn register(registry: &mut Registry, inner: &Inner) {
         "user_streams_behind",
         "User streams ended because their queue was full (they resume from their cursor)",
         inner.user_streams_behind.clone(),
+    );
+    registry.register(
+        "user_stream_fast_events",
+        "Events user streams sent on the fast lane (committed here), ahead of the event feed",
+        inner.user_stream_fast_events.clone(),
     );
     registry.register(
         "messages_sent",

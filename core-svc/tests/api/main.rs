@@ -15,6 +15,7 @@ mod feed_order;
 mod help;
 mod helpers;
 mod inbox;
+mod inbox_fast_lane;
 mod jwks_max_age;
 mod limits;
 mod link;
