@@ -59,6 +59,10 @@ pub struct Inbox {
     pub missed: u64,
     /// Rooms whose `seq` on the user socket skipped or repeated a number.
     pub rooms_out_of_order: u64,
+    /// Room events the measured socket received, and how many of them came
+    /// on the fast lane (the rest came through the event feed).
+    pub events_received: u64,
+    pub fast_lane_events: u64,
     pub p50_ms: f64,
     /// The target is at most 10 ms.
     pub p99_ms: f64,
@@ -110,6 +114,8 @@ pub async fn run(system: &System, sizes: Sizes) -> anyhow::Result<Inbox> {
         messages: latency.sent,
         missed: latency.sent.saturating_sub(latency.histogram.len()),
         rooms_out_of_order: latency.out_of_order,
+        events_received: latency.events,
+        fast_lane_events: latency.fast_events,
         p50_ms: ms(latency.histogram.value_at_quantile(0.5)),
         p99_ms: ms(latency.histogram.value_at_quantile(0.99)),
         max_ms: ms(latency.histogram.max()),
@@ -188,6 +194,15 @@ struct Seen {
     sent: u64,
     histogram: Histogram<u64>,
     out_of_order: u64,
+    /// Room events the user socket received.
+    events: u64,
+    /// Of those, the ones the core sent on the fast lane.
+    fast_events: u64,
+}
+
+/// The core's count of events user streams got on the fast lane.
+async fn fast_events(system: &System) -> anyhow::Result<f64> {
+    crate::system::metric(system.core_metrics, "chat_user_stream_fast_events_total").await
 }
 
 async fn latency(
@@ -197,6 +212,7 @@ async fn latency(
     sizes: Sizes,
 ) -> anyhow::Result<Seen> {
     let socket = ws::open_user(edge, &token("inbox-u0")).await?;
+    let fast_before = fast_events(system).await?;
     let epoch = Instant::now();
     let window = Duration::from_secs_f64(sizes.seconds);
     let reader = tokio::spawn(read(socket, epoch, epoch + window + DRAIN));
@@ -216,11 +232,14 @@ async fn latency(
     for sender in senders {
         sent += sender.await??;
     }
-    let (histogram, out_of_order) = reader.await??;
+    let (histogram, out_of_order, events) = reader.await??;
+    let fast = fast_events(system).await? - fast_before;
     Ok(Seen {
         sent,
         histogram,
         out_of_order,
+        events,
+        fast_events: fast as u64,
     })
 }
 
@@ -263,10 +282,10 @@ async fn read(
     mut socket: ws::Socket,
     epoch: Instant,
     until: Instant,
-) -> anyhow::Result<(Histogram<u64>, u64)> {
+) -> anyhow::Result<(Histogram<u64>, u64, u64)> {
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut last_seq: HashMap<i64, i64> = HashMap::new();
-    let mut out_of_order = 0u64;
+    let (mut out_of_order, mut events) = (0u64, 0u64);
     let deadline = tokio::time::sleep_until(until.into());
     tokio::pin!(deadline);
     loop {
@@ -277,6 +296,7 @@ async fn read(
                     let (Some(room), Some(seq)) = (value["room_id"].as_i64(), value["seq"].as_i64()) else {
                         continue;
                     };
+                    events += 1;
                     let previous = last_seq.insert(room, seq);
                     if previous.is_some_and(|previous| previous + 1 != seq) {
                         out_of_order += 1;
@@ -294,5 +314,5 @@ async fn read(
         }
     }
     let _ = socket.close(None).await;
-    Ok((histogram, out_of_order))
+    Ok((histogram, out_of_order, events))
 }

@@ -265,6 +265,11 @@ fn print_inbox(i: &crate::inbox::Inbox) {
          (target p99 ≤ 10); {} sent, {} missed, {} rooms out of order",
         i.rate_per_sec, i.p50_ms, i.p99_ms, i.max_ms, i.messages, i.missed, i.rooms_out_of_order
     );
+    println!(
+        "user socket: {} room events received, {} of them on the fast lane (the rest through \
+         the event feed)",
+        i.events_received, i.fast_lane_events
+    );
 }
 
 fn print_presence(p: &crate::presence_fanout::PresenceFanout) {

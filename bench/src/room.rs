@@ -18,7 +18,6 @@ use futures::{StreamExt, TryStreamExt};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
@@ -195,14 +194,6 @@ async fn read(mut socket: ws::Socket, epoch: Instant, until: Instant) -> anyhow:
 
 /// The edge's `chat_edge_link_events_total`, read from its `/metrics`.
 async fn link_events(edge: SocketAddr) -> anyhow::Result<u64> {
-    let mut stream = tokio::net::TcpStream::connect(edge).await?;
-    let request = format!("GET /metrics HTTP/1.0\r\nHost: {edge}\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await?;
-    body.lines()
-        .find_map(|line| line.strip_prefix("chat_edge_link_events_total "))
-        .and_then(|value| value.trim().parse::<f64>().ok())
-        .map(|value| value as u64)
-        .context("no chat_edge_link_events_total in the edge's /metrics")
+    let events = crate::system::metric(edge, "chat_edge_link_events_total").await?;
+    Ok(events as u64)
 }

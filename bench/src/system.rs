@@ -26,6 +26,8 @@ pub const GRPC_MAX_STREAMS: u32 = 25_000;
 pub struct System {
     pub edges: Vec<Service>,
     pub core: Service,
+    /// The core's `/metrics` listener.
+    pub core_metrics: SocketAddr,
     pub pg: LocalPostgres,
     _dir: tempfile::TempDir,
 }
@@ -130,6 +132,7 @@ impl System {
             _dir: dir,
             pg,
             core,
+            core_metrics: metrics_addr,
             edges,
         })
     }
@@ -151,6 +154,20 @@ impl System {
     pub fn rss(&self) -> (u64, u64) {
         (self.core.rss(), self.edges.iter().map(Service::rss).sum())
     }
+}
+
+/// The value of the counter or gauge `name` on the `/metrics` page at `addr`.
+pub async fn metric(addr: SocketAddr, name: &str) -> anyhow::Result<f64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await?;
+    body.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .with_context(|| format!("no {name} in the /metrics of {addr}"))
 }
 
 /// Runs `statements` on a connection of its own.

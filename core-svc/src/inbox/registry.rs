@@ -43,7 +43,9 @@ pub enum Delivery {
 enum WhenFull {
     /// It did not keep up: it ends.
     End,
-    /// Nothing: this delivery was only a shortcut.
+    /// Nothing: this delivery was only a shortcut. It is also dropped
+    /// once the queue is half full, so that shortcuts never take the room
+    /// the feed's deliveries (which end a stream when they find none) need.
     Drop,
 }
 
@@ -225,7 +227,23 @@ fn deliver(state: &mut State, user: UserId, delivered: &Delivered, full: WhenFul
         return;
     };
     let before = entries.len();
-    entries.retain(|entry| match entry.queue.try_send(Arc::clone(delivered)) {
+    entries.retain(|entry| {
+        let half_full = entry.queue.capacity() * 2 <= entry.queue.max_capacity();
+        if full == WhenFull::Drop && half_full {
+            return true;
+        }
+        offer(entry, delivered, full)
+    });
+    let removed = before - entries.len();
+    if entries.is_empty() {
+        state.streams.remove(&user);
+    }
+    state.count -= removed;
+}
+
+/// Queues `delivered` for one stream; false when the stream is gone.
+fn offer(entry: &Entry, delivered: &Delivered, full: WhenFull) -> bool {
+    match entry.queue.try_send(Arc::clone(delivered)) {
         Ok(()) => true,
         Err(TrySendError::Full(_)) if full == WhenFull::Drop => true,
         Err(TrySendError::Full(_)) => {
@@ -233,12 +251,7 @@ fn deliver(state: &mut State, user: UserId, delivered: &Delivered, full: WhenFul
             false
         }
         Err(TrySendError::Closed(_)) => false,
-    });
-    let removed = before - entries.len();
-    if entries.is_empty() {
-        state.streams.remove(&user);
     }
-    state.count -= removed;
 }
 
 impl Registration {
@@ -352,6 +365,23 @@ mod tests {
         assert!(stream.queue.try_recv().is_err(), "the second was dropped");
         registry.dispatch(created(10, [1, 3], 8));
         assert!(stream.queue.try_recv().is_ok(), "the feed still reaches it");
+    }
+
+    #[test]
+    fn fast_deliveries_leave_half_the_queue_to_the_feed() {
+        let registry = Registry::new(4);
+        let mut stream = registry.start_reading(user(1), FeedPosition::default());
+        for _ in 0..4 {
+            registry.dispatch_fast(fast([1, 2]));
+        }
+        for seq in 0..2 {
+            registry.dispatch(created(10 + seq, [1, 3], 8));
+        }
+        assert_eq!(stream.ended(), None, "the feed found room");
+        let kinds: Vec<bool> = std::iter::from_fn(|| stream.queue.try_recv().ok())
+            .map(|delivered| matches!(*delivered, Delivery::Fast(_)))
+            .collect();
+        assert_eq!(kinds, [true, true, false, false]);
     }
 
     #[test]

@@ -69,11 +69,8 @@ async fn a_message_sent_on_the_streams_core_overtakes_a_held_back_feed_once() {
     let (alice, bob, room) = a.pair().await;
     let mut stream = alice.user_stream("").await.unwrap();
     let inbox = stream.inbox().await;
-    assert!(
-        !inbox.cursor.contains('-'),
-        "nothing to skip: {}",
-        inbox.cursor
-    );
+    // The snapshot may hold the new room at seq 0 above its horizon.
+    let position = inbox.cursor.split(&format!(".{room}-")).next().unwrap();
 
     let blocker = Blocker::hold(&a).await;
     bob.send_id(room, "ahead of the feed").await;
@@ -89,7 +86,7 @@ async fn a_message_sent_on_the_streams_core_overtakes_a_held_back_feed_once() {
     assert_eq!(seen, [("created", 1, 1), ("delivered", 2, 1)]);
     assert_eq!(
         delivered.cursor,
-        format!("{}.{room}-2", inbox.cursor),
+        format!("{position}.{room}-2"),
         "the feed's position, and the room held up to seq 2"
     );
     let fast_cursor = delivered.cursor.clone();
