@@ -9,31 +9,7 @@ use chat_proto::v1::inbox_item::Item;
 use tonic::Code;
 
 use crate::core_process::CoreProcess;
-use crate::helpers::{Client, RoomLog, SECRET, TestCore, assert_code, kind, last_seq, within};
-
-/// Each room's head, read behind the API.
-async fn heads(core: &TestCore, rooms: &[i64]) -> BTreeMap<i64, i64> {
-    let mut heads = BTreeMap::new();
-    for room in rooms {
-        heads.insert(*room, last_seq(core, *room).await);
-    }
-    heads
-}
-
-/// A series of the core's `/metrics`.
-async fn metric(core: &TestCore, series: &str) -> i64 {
-    let addr = core.ops_addr.expect("an ops listener");
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("a body");
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("{series} missing from\n{text}"))
-}
+use crate::helpers::{Client, RoomLog, SECRET, TestCore, assert_code, heads, kind, metric, within};
 
 /// Each room's unread count for `user` as the room list says it.
 async fn listed_unread(user: &Client) -> BTreeMap<i64, i64> {
@@ -346,9 +322,12 @@ async fn a_stream_that_does_not_read_is_ended_without_affecting_another() {
     assert_eq!(log.events, 600);
     let ended = stalled.ended().await;
     assert_eq!(ended.code(), Code::ResourceExhausted, "{ended:?}");
-    assert_eq!(metric(&core, "chat_user_streams_behind_total").await, 1);
+    assert_eq!(
+        metric::<i64>(&core, "chat_user_streams_behind_total").await,
+        1
+    );
     within(async {
-        while metric(&core, "chat_user_streams").await != 1 {
+        while metric::<i64>(&core, "chat_user_streams").await != 1 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
@@ -418,7 +397,7 @@ async fn the_next_stream_after_the_last_one_closed_still_gets_every_event() {
     assert_eq!(first.event().await.event.unwrap().seq, 1);
     drop(first);
     within(async {
-        while metric(&core, "chat_user_streams").await != 0 {
+        while metric::<i64>(&core, "chat_user_streams").await != 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })

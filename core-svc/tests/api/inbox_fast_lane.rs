@@ -9,7 +9,7 @@ use std::{collections::BTreeMap, time::Duration};
 use chat_proto::v1::inbox_item::Item;
 use futures::future::join_all;
 
-use crate::helpers::{Client, RoomLog, TestCore, kind, last_seq};
+use crate::helpers::{Client, RoomLog, TestCore, heads, kind, metric};
 
 /// An open transaction with a transaction id: every later one stays above
 /// the feed's horizon until it ends.
@@ -27,29 +27,6 @@ impl Blocker {
     async fn release(self) {
         self.0.batch_execute("COMMIT").await.unwrap();
     }
-}
-
-async fn heads(core: &TestCore, rooms: &[i64]) -> BTreeMap<i64, i64> {
-    let mut heads = BTreeMap::new();
-    for room in rooms {
-        heads.insert(*room, last_seq(core, *room).await);
-    }
-    heads
-}
-
-/// A series of the core's `/metrics`.
-async fn metric(core: &TestCore, series: &str) -> usize {
-    let addr = core.ops_addr.expect("an ops listener");
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("a body");
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("{series} missing from\n{text}"))
 }
 
 const FAST: &str = "chat_user_stream_fast_events_total";
@@ -90,7 +67,7 @@ async fn a_message_sent_on_the_streams_core_overtakes_a_held_back_feed_once() {
         "the feed's position, and the room held up to seq 2"
     );
     let fast_cursor = delivered.cursor.clone();
-    assert_eq!(metric(&a, FAST).await, 2);
+    assert_eq!(metric::<usize>(&a, FAST).await, 2);
 
     blocker.release().await;
     // Through the other core, so on the feed: behind the feed's copies of
@@ -129,7 +106,11 @@ async fn a_message_sent_on_the_streams_core_overtakes_a_held_back_feed_once() {
         rest.iter().all(|item| matches!(item, Item::Presence(_))),
         "nothing more: {rest:?}"
     );
-    assert_eq!(metric(&a, FAST).await, 2, "the rest came through the feed");
+    assert_eq!(
+        metric::<usize>(&a, FAST).await,
+        2,
+        "the rest came through the feed"
+    );
 }
 
 /// One round of the burst: every peer and alice send into their room, on
@@ -185,7 +166,7 @@ async fn bursts_into_many_rooms_on_both_lanes_stay_gapless_with_the_listed_unrea
     assert_eq!(unread, listed_unread(&alice).await);
     let expected: usize = heads(&a, &rooms).await.values().sum::<i64>() as usize;
     assert_eq!(log.events, expected, "every event once");
-    let fast = metric(&a, FAST).await;
+    let fast = metric::<usize>(&a, FAST).await;
     assert!(
         fast > 0 && fast < expected,
         "both lanes carried events: {fast} of {expected} on the fast one"

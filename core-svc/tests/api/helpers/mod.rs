@@ -84,3 +84,27 @@ pub async fn last_seq(core: &TestCore, room: i64) -> i64 {
         .unwrap()
         .get(0)
 }
+
+/// Each room's head, read behind the API.
+pub async fn heads(core: &TestCore, rooms: &[i64]) -> std::collections::BTreeMap<i64, i64> {
+    let mut heads = std::collections::BTreeMap::new();
+    for room in rooms {
+        heads.insert(*room, last_seq(core, *room).await);
+    }
+    heads
+}
+
+/// The value of a series of the core's `/metrics`.
+pub async fn metric<T: std::str::FromStr>(core: &TestCore, series: &str) -> T {
+    let addr = core.ops_addr.expect("an ops listener");
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("a body");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("{series} missing from\n{text}"))
+}

@@ -7,7 +7,7 @@ use chat_proto::v1 as pb;
 use tonic::Code;
 
 use crate::helpers::{
-    EDGE_TOKEN_SCOPE, Link, TestCore, hello, kind, last_seq, service_token, socket,
+    EDGE_TOKEN_SCOPE, Link, TestCore, hello, kind, last_seq, metric, service_token, socket,
 };
 
 /// A fresh edge id.
@@ -299,21 +299,6 @@ async fn a_link_must_start_with_a_hello_that_names_its_edge() {
     assert_eq!(status.code(), Code::InvalidArgument);
 }
 
-/// The value of a series of the core's `/metrics`.
-async fn gauge(core: &TestCore, series: &str) -> i64 {
-    let addr = core.ops_addr.expect("an ops listener");
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("a body");
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("{series} missing from\n{text}"))
-}
-
 #[tokio::test]
 async fn metrics_count_links_rooms_followed_and_sockets() {
     let core = TestCore::start().await;
@@ -323,24 +308,24 @@ async fn metrics_count_links_rooms_followed_and_sockets() {
         link.open(socket(user, id, room)).await;
         link.opened().await;
     }
-    assert_eq!(gauge(&core, "chat_edge_links").await, 1);
-    assert_eq!(gauge(&core, "chat_edge_link_rooms").await, 1);
-    assert_eq!(gauge(&core, "chat_edge_link_sockets").await, 3);
+    assert_eq!(metric::<i64>(&core, "chat_edge_links").await, 1);
+    assert_eq!(metric::<i64>(&core, "chat_edge_link_rooms").await, 1);
+    assert_eq!(metric::<i64>(&core, "chat_edge_link_sockets").await, 3);
     for id in 1..=3 {
         link.close(id).await;
     }
     alice.until_offline().await;
     bob.until_offline().await;
     crate::helpers::within(async {
-        while gauge(&core, "chat_edge_link_rooms").await != 0 {
+        while metric::<i64>(&core, "chat_edge_link_rooms").await != 0 {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     })
     .await;
-    assert_eq!(gauge(&core, "chat_edge_link_sockets").await, 0);
+    assert_eq!(metric::<i64>(&core, "chat_edge_link_sockets").await, 0);
     drop(link);
     crate::helpers::within(async {
-        while gauge(&core, "chat_edge_links").await != 0 {
+        while metric::<i64>(&core, "chat_edge_links").await != 0 {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     })
