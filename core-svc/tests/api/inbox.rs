@@ -9,16 +9,9 @@ use chat_proto::v1::inbox_item::Item;
 use tonic::Code;
 
 use crate::core_process::CoreProcess;
-use crate::helpers::{Client, RoomLog, SECRET, TestCore, assert_code, heads, kind, metric, within};
-
-/// Each room's unread count for `user` as the room list says it.
-async fn listed_unread(user: &Client) -> BTreeMap<i64, i64> {
-    user.all_conversations(100)
-        .await
-        .iter()
-        .map(|c| (c.room_id, c.unread_count))
-        .collect()
-}
+use crate::helpers::{
+    RoomLog, SECRET, TestCore, assert_code, heads, kind, listed_unread, metric, within,
+};
 
 #[tokio::test]
 async fn the_inbox_comes_first_then_every_rooms_events_in_order_with_the_listed_unread_counts() {

@@ -9,7 +9,7 @@ use std::{collections::BTreeMap, time::Duration};
 use chat_proto::v1::inbox_item::Item;
 use futures::future::join_all;
 
-use crate::helpers::{Client, RoomLog, TestCore, heads, kind, metric};
+use crate::helpers::{Client, RoomLog, TestCore, heads, kind, listed_unread, metric};
 
 /// An open transaction with a transaction id: every later one stays above
 /// the feed's horizon until it ends.
@@ -30,14 +30,6 @@ impl Blocker {
 }
 
 const FAST: &str = "chat_user_stream_fast_events_total";
-
-async fn listed_unread(user: &Client) -> BTreeMap<i64, i64> {
-    user.all_conversations(100)
-        .await
-        .iter()
-        .map(|c| (c.room_id, c.unread_count))
-        .collect()
-}
 
 #[tokio::test]
 async fn a_message_sent_on_the_streams_core_overtakes_a_held_back_feed_once() {

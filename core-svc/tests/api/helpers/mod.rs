@@ -108,3 +108,12 @@ pub async fn metric<T: std::str::FromStr>(core: &TestCore, series: &str) -> T {
         .and_then(|value| value.parse().ok())
         .unwrap_or_else(|| panic!("{series} missing from\n{text}"))
 }
+
+/// Each room's unread count for `user` as the room list says it.
+pub async fn listed_unread(user: &Client) -> std::collections::BTreeMap<i64, i64> {
+    user.all_conversations(100)
+        .await
+        .iter()
+        .map(|c| (c.room_id, c.unread_count))
+        .collect()
+}
