@@ -109,3 +109,32 @@ async fn a_client_close_is_echoed() {
     ws.stream.close(Some(goodbye)).await.expect("close sent");
     assert_eq!(ws.closed().await, Ws::normal());
 }
+
+#[tokio::test]
+async fn a_request_that_is_no_websocket_handshake_gets_the_documented_refusals() {
+    let app = TestApp::spawn().await;
+    let url = |path: &str| format!("http://{}{path}", app.ws_addr);
+    let plain = app.http.get(url("/ws/chat/1/")).send().await.unwrap();
+    assert_eq!(plain.status(), 400);
+    let body: serde_json::Value = plain.json().await.unwrap();
+    assert_eq!(
+        body["detail"],
+        "Connection header did not include 'upgrade'"
+    );
+    let old = app
+        .http
+        .get(url("/ws/user/"))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("sec-websocket-version", "8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 400);
+    let body: serde_json::Value = old.json().await.unwrap();
+    assert_eq!(
+        body["detail"],
+        "`Sec-WebSocket-Version` header did not include '13'"
+    );
+}
